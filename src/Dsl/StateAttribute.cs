@@ -1,0 +1,39 @@
+using System;
+
+namespace OptDsl;
+
+/// <summary>
+/// Marks a <c>float</c> field as optimizer state: one value per parameter element, kept in a tensor shaped like
+/// the parameter, saved and restored with the optimizer. Zero at the start unless told otherwise.
+/// </summary>
+/// <example><code>
+/// [State] float m, v;
+/// [State(Init = StateInit.FirstGradient)] float previousGrad;
+/// [State(InitFrom = nameof(initialAccumulatorValue))] float sum;
+/// [State(OnlyIf = nameof(amsgrad))] float vMax;
+/// </code></example>
+[AttributeUsage(AttributeTargets.Field, Inherited = false)]
+public sealed class StateAttribute : Attribute
+{
+    /// <summary>How the state starts; <see cref="StateInit.Zero"/> by default.</summary>
+    public StateInit Init { get; set; }
+
+    /// <summary>The name of a hyperparameter whose value every element starts at.</summary>
+    public string? InitFrom { get; set; }
+
+    /// <summary>
+    /// The name of a <c>bool</c> hyperparameter: the state is only allocated for parameter groups where it is
+    /// true, and the update may only touch it where that flag is known to be true.
+    /// </summary>
+    public string? OnlyIf { get; set; }
+}
+
+/// <summary>How a <see cref="StateAttribute">state</see> field starts.</summary>
+public enum StateInit
+{
+    /// <summary>Every element starts at zero (or the field's constant initializer).</summary>
+    Zero,
+
+    /// <summary>Set to the parameter's gradient just before its first update (as Adan's previous gradient).</summary>
+    FirstGradient,
+}

@@ -1,0 +1,212 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using OptDsl.Runtime.Native;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace OptDsl.Runtime;
+
+/// <summary>
+/// The base of every generated optimizer: TorchSharp's <see cref="OptimizerHelper"/> (so <c>step()</c>,
+/// <c>zero_grad()</c>, <c>state_dict()</c>, parameter groups and TorchSharp's LR schedulers work as usual) plus what
+/// all declarations share: filling and validating each group's hyperparameters, allocating declared state, and
+/// checking every parameter before any of them is changed. The generated class supplies the update itself.
+/// </summary>
+/// <typeparam name="TOptions">The generated per-group options.</typeparam>
+/// <typeparam name="TState">The generated per-parameter state.</typeparam>
+public abstract class DeclaredOptimizer<TOptions, TState> : OptimizerHelper
+    where TOptions : DeclaredOptions, new()
+    where TState : DeclaredState
+{
+    static DeclaredOptimizer() => TorchSharpNative.EnsureLoadable();
+
+    /// <summary>Creates the optimizer over <paramref name="groups"/>, each group's unset options taken from <paramref name="defaults"/>.</summary>
+    protected DeclaredOptimizer(IEnumerable<ParamGroup> groups, TOptions defaults)
+    {
+        ArgumentNullException.ThrowIfNull(groups);
+        defaults.Validate("the defaults");
+        defaults.InitialLearningRate = defaults.LearningRate ?? 0;
+        _defaults = defaults;
+        _parameter_groups = new List<ParamGroup>();
+        foreach (var group in groups) add_param_group(group);
+    }
+
+    /// <summary>The declaration's table of hyperparameters and state.</summary>
+    public OptimizerSpec Spec => Defaults.Spec;
+
+    /// <summary>The options a group starts from when it does not set a value.</summary>
+    public TOptions Defaults => (TOptions)_defaults;
+
+    /// <summary>The parameter groups, with their typed options.</summary>
+    public IReadOnlyList<ParamGroup<TOptions>> Groups =>
+        _parameter_groups.Select(g => g as ParamGroup<TOptions> ?? new ParamGroup<TOptions>(g.Parameters, (TOptions)g.Options)).ToList();
+
+    /// <summary>The state of <paramref name="parameter"/>.</summary>
+    public TState StateOf(Parameter parameter) =>
+        _state.ContainsKey(parameter.Handle) ? (TState)_state[parameter.Handle]
+            : throw new ArgumentException($"{Spec.Name}: the parameter is not in any of this optimizer's groups.", nameof(parameter));
+
+    /// <summary>Creates the (not yet allocated) state of one parameter.</summary>
+    protected abstract TState CreateState(Parameter parameter);
+
+    /// <summary>
+    /// The declared update rule for one parameter tensor: <paramref name="state"/>.Step has already been
+    /// advanced, so it is the rule's <c>t</c>. Runs under <c>no_grad</c> inside a dispose scope.
+    /// </summary>
+    protected abstract void Update(TOptions options, Tensor p, Tensor g, TState state);
+
+    /// <inheritdoc/>
+    /// <remarks>Checks the group completely before adding anything: options, and parameters already managed.</remarks>
+    public override void add_param_group(ParamGroup group)
+    {
+        ArgumentNullException.ThrowIfNull(group);
+        if (group.Parameters is null) throw new ArgumentException($"{Spec.Name}: parameter group {_parameter_groups.Count} has no parameters.");
+        var parameters = group.Parameters.ToList();
+        var where = $"parameter group {_parameter_groups.Count}";
+
+        group.Options ??= new TOptions();
+        if (group.Options is not TOptions options)
+            throw new ArgumentException($"{Spec.Name}: {where} has options of type {group.Options.GetType().Name}; expected {typeof(TOptions).FullName}.");
+        var candidate = new TOptions();
+        candidate.LoadStateDict(options);
+        candidate.FillFrom(Defaults);
+        candidate.Validate(where);
+
+        var seen = new HashSet<IntPtr>();
+        foreach (var p in parameters)
+        {
+            if (p is null) throw new ArgumentException($"{Spec.Name}: {where} contains a null parameter.");
+            if (!p.is_floating_point())
+                throw new ArgumentException($"{Spec.Name}: {where} has a parameter of type {p.dtype}; optimizers update floating-point parameters only.");
+            if (!seen.Add(p.Handle) || _state.ContainsKey(p.Handle))
+                throw new ArgumentException($"{Spec.Name}: a parameter appears more than once among the parameter groups.");
+        }
+
+        options.FillFrom(Defaults);
+        group.Parameters = parameters;
+        _parameter_groups.Add(group);
+        foreach (var p in parameters)
+        {
+            var state = CreateState(p);
+            state.Initialize(options);
+            _state[p.Handle] = state;
+        }
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Every group's hyperparameters and every parameter's gradient and state are checked first; an error
+    /// leaves parameters and state untouched. Parameters without a gradient are skipped, as in PyTorch.
+    /// </remarks>
+    public override Tensor step(Func<Tensor>? closure = null)
+    {
+        Tensor? loss = null;
+        if (closure is not null)
+        {
+            using var _ = torch.enable_grad();
+            loss = closure();
+        }
+
+        using (torch.no_grad())
+        {
+            var work = new List<(TOptions options, Parameter p, Tensor g, TState state)>();
+            try
+            {
+                for (int i = 0; i < _parameter_groups.Count; i++)
+                {
+                    var group = _parameter_groups[i];
+                    var options = (TOptions)group.Options;
+                    options.Validate($"parameter group {i}");
+                    foreach (var p in group.Parameters)
+                    {
+                        var g = p.grad;
+                        if (g is null) continue;
+                        var state = (TState)_state[p.Handle];
+                        work.Add((options, p, g, state));
+                        CheckGradient(p, g);
+                        CheckState(p, state, options);
+                    }
+                }
+
+                foreach (var (options, p, g, state) in work)
+                {
+                    using var scope = torch.NewDisposeScope();
+                    state.Step++;
+                    state.AllocateMissing(options);
+                    InitializeFromFirstGradient(g, state);
+                    Update(options, p, g, state);
+                }
+            }
+            finally
+            {
+                foreach (var item in work) item.g.Dispose();
+            }
+        }
+        return loss!;
+    }
+
+    void InitializeFromFirstGradient(Tensor g, TState state)
+    {
+        if (state.Step != 1) return;
+        for (int i = 0; i < Spec.States.Count; i++)
+            if (Spec.States[i].Init == StateInitKind.FirstGradient) state.Tensors[i]?.copy_(g);
+    }
+
+    void CheckGradient(Parameter p, Tensor g)
+    {
+        if (g.is_sparse)
+            throw new InvalidOperationException($"{Spec.Name} does not support sparse gradients.");
+        if (!g.shape.AsSpan().SequenceEqual(p.shape))
+            throw new InvalidOperationException(
+                $"{Spec.Name}: a gradient has shape [{string.Join(", ", g.shape)}] but its parameter has [{string.Join(", ", p.shape)}].");
+        if (g.dtype != p.dtype)
+            throw new InvalidOperationException($"{Spec.Name}: a gradient is {g.dtype} but its parameter is {p.dtype}.");
+        if (g.device != p.device)
+            throw new InvalidOperationException($"{Spec.Name}: a gradient is on {g.device} but its parameter is on {p.device}.");
+    }
+
+    void CheckState(Parameter p, TState state, TOptions options)
+    {
+        for (int i = 0; i < state.Tensors.Length; i++)
+        {
+            if (state.Tensors[i] is not { } s) continue;
+            if (!s.shape.AsSpan().SequenceEqual(p.shape))
+                throw new InvalidOperationException(
+                    $"{Spec.Name}: state '{Spec.States[i].Name}' has shape [{string.Join(", ", s.shape)}] but its parameter has [{string.Join(", ", p.shape)}]; was the parameter replaced?");
+            if (s.device != p.device)
+                throw new InvalidOperationException(
+                    $"{Spec.Name}: state '{Spec.States[i].Name}' is on {s.device} but its parameter is on {p.device}; call optimizer.to({p.device}) after moving the model.");
+            if (s.dtype != p.dtype)
+                throw new InvalidOperationException(
+                    $"{Spec.Name}: state '{Spec.States[i].Name}' is {s.dtype} but its parameter is {p.dtype}.");
+        }
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>Checks every group's options and every parameter's state before replacing anything.</remarks>
+    public override void load_state_dict(StateDictionary state_dict)
+    {
+        var current = this.state_dict();
+        if (state_dict.Options.Count != current.Options.Count)
+            throw new ArgumentException($"{Spec.Name}: the state has {state_dict.Options.Count} parameter groups, this optimizer has {current.Options.Count}.");
+        if (state_dict.State.Count != current.State.Count)
+            throw new ArgumentException($"{Spec.Name}: the state covers {state_dict.State.Count} parameters, this optimizer has {current.State.Count}.");
+        foreach (var o in state_dict.Options)
+            if (o is not DeclaredOptions d || d.Spec.Name != Spec.Name)
+                throw new ArgumentException($"{Spec.Name}: the state holds options of {o?.GetType().Name ?? "null"}.");
+        foreach (var s in state_dict.State)
+            if (s is not DeclaredState d || d.Spec.Name != Spec.Name)
+                throw new ArgumentException($"{Spec.Name}: the state holds parameter state of {s?.GetType().Name ?? "null"}.");
+        base.load_state_dict(state_dict);
+    }
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+            foreach (var entry in _state) (entry.Item2 as IDisposable)?.Dispose();
+        base.Dispose(disposing);
+    }
+}

@@ -1,0 +1,188 @@
+using System;
+using System.IO;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace OptDsl.Runtime;
+
+/// <summary>
+/// The state of one parameter under a declared optimizer: its step count, one tensor per declared per-element
+/// state (shaped and typed like the parameter; null for state whose <c>OnlyIf</c> flag is off) and one double per
+/// declared scalar state. The generated <c>State</c> class adds a named accessor for each.
+/// </summary>
+public abstract class DeclaredState : OptimizerState, IDisposable
+{
+    /// <summary>Creates the state of <paramref name="parameter"/>; <see cref="Initialize"/> allocates it.</summary>
+    protected DeclaredState(Parameter parameter) : base(parameter)
+    {
+        Tensors = new Tensor?[Spec.States.Count];
+        Scalars = new double[Spec.ScalarStates.Count];
+    }
+
+    /// <summary>The declaration this state belongs to.</summary>
+    public abstract OptimizerSpec Spec { get; }
+
+    /// <summary>The parameter this state belongs to.</summary>
+    public Parameter Parameter => _parameter;
+
+    /// <summary>Updates taken by this parameter; the update rule sees this as <c>t</c> (1 at the first update).</summary>
+    public long Step { get; set; }
+
+    /// <summary>Per-element state, indexed as declared.</summary>
+    public Tensor?[] Tensors { get; }
+
+    /// <summary>Per-tensor scalar state, indexed as declared.</summary>
+    public double[] Scalars { get; }
+
+    /// <summary>Allocates (or re-allocates) every state the group's options ask for, and resets the step to 0.</summary>
+    public override void Initialize(OptimizerOptions options)
+    {
+        var o = (DeclaredOptions)options;
+        Step = 0;
+        for (int i = 0; i < Tensors.Length; i++)
+        {
+            Tensors[i]?.Dispose();
+            Tensors[i] = Exists(i, o) ? Allocate(i, o) : null;
+        }
+        for (int i = 0; i < Scalars.Length; i++) Scalars[i] = Spec.ScalarStates[i].Initial;
+    }
+
+    /// <summary>Allocates conditional state whose flag has been switched on since the group was added.</summary>
+    public void AllocateMissing(DeclaredOptions options)
+    {
+        for (int i = 0; i < Tensors.Length; i++)
+            if (Tensors[i] is null && Exists(i, options)) Tensors[i] = Allocate(i, options);
+    }
+
+    bool Exists(int i, DeclaredOptions o) => Spec.States[i].OnlyIfHyper < 0 || o.Value(Spec.States[i].OnlyIfHyper) != 0;
+
+    Tensor Allocate(int i, DeclaredOptions o)
+    {
+        var s = Spec.States[i];
+        double start = s.Init == StateInitKind.Hyper ? o.Value(s.HyperIndex) : s.Constant;
+        using var _ = torch.no_grad();
+        var t = start == 0 ? torch.zeros_like(_parameter) : torch.full_like(_parameter, start);
+        return t.DetachFromDisposeScope();
+    }
+
+    /// <inheritdoc/>
+    public override void to(Device device)
+    {
+        for (int i = 0; i < Tensors.Length; i++)
+        {
+            if (Tensors[i] is not { } t || t.device == device) continue;
+            Tensors[i] = t.to(device, disposeAfter: true).DetachFromDisposeScope();
+        }
+    }
+
+    /// <inheritdoc/>
+    public override void SaveStateDict(BinaryWriter writer)
+    {
+        writer.Write(Step);
+        writer.Write(Scalars.Length);
+        foreach (var x in Scalars) writer.Write(x);
+        writer.Write(Tensors.Length);
+        for (int i = 0; i < Tensors.Length; i++)
+        {
+            writer.Write(Spec.States[i].Name);
+            SaveConditionalStateTensor(writer, Tensors[i]);
+        }
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>Reads everything and checks it against this parameter before replacing anything.</remarks>
+    public override void LoadStateDict(BinaryReader reader)
+    {
+        long step = reader.ReadInt64();
+        if (step < 0) throw new InvalidDataException($"{Spec.Name}: corrupt checkpoint (step {step}).");
+        int scalarCount = reader.ReadInt32();
+        if (scalarCount != Scalars.Length)
+            throw new InvalidDataException($"{Spec.Name}: the checkpoint holds {scalarCount} scalar states per parameter, this optimizer declares {Scalars.Length}.");
+        var scalars = new double[scalarCount];
+        for (int i = 0; i < scalarCount; i++) scalars[i] = reader.ReadDouble();
+        int tensorCount = reader.ReadInt32();
+        if (tensorCount != Tensors.Length)
+            throw new InvalidDataException($"{Spec.Name}: the checkpoint holds {tensorCount} state tensors per parameter, this optimizer declares {Tensors.Length}.");
+        var loaded = new Tensor?[tensorCount];
+        try
+        {
+            for (int i = 0; i < tensorCount; i++)
+            {
+                var name = reader.ReadString();
+                if (name != Spec.States[i].Name)
+                    throw new InvalidDataException($"{Spec.Name}: the checkpoint's state {i} is '{name}', this optimizer declares '{Spec.States[i].Name}'.");
+                if (!reader.ReadBoolean()) continue;
+                var t = torch.Tensor.Load(reader);
+                loaded[i] = t;
+                CheckMatchesParameter(Spec.States[i].Name, t);
+            }
+        }
+        catch
+        {
+            foreach (var t in loaded) t?.Dispose();
+            throw;
+        }
+        Replace(step, scalars, loaded);
+    }
+
+    /// <inheritdoc/>
+    public override void LoadStateDict(OptimizerState source)
+    {
+        if (source is not DeclaredState other || other.Spec.Name != Spec.Name)
+            throw new ArgumentException($"{Spec.Name}: cannot load state of {source.GetType().Name}.");
+        for (int i = 0; i < other.Tensors.Length; i++)
+            if (other.Tensors[i] is { } t) CheckMatchesParameter(Spec.States[i].Name, t);
+        var copies = new Tensor?[other.Tensors.Length];
+        for (int i = 0; i < copies.Length; i++)
+            copies[i] = other.Tensors[i]?.to(_parameter.device, copy: true).DetachFromDisposeScope();
+        Replace(other.Step, (double[])other.Scalars.Clone(), copies);
+    }
+
+    void CheckMatchesParameter(string name, Tensor t)
+    {
+        if (!t.shape.AsSpan().SequenceEqual(_parameter.shape))
+            throw new InvalidDataException(
+                $"{Spec.Name}: state '{name}' has shape [{string.Join(", ", t.shape)}], its parameter has [{string.Join(", ", _parameter.shape)}].");
+        if (t.dtype != _parameter.dtype)
+            throw new InvalidDataException($"{Spec.Name}: state '{name}' is {t.dtype}, its parameter is {_parameter.dtype}.");
+    }
+
+    void Replace(long step, double[] scalars, Tensor?[] tensors)
+    {
+        Step = step;
+        Array.Copy(scalars, Scalars, scalars.Length);
+        for (int i = 0; i < Tensors.Length; i++)
+        {
+            Tensors[i]?.Dispose();
+            Tensors[i] = tensors[i] is { } t && t.device != _parameter.device
+                ? t.to(_parameter.device, disposeAfter: true).DetachFromDisposeScope()
+                : tensors[i]?.DetachFromDisposeScope();
+        }
+    }
+
+    /// <inheritdoc/>
+    public override bool ApproximatelyEquals(OptimizerState other)
+    {
+        if (other is not DeclaredState o || o.Spec.Name != Spec.Name || o.Step != Step) return false;
+        for (int i = 0; i < Scalars.Length; i++)
+            if (Math.Abs(Scalars[i] - o.Scalars[i]) > 1e-12 * Math.Max(1, Math.Abs(Scalars[i]))) return false;
+        for (int i = 0; i < Tensors.Length; i++)
+        {
+            if (Tensors[i] is null != o.Tensors[i] is null) return false;
+            if (Tensors[i] is { } a && !a.allclose(o.Tensors[i]!)) return false;
+        }
+        return true;
+    }
+
+    /// <summary>Frees the state tensors.</summary>
+    public void Dispose()
+    {
+        for (int i = 0; i < Tensors.Length; i++)
+        {
+            Tensors[i]?.Dispose();
+            Tensors[i] = null;
+        }
+        GC.SuppressFinalize(this);
+    }
+}
