@@ -22,8 +22,9 @@ public sealed class StateAttribute : Attribute
     public string? InitFrom { get; set; }
 
     /// <summary>
-    /// The name of a <c>bool</c> hyperparameter: the state is only allocated for parameter groups where it is
-    /// true, and the update may only touch it where that flag is known to be true.
+    /// The name of a hyperparameter: the state is only allocated for parameter groups where it is true (a flag)
+    /// or nonzero (a number), and the update may only touch it where the rule has checked that, as in
+    /// <c>if (amsgrad) { ... }</c> or <c>if (momentum != 0) { ... }</c>.
     /// </summary>
     public string? OnlyIf { get; set; }
 }

@@ -1,0 +1,56 @@
+namespace OptDsl.Generators.Model;
+
+/// <summary>The type of a value in an update rule: every real is computed in fp32 per element and fp64 on the host.</summary>
+public enum ValueKind { Real, Integer, Boolean }
+
+/// <summary>What a name in the update rule refers to.</summary>
+public enum VarKind
+{
+    /// <summary>The parameter element (<c>ref float p</c>).</summary>
+    Param,
+    /// <summary>Its gradient (<c>float g</c>); assignable, as a local.</summary>
+    Grad,
+    /// <summary>The step number (<c>int t</c>), from 1.</summary>
+    Step,
+    Hyper,
+    State,
+    ScalarState,
+    Local,
+}
+
+public enum UnaryOp { Negate, Not }
+
+public enum BinaryOp { Add, Subtract, Multiply, Divide, Remainder, Less, LessEqual, Greater, GreaterEqual, Equal, NotEqual, And, Or }
+
+/// <summary>The functions an update rule may call (from <c>MathF</c>, <c>Math</c> and <c>OptMath</c>).</summary>
+public enum MathFunction
+{
+    Sqrt, Rsqrt, Abs, Sign, Min, Max, Pow, Exp, Log, Log2, Log10, Tanh, Sin, Cos, Tan, Atan,
+    Floor, Ceiling, Round, Truncate, Square, Sigmoid, Clamp, Lerp, FusedMultiplyAdd,
+}
+
+/// <summary>
+/// An expression of the update rule. <see cref="Varying"/> says whether its value differs per element (it reads the
+/// parameter, the gradient, state, or a local that does); other expressions are computed once on the host.
+/// </summary>
+public abstract record Expr(ValueKind Type, bool Varying);
+
+public sealed record Constant(double Value, ValueKind Type) : Expr(Type, false);
+
+public sealed record Reference(VarKind Kind, string Name, ValueKind Type, bool IsVarying) : Expr(Type, IsVarying);
+
+public sealed record Unary(UnaryOp Op, Expr Operand, ValueKind Type) : Expr(Type, Operand.Varying);
+
+public sealed record Binary(BinaryOp Op, Expr Left, Expr Right, ValueKind Type) : Expr(Type, Left.Varying || Right.Varying);
+
+public sealed record Call(MathFunction Function, EquatableArray<Expr> Arguments, ValueKind Type)
+    : Expr(Type, System.Linq.Enumerable.Any(Arguments, a => a.Varying));
+
+public sealed record Select(Expr Condition, Expr WhenTrue, Expr WhenFalse, ValueKind Type)
+    : Expr(Type, Condition.Varying || WhenTrue.Varying || WhenFalse.Varying);
+
+/// <summary>A numeric conversion between integer and real (truncating toward zero for real to integer).</summary>
+public sealed record Convert(Expr Operand, ValueKind Type) : Expr(Type, Operand.Varying);
+
+/// <summary>A host-only sub-expression lifted out of per-element work: <see cref="HoistedScalar"/> number <see cref="Index"/>.</summary>
+public sealed record Hoisted(int Index, ValueKind Type) : Expr(Type, false);

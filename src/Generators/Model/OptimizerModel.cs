@@ -1,0 +1,49 @@
+namespace OptDsl.Generators.Model;
+
+/// <summary>
+/// A parsed optimizer declaration: plain values only (no Roslyn symbols or syntax), so the pipeline can cache it
+/// and every backend's emitter walks the same thing.
+/// </summary>
+public sealed record OptimizerModel(
+    string? Namespace,
+    string ClassName,
+    string Accessibility,
+    string? Summary,
+    EquatableArray<HyperModel> Hypers,
+    EquatableArray<StateModel> States,
+    EquatableArray<ScalarStateModel> ScalarStates,
+    UpdateModel Update);
+
+public enum HyperType { Float, Double, Int, Bool }
+
+/// <summary>A hyperparameter; <paramref name="Default"/> is null when the constructor requires it.</summary>
+public sealed record HyperModel(string Name, HyperType Type, double? Default, RangeModel? Range, string? Summary)
+{
+    public bool IsLearningRate => Name == "lr";
+}
+
+/// <summary>A declared interval such as <c>[0, 1)</c>.</summary>
+public sealed record RangeModel(double Min, bool MinInclusive, double Max, bool MaxInclusive, string Text);
+
+public enum StateInitModel { Constant, Hyper, FirstGradient }
+
+/// <summary>A per-element state. <paramref name="OnlyIf"/> names the bool hyperparameter it depends on, if any.</summary>
+public sealed record StateModel(string Name, StateInitModel Init, double Constant, string? InitHyper, string? OnlyIf, string? Summary);
+
+/// <summary>A per-tensor scalar state.</summary>
+public sealed record ScalarStateModel(string Name, double Initial, string? Summary);
+
+/// <summary>
+/// The update rule: the names its parameters had in the declaration, its statements (with host-only
+/// sub-expressions hoisted), the hoisted scalars, the locals it declares (each with a unique name), and its
+/// source text for docs.
+/// </summary>
+public sealed record UpdateModel(
+    string ParamName,
+    string GradName,
+    string? StepName,
+    bool StepIsLong,
+    EquatableArray<Stmt> Body,
+    EquatableArray<HoistedScalar> Hoisted,
+    EquatableArray<string> Locals,
+    string SourceText);

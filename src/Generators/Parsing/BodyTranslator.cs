@@ -1,0 +1,522 @@
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Operations;
+using OptDsl.Generators.Diagnostics;
+using OptDsl.Generators.Model;
+
+namespace OptDsl.Generators.Parsing;
+
+/// <summary>
+/// Translates the update method's body from Roslyn's <see cref="IOperation"/> tree into the model's statements,
+/// accepting only a whitelist of operations (as ComputeSharp does for shaders) and reporting anything else at the
+/// offending node. In the same pass, in program order, it tracks which locals vary per element, which flag
+/// hyperparameters are known to be true (for conditional state), and which state is written.
+/// </summary>
+sealed class BodyTranslator
+{
+    readonly Roles _roles;
+    readonly List<DiagnosticInfo> _diagnostics;
+    readonly Dictionary<ILocalSymbol, (string Name, ValueKind Type)> _locals = new(SymbolEqualityComparer.Default);
+    readonly HashSet<string> _localNames = new();
+    Dictionary<string, bool> _varying = new();
+    HashSet<string> _assignedLocals = new();
+    ImmutableHashSet<string> _knownTrue = ImmutableHashSet<string>.Empty;
+    int _varyingBranchDepth;
+
+    public BodyTranslator(Roles roles, List<DiagnosticInfo> diagnostics)
+    {
+        _roles = roles;
+        _diagnostics = diagnostics;
+    }
+
+    /// <summary>True when the body has C# errors: the compiler reports them, and the translation stops quietly.</summary>
+    public bool HasCompilerErrors { get; private set; }
+
+    /// <summary>False once a diagnostic of ours was reported.</summary>
+    public bool Succeeded => !HasCompilerErrors && !_failed;
+    bool _failed;
+
+    public HashSet<string> WrittenStates { get; } = new();
+
+    public IEnumerable<string> LocalNames => _localNames.OrderBy(n => n, System.StringComparer.Ordinal);
+
+    public ImmutableArray<Stmt> Translate(IOperation body)
+    {
+        var statements = new List<Stmt>();
+        switch (body)
+        {
+            case IMethodBodyOperation { BlockBody: { } block }:
+                Block(block, statements);
+                break;
+            case IMethodBodyOperation { ExpressionBody: { } expressionBody }:
+                Block(expressionBody, statements);
+                break;
+            case IBlockOperation block:
+                Block(block, statements);
+                break;
+            default:
+                HasCompilerErrors = true;
+                break;
+        }
+        return statements.ToImmutableArray();
+    }
+
+    void Block(IBlockOperation block, List<Stmt> into)
+    {
+        foreach (var op in block.Operations) Statement(op, into);
+    }
+
+    void Statement(IOperation op, List<Stmt> into)
+    {
+        switch (op)
+        {
+            case IBlockOperation block:
+                Block(block, into);
+                return;
+            case IEmptyOperation:
+                return;
+            case IVariableDeclarationGroupOperation group:
+                foreach (var declaration in group.Declarations)
+                    foreach (var declarator in declaration.Declarators)
+                        Declarator(declarator, into);
+                return;
+            case IExpressionStatementOperation { Operation: var e }:
+                if (AssignmentStatement(e, Source(op)) is { } assign) into.Add(assign);
+                return;
+            case IConditionalOperation conditional:
+                if (IfStatement(conditional) is { } stmt) into.Add(stmt);
+                return;
+            case IReturnOperation { ReturnedValue: null } when op.IsImplicit:
+                return;
+            case IInvalidOperation:
+                HasCompilerErrors = true;
+                return;
+            case ILoopOperation:
+                Unsupported(DiagnosticDescriptors.UnsupportedStatement, op, "loops are not supported, as the rule runs once per element; write a fixed number of steps out by hand");
+                return;
+            case IReturnOperation:
+                Unsupported(DiagnosticDescriptors.UnsupportedStatement, op, "'return' is not supported; use if/else so that every path reaches the end");
+                return;
+            default:
+                Unsupported(DiagnosticDescriptors.UnsupportedStatement, op, "an update rule holds assignments, local declarations and if/else only");
+                return;
+        }
+    }
+
+    void Declarator(IVariableDeclaratorOperation declarator, List<Stmt> into)
+    {
+        var local = declarator.Symbol;
+        var type = TypeOf(local.Type);
+        if (type is null)
+        {
+            if (local.Type.TypeKind == TypeKind.Error) HasCompilerErrors = true;
+            else Report(DiagnosticDescriptors.UnsupportedStatement, declarator.Syntax.GetLocation(), Text(declarator.Syntax),
+                $"locals must be float, double, int, long or bool, not '{local.Type.ToDisplayString()}'");
+            return;
+        }
+        var name = UniqueLocalName(local.Name);
+        _locals[local] = (name, type.Value);
+        var target = new Target(VarKind.Local, name, type.Value);
+        var initializer = declarator.Initializer?.Value ?? declarator.GetVariableInitializer()?.Value;
+        if (initializer is null)
+        {
+            _varying[name] = _varyingBranchDepth > 0;
+            into.Add(new Declare(target, Source(declarator.Syntax.Parent ?? declarator.Syntax)));
+            return;
+        }
+        var value = Expression(initializer);
+        if (value is null) return;
+        _varying[name] = value.Varying || _varyingBranchDepth > 0;
+        _assignedLocals.Add(name);
+        into.Add(new Assign(target, Coerce(value, type.Value), Source(declarator.Syntax.Parent?.Parent ?? declarator.Syntax)));
+    }
+
+    string UniqueLocalName(string name)
+    {
+        var unique = name;
+        for (int i = 2; !_localNames.Add(unique); i++) unique = name + "_" + i;
+        return unique;
+    }
+
+    Stmt? AssignmentStatement(IOperation e, string source)
+    {
+        switch (e)
+        {
+            case ISimpleAssignmentOperation a:
+            {
+                var target = AssignTarget(a.Target);
+                var value = Expression(a.Value);
+                return target is null || value is null ? null : Write(target, Coerce(value, target.Type), a.Target, source);
+            }
+            case ICompoundAssignmentOperation c:
+            {
+                if (c.OperatorMethod is not null) return Unsupported(DiagnosticDescriptors.UnsupportedExpression, c, "user-defined operators are not supported");
+                var target = AssignTarget(c.Target);
+                var current = target is null ? null : Expression(c.Target);
+                var value = Expression(c.Value);
+                var op = BinaryOpOf(c.OperatorKind);
+                if (target is null || current is null || value is null) return null;
+                if (op is null) return Unsupported(DiagnosticDescriptors.UnsupportedExpression, c, "only +=, -=, *=, /= and %= are supported");
+                var type = Widest(current.Type, value.Type);
+                var combined = new Binary(op.Value, Coerce(current, type), Coerce(value, type), type);
+                return Write(target, Coerce(combined, target.Type), c.Target, source);
+            }
+            case IIncrementOrDecrementOperation inc:
+            {
+                var target = AssignTarget(inc.Target);
+                var current = target is null ? null : Expression(inc.Target);
+                if (target is null || current is null) return null;
+                var one = new Constant(1, current.Type);
+                var op = inc.Kind == OperationKind.Increment ? BinaryOp.Add : BinaryOp.Subtract;
+                return Write(target, new Binary(op, current, one, current.Type), inc.Target, source);
+            }
+            case IInvalidOperation:
+                HasCompilerErrors = true;
+                return null;
+            default:
+                return Unsupported(DiagnosticDescriptors.UnsupportedStatement, e, "only assignments, compound assignments and ++/-- can stand alone");
+        }
+    }
+
+    Target? AssignTarget(IOperation target)
+    {
+        switch (target)
+        {
+            case ILocalReferenceOperation l when _locals.TryGetValue(l.Local, out var local):
+                return new Target(VarKind.Local, local.Name, local.Type);
+            case IParameterReferenceOperation p when Same(p.Parameter, _roles.Param):
+                return new Target(VarKind.Param, p.Parameter.Name, ValueKind.Real);
+            case IParameterReferenceOperation p when Same(p.Parameter, _roles.Grad):
+                return new Target(VarKind.Grad, p.Parameter.Name, ValueKind.Real);
+            case IParameterReferenceOperation p when Same(p.Parameter, _roles.Step):
+                Report(DiagnosticDescriptors.StepAssigned, target.Syntax.GetLocation(), p.Parameter.Name);
+                return null;
+            case IFieldReferenceOperation f when _roles.Hypers.ContainsKey(f.Field):
+                Report(DiagnosticDescriptors.HyperAssigned, target.Syntax.GetLocation(), f.Field.Name);
+                return null;
+            case IFieldReferenceOperation f when _roles.States.TryGetValue(f.Field, out var state):
+                if (!CheckConditionalState(state, target)) return null;
+                return new Target(VarKind.State, state.Name, ValueKind.Real);
+            case IFieldReferenceOperation f when _roles.ScalarStates.TryGetValue(f.Field, out var scalar):
+                return new Target(VarKind.ScalarState, scalar.Name, ValueKind.Real);
+            case IFieldReferenceOperation f:
+                Report(DiagnosticDescriptors.FieldWithoutRole, target.Syntax.GetLocation(), f.Field.Name);
+                return null;
+            case IInvalidOperation:
+                HasCompilerErrors = true;
+                return null;
+            default:
+                Unsupported(DiagnosticDescriptors.UnsupportedExpression, target, "only locals, the parameter, the gradient and state can be assigned");
+                return null;
+        }
+    }
+
+    Stmt? Write(Target target, Expr value, IOperation at, string source)
+    {
+        switch (target.Kind)
+        {
+            case VarKind.Local:
+                _varying[target.Name] = value.Varying || _varyingBranchDepth > 0;
+                _assignedLocals.Add(target.Name);
+                break;
+            case VarKind.State:
+                WrittenStates.Add(target.Name);
+                break;
+            case VarKind.ScalarState when value.Varying:
+                Report(DiagnosticDescriptors.ScalarStateAssignedPerElement, at.Parent?.Syntax.GetLocation() ?? at.Syntax.GetLocation(), target.Name, "a per-element value");
+                return null;
+            case VarKind.ScalarState when _varyingBranchDepth > 0:
+                Report(DiagnosticDescriptors.ScalarStateAssignedPerElement, at.Parent?.Syntax.GetLocation() ?? at.Syntax.GetLocation(), target.Name, "under a per-element condition");
+                return null;
+        }
+        return new Assign(target, value, source);
+    }
+
+    Stmt? IfStatement(IConditionalOperation op)
+    {
+        var condition = Expression(op.Condition);
+        if (condition is null) return null;
+        condition = Coerce(condition, ValueKind.Boolean);
+
+        var before = new Dictionary<string, bool>(_varying);
+        var assignedBefore = _assignedLocals;
+        _assignedLocals = new HashSet<string>();
+        var knownBefore = _knownTrue;
+        if (condition.Varying) _varyingBranchDepth++;
+
+        _knownTrue = knownBefore.Union(FlagsTrueWhen(condition, true));
+        var then = new List<Stmt>();
+        Statement(op.WhenTrue, then);
+        var afterThen = _varying;
+
+        _varying = new Dictionary<string, bool>(before);
+        _knownTrue = knownBefore.Union(FlagsTrueWhen(condition, false));
+        var otherwise = new List<Stmt>();
+        if (op.WhenFalse is { } whenFalse) Statement(whenFalse, otherwise);
+        var afterElse = _varying;
+
+        if (condition.Varying) _varyingBranchDepth--;
+        _knownTrue = knownBefore;
+        // Locals declared inside the branches go out of scope; the others vary if either branch left them varying,
+        // or if a per-element condition chose between assignments.
+        _varying = before.Keys.ToDictionary(k => k, k =>
+            afterThen[k] || afterElse[k] || (condition.Varying && _assignedLocals.Contains(k)));
+        _assignedLocals.UnionWith(assignedBefore);
+
+        return new If(condition, then.ToEquatableArray(), otherwise.ToEquatableArray(), "if (" + Source(op.Condition.Syntax) + ")");
+    }
+
+    /// <summary>
+    /// The hyperparameters known to be true (flags) or nonzero (numbers) when <paramref name="condition"/> evaluates
+    /// to <paramref name="outcome"/>: what a state's <c>OnlyIf</c> asks for.
+    /// </summary>
+    static IEnumerable<string> FlagsTrueWhen(Expr condition, bool outcome) => condition switch
+    {
+        Reference { Kind: VarKind.Hyper, Type: ValueKind.Boolean } r when outcome => new[] { r.Name },
+        Binary { Op: BinaryOp.NotEqual or BinaryOp.Greater, Left: Reference { Kind: VarKind.Hyper } r, Right: Constant { Value: 0 } } when outcome => new[] { r.Name },
+        Binary { Op: BinaryOp.NotEqual or BinaryOp.Less, Left: Constant { Value: 0 }, Right: Reference { Kind: VarKind.Hyper } r } when outcome => new[] { r.Name },
+        Binary { Op: BinaryOp.Equal, Left: Reference { Kind: VarKind.Hyper } r, Right: Constant { Value: 0 } } when !outcome => new[] { r.Name },
+        Binary { Op: BinaryOp.Equal, Left: Constant { Value: 0 }, Right: Reference { Kind: VarKind.Hyper } r } when !outcome => new[] { r.Name },
+        Unary { Op: UnaryOp.Not } u => FlagsTrueWhen(u.Operand, !outcome),
+        Binary { Op: BinaryOp.And } b when outcome => FlagsTrueWhen(b.Left, true).Concat(FlagsTrueWhen(b.Right, true)),
+        Binary { Op: BinaryOp.Or } b when !outcome => FlagsTrueWhen(b.Left, false).Concat(FlagsTrueWhen(b.Right, false)),
+        _ => Enumerable.Empty<string>(),
+    };
+
+    Expr? Expression(IOperation op)
+    {
+        if (op.ConstantValue.HasValue && TypeOf(op.Type) is { } constantType)
+            return ConstantOf(op.ConstantValue.Value, op.Type!, constantType);
+
+        switch (op)
+        {
+            case IConversionOperation conversion:
+                return Conversion(conversion);
+            case IParameterReferenceOperation p:
+                if (Same(p.Parameter, _roles.Param)) return new Reference(VarKind.Param, p.Parameter.Name, ValueKind.Real, true);
+                if (Same(p.Parameter, _roles.Grad)) return new Reference(VarKind.Grad, p.Parameter.Name, ValueKind.Real, true);
+                if (Same(p.Parameter, _roles.Step)) return new Reference(VarKind.Step, p.Parameter.Name, ValueKind.Integer, false);
+                HasCompilerErrors = true;
+                return null;
+            case ILocalReferenceOperation l:
+                if (!_locals.TryGetValue(l.Local, out var local)) { HasCompilerErrors = true; return null; }
+                return new Reference(VarKind.Local, local.Name, local.Type, _varying.TryGetValue(local.Name, out var v) && v);
+            case IFieldReferenceOperation f:
+                return Field(f);
+            case IBinaryOperation b:
+                return BinaryExpression(b);
+            case IUnaryOperation u:
+                return UnaryExpression(u);
+            case IInvocationOperation call:
+                return Invocation(call);
+            case IConditionalOperation { IsRef: false, WhenFalse: { } whenFalse } conditional:
+            {
+                var condition = Expression(conditional.Condition);
+                if (condition is null) return null;
+                condition = Coerce(condition, ValueKind.Boolean);
+                var known = _knownTrue;
+                _knownTrue = known.Union(FlagsTrueWhen(condition, true));
+                var a = Expression(conditional.WhenTrue);
+                _knownTrue = known.Union(FlagsTrueWhen(condition, false));
+                var b = Expression(whenFalse);
+                _knownTrue = known;
+                if (a is null || b is null) return null;
+                var type = Widest(a.Type, b.Type);
+                return new Select(condition, Coerce(a, type), Coerce(b, type), type);
+            }
+            case IParenthesizedOperation parenthesized:
+                return Expression(parenthesized.Operand);
+            case IInvalidOperation:
+                HasCompilerErrors = true;
+                return null;
+            case ISimpleAssignmentOperation or ICompoundAssignmentOperation or IIncrementOrDecrementOperation:
+                return Unsupported<Expr>(DiagnosticDescriptors.UnsupportedExpression, op, "assignments inside expressions are not supported; assign in a statement of its own");
+            case IPropertyReferenceOperation:
+                return Unsupported<Expr>(DiagnosticDescriptors.UnsupportedExpression, op, "properties are not supported; use hyperparameters, state, locals and constants");
+            case IObjectCreationOperation or IArrayCreationOperation or IArrayElementReferenceOperation:
+                return Unsupported<Expr>(DiagnosticDescriptors.UnsupportedExpression, op, "objects and arrays are not supported; an update rule computes with scalars");
+            default:
+                if (op.Type?.TypeKind == TypeKind.Error) { HasCompilerErrors = true; return null; }
+                return Unsupported<Expr>(DiagnosticDescriptors.UnsupportedExpression, op,
+                    "supported are arithmetic, comparisons, &&, ||, !, ?:, locals, hyperparameters, state and MathF/Math/OptMath calls");
+        }
+    }
+
+    Expr? Conversion(IConversionOperation conversion)
+    {
+        var operand = Expression(conversion.Operand);
+        if (operand is null) return null;
+        var to = TypeOf(conversion.Type);
+        if (to is null || conversion.OperatorMethod is not null)
+            return Unsupported<Expr>(DiagnosticDescriptors.UnsupportedExpression, conversion, $"conversion to '{conversion.Type?.ToDisplayString()}' is not supported");
+        if (to == operand.Type) return operand;
+        if (to == ValueKind.Integer && operand.Varying)
+            return Unsupported<Expr>(DiagnosticDescriptors.UnsupportedExpression, conversion, "per-element values cannot be converted to integers; use MathF.Truncate or MathF.Floor");
+        if (to == ValueKind.Boolean || operand.Type == ValueKind.Boolean)
+            return Unsupported<Expr>(DiagnosticDescriptors.UnsupportedExpression, conversion, "bool converts to no number");
+        return new Model.Convert(operand, to.Value);
+    }
+
+    Expr? Field(IFieldReferenceOperation f)
+    {
+        if (f.Instance is not null and not IInstanceReferenceOperation)
+            return Unsupported<Expr>(DiagnosticDescriptors.UnsupportedExpression, f, "only this optimizer's own fields can be used");
+        if (_roles.Hypers.TryGetValue(f.Field, out var hyper))
+            return new Reference(VarKind.Hyper, hyper.Name, hyper.Type switch { HyperType.Bool => ValueKind.Boolean, HyperType.Int => ValueKind.Integer, _ => ValueKind.Real }, false);
+        if (_roles.States.TryGetValue(f.Field, out var state))
+            return CheckConditionalState(state, f) ? new Reference(VarKind.State, state.Name, ValueKind.Real, true) : null;
+        if (_roles.ScalarStates.TryGetValue(f.Field, out var scalar))
+            return new Reference(VarKind.ScalarState, scalar.Name, ValueKind.Real, false);
+        Report(DiagnosticDescriptors.FieldWithoutRole, f.Syntax.GetLocation(), f.Field.Name);
+        return null;
+    }
+
+    bool CheckConditionalState(StateModel state, IOperation at)
+    {
+        if (state.OnlyIf is null || _knownTrue.Contains(state.OnlyIf)) return true;
+        Report(DiagnosticDescriptors.ConditionalStateOutsideCondition, at.Syntax.GetLocation(), state.Name, state.OnlyIf);
+        return false;
+    }
+
+    Expr? BinaryExpression(IBinaryOperation b)
+    {
+        if (b.OperatorMethod is not null)
+            return Unsupported<Expr>(DiagnosticDescriptors.UnsupportedExpression, b, "user-defined operators are not supported");
+        var left = Expression(b.LeftOperand);
+        var right = Expression(b.RightOperand);
+        if (left is null || right is null) return null;
+        var type = TypeOf(b.Type);
+        var op = BinaryOpOf(b.OperatorKind);
+        if (type is null || op is null)
+            return Unsupported<Expr>(DiagnosticDescriptors.UnsupportedExpression, b, "bitwise and shift operators are not supported");
+        bool logical = op is BinaryOp.And or BinaryOp.Or;
+        if (logical != (left.Type == ValueKind.Boolean && right.Type == ValueKind.Boolean))
+            return Unsupported<Expr>(DiagnosticDescriptors.UnsupportedExpression, b, "bitwise operators on integers are not supported");
+        if (!logical)
+        {
+            var operands = Widest(left.Type, right.Type);
+            left = Coerce(left, operands);
+            right = Coerce(right, operands);
+        }
+        return new Binary(op.Value, left, right, type.Value);
+    }
+
+    Expr? UnaryExpression(IUnaryOperation u)
+    {
+        if (u.OperatorMethod is not null)
+            return Unsupported<Expr>(DiagnosticDescriptors.UnsupportedExpression, u, "user-defined operators are not supported");
+        var operand = Expression(u.Operand);
+        if (operand is null) return null;
+        return u.OperatorKind switch
+        {
+            UnaryOperatorKind.Plus => operand,
+            UnaryOperatorKind.Minus => new Unary(UnaryOp.Negate, operand, operand.Type),
+            UnaryOperatorKind.Not => new Unary(UnaryOp.Not, operand, ValueKind.Boolean),
+            _ => Unsupported<Expr>(DiagnosticDescriptors.UnsupportedExpression, u, "only unary -, + and ! are supported"),
+        };
+    }
+
+    Expr? Invocation(IInvocationOperation call)
+    {
+        var method = call.TargetMethod;
+        var container = method.ContainingType?.ToDisplayString();
+        var function = MathFunctions.Resolve(container, method.Name, call.Arguments.Length);
+        if (function is null || !method.IsStatic)
+        {
+            Report(DiagnosticDescriptors.UnsupportedCall, call.Syntax.GetLocation(),
+                $"{method.ContainingType?.Name}.{method.Name}", MathFunctions.Supported);
+            return null;
+        }
+        var arguments = new List<Expr>();
+        foreach (var argument in call.Arguments.OrderBy(a => a.Parameter?.Ordinal ?? 0))
+        {
+            var value = Expression(argument.Value);
+            if (value is null) return null;
+            arguments.Add(value);
+        }
+        var resultType = TypeOf(method.ReturnType);
+        if (resultType is null || arguments.Any(a => a.Type == ValueKind.Boolean))
+            return Unsupported<Expr>(DiagnosticDescriptors.UnsupportedExpression, call, "math functions take and give numbers");
+        // MathF.Sign and Math.Sign return int; as an element value the sign is a real -1, 0 or 1.
+        if (function == MathFunction.Sign) resultType = arguments[0].Type;
+        if (resultType == ValueKind.Integer && arguments.Any(a => a.Varying))
+            return Unsupported<Expr>(DiagnosticDescriptors.UnsupportedExpression, call, "per-element values cannot become integers");
+        if (resultType == ValueKind.Real) arguments = arguments.Select(a => Coerce(a, ValueKind.Real)).ToList();
+        return new Call(function.Value, arguments.ToEquatableArray(), resultType.Value);
+    }
+
+    static Expr ConstantOf(object? value, ITypeSymbol type, ValueKind valueType) => valueType switch
+    {
+        ValueKind.Boolean => new Constant(value is true ? 1 : 0, ValueKind.Boolean),
+        ValueKind.Integer => new Constant(System.Convert.ToDouble(value), ValueKind.Integer),
+        _ => new Constant(Constants.ToDouble(value, type), ValueKind.Real),
+    };
+
+    static Expr Coerce(Expr e, ValueKind to) =>
+        e.Type == to || to == ValueKind.Boolean || e.Type == ValueKind.Boolean ? e
+        : e is Constant c ? new Constant(to == ValueKind.Integer ? System.Math.Truncate(c.Value) : c.Value, to)
+        : new Model.Convert(e, to);
+
+    static ValueKind Widest(ValueKind a, ValueKind b) =>
+        a == ValueKind.Real || b == ValueKind.Real ? ValueKind.Real : a == ValueKind.Integer || b == ValueKind.Integer ? ValueKind.Integer : ValueKind.Boolean;
+
+    static BinaryOp? BinaryOpOf(BinaryOperatorKind kind) => kind switch
+    {
+        BinaryOperatorKind.Add => BinaryOp.Add,
+        BinaryOperatorKind.Subtract => BinaryOp.Subtract,
+        BinaryOperatorKind.Multiply => BinaryOp.Multiply,
+        BinaryOperatorKind.Divide => BinaryOp.Divide,
+        BinaryOperatorKind.Remainder => BinaryOp.Remainder,
+        BinaryOperatorKind.LessThan => BinaryOp.Less,
+        BinaryOperatorKind.LessThanOrEqual => BinaryOp.LessEqual,
+        BinaryOperatorKind.GreaterThan => BinaryOp.Greater,
+        BinaryOperatorKind.GreaterThanOrEqual => BinaryOp.GreaterEqual,
+        BinaryOperatorKind.Equals => BinaryOp.Equal,
+        BinaryOperatorKind.NotEquals => BinaryOp.NotEqual,
+        BinaryOperatorKind.ConditionalAnd or BinaryOperatorKind.And => BinaryOp.And,
+        BinaryOperatorKind.ConditionalOr or BinaryOperatorKind.Or => BinaryOp.Or,
+        _ => null,
+    };
+
+    /// <summary>The model type of a C# type, or null when an update rule cannot compute with it.</summary>
+    public static ValueKind? TypeOf(ITypeSymbol? type) => type?.SpecialType switch
+    {
+        SpecialType.System_Single or SpecialType.System_Double => ValueKind.Real,
+        SpecialType.System_Int32 or SpecialType.System_Int64 => ValueKind.Integer,
+        SpecialType.System_Boolean => ValueKind.Boolean,
+        _ => null,
+    };
+
+    static bool Same(ISymbol a, ISymbol? b) => SymbolEqualityComparer.Default.Equals(a, b);
+
+    Stmt? Unsupported(DiagnosticDescriptor descriptor, IOperation op, string why)
+    {
+        Report(descriptor, op.Syntax.GetLocation(), Text(op.Syntax), why);
+        return null;
+    }
+
+    T? Unsupported<T>(DiagnosticDescriptor descriptor, IOperation op, string why) where T : class
+    {
+        Report(descriptor, op.Syntax.GetLocation(), Text(op.Syntax), why);
+        return null;
+    }
+
+    void Report(DiagnosticDescriptor descriptor, Location location, params object?[] args)
+    {
+        _failed = true;
+        _diagnostics.Add(DiagnosticInfo.Create(descriptor, location, args));
+    }
+
+    static string Source(IOperation op) => Source(op.Syntax);
+
+    static string Source(SyntaxNode node) => string.Join(" ", node.ToString().Split(new[] { ' ', '\t', '\r', '\n' }, System.StringSplitOptions.RemoveEmptyEntries));
+
+    /// <summary>The node's text on one line, shortened for a diagnostic message.</summary>
+    static string Text(SyntaxNode node)
+    {
+        var text = Source(node);
+        return text.Length <= 60 ? text : text.Substring(0, 57) + "...";
+    }
+}

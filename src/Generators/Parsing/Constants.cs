@@ -1,0 +1,24 @@
+using System.Globalization;
+using Microsoft.CodeAnalysis;
+
+namespace OptDsl.Generators.Parsing;
+
+static class Constants
+{
+    /// <summary>
+    /// A numeric constant as a double. A <c>float</c> goes through its shortest round-trip text, so that
+    /// <c>0.9f</c> becomes 0.9 and not 0.89999997615814209: hyperparameters are held in double on the host, and the
+    /// declaration meant the decimal number.
+    /// </summary>
+    public static double ToDouble(object? value, ITypeSymbol? type)
+    {
+        if (value is bool b) return b ? 1 : 0;
+        if (value is float || type?.SpecialType == SpecialType.System_Single)
+        {
+            var single = System.Convert.ToSingle(value, CultureInfo.InvariantCulture);
+            if (float.IsNaN(single) || float.IsInfinity(single)) return single;
+            return double.Parse(single.ToString("R", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+        }
+        return System.Convert.ToDouble(value, CultureInfo.InvariantCulture);
+    }
+}

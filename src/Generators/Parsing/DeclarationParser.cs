@@ -1,0 +1,360 @@
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using System.Threading;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+using OptDsl.Generators.Analysis;
+using OptDsl.Generators.Diagnostics;
+using OptDsl.Generators.Model;
+
+namespace OptDsl.Generators.Parsing;
+
+/// <summary>The parse step's output: the model (null when the declaration has errors) and the diagnostics.</summary>
+public sealed record ParseResult(OptimizerModel? Model, EquatableArray<DiagnosticInfo> Diagnostics);
+
+/// <summary>
+/// Reads an <c>[Optimizer]</c> class into an <see cref="OptimizerModel"/>: its shape, hyperparameters, state and
+/// update method (whose body <see cref="BodyTranslator"/> translates), reporting every problem at the most
+/// precise location. The only place that touches Roslyn symbols and syntax.
+/// </summary>
+public static class DeclarationParser
+{
+    const string Ns = "OptDsl.";
+    const string HyperAttribute = Ns + "HyperAttribute";
+    const string StateAttribute = Ns + "StateAttribute";
+    const string ScalarStateAttribute = Ns + "ScalarStateAttribute";
+    const string UpdateAttribute = Ns + "UpdateAttribute";
+
+    /// <summary>Members of the generated class; a declaration may not use these names.</summary>
+    static readonly HashSet<string> GeneratedClassMembers = new()
+    {
+        "Options", "State", "ParamGroup", "Declaration", "CreateState", "Spec", "Defaults", "Groups", "StateOf",
+        "step", "zero_grad", "add_param_group", "state_dict", "load_state_dict", "save_state_dict", "parameters",
+        "ParamGroups", "Dispose", "to",
+    };
+
+    /// <summary>Members of <c>DeclaredOptions</c> a hyperparameter's property may not shadow.</summary>
+    static readonly HashSet<string> OptionsMembers = new()
+    {
+        "Spec", "Get", "Set", "Value", "FillFrom", "Validate", "LearningRate", "InitialLearningRate", "SaveStateDict",
+        "LoadStateDict", "Item", "Equals", "GetHashCode", "ToString", "GetType", "MemberwiseClone",
+    };
+
+    /// <summary>Members of <c>DeclaredState</c> a state's property may not shadow.</summary>
+    static readonly HashSet<string> StateMembers = new()
+    {
+        "Spec", "Parameter", "Step", "Tensors", "Scalars", "Initialize", "AllocateMissing", "Dispose", "SaveStateDict",
+        "LoadStateDict", "ApproximatelyEquals", "Equals", "GetHashCode", "ToString", "GetType", "MemberwiseClone", "to",
+    };
+
+    /// <summary>Constructor parameters beside the hyperparameters.</summary>
+    static readonly HashSet<string> ConstructorParameters = new() { "parameters", "groups", "namedParameters" };
+
+    public static ParseResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
+    {
+        var diagnostics = new List<DiagnosticInfo>();
+        var type = (INamedTypeSymbol)context.TargetSymbol;
+        var syntax = (TypeDeclarationSyntax)context.TargetNode;
+        var model = ParseClass(type, syntax, context.SemanticModel, diagnostics, cancellationToken);
+        bool failed = diagnostics.Any(d => DiagnosticDescriptors.ById(d.Id).DefaultSeverity == DiagnosticSeverity.Error);
+        return new ParseResult(failed ? null : model, diagnostics.ToEquatableArray());
+    }
+
+    static OptimizerModel? ParseClass(INamedTypeSymbol type, TypeDeclarationSyntax syntax, SemanticModel semanticModel,
+        List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
+    {
+        var name = type.Name;
+        var at = syntax.Identifier.GetLocation();
+        void Report(DiagnosticDescriptor d, Location? where, params object?[] args) => diagnostics.Add(DiagnosticInfo.Create(d, where, args));
+
+        if (syntax is not ClassDeclarationSyntax)
+            Report(DiagnosticDescriptors.UnsupportedClassShape, at, name, "a record");
+        else if (type.DeclaringSyntaxReferences.Select(r => r.GetSyntax(cancellationToken)).OfType<TypeDeclarationSyntax>()
+                 .Any(d => !d.Modifiers.Any(SyntaxKind.PartialKeyword)))
+            Report(DiagnosticDescriptors.NotPartial, at, name);
+        if (type.ContainingType is not null) Report(DiagnosticDescriptors.UnsupportedClassShape, at, name, "nested in another type");
+        if (type.IsGenericType) Report(DiagnosticDescriptors.UnsupportedClassShape, syntax.TypeParameterList?.GetLocation() ?? at, name, "generic");
+        if (type.IsStatic) Report(DiagnosticDescriptors.UnsupportedClassShape, at, name, "static");
+        else if (type.IsAbstract) Report(DiagnosticDescriptors.UnsupportedClassShape, at, name, "abstract");
+        foreach (var declaration in type.DeclaringSyntaxReferences.Select(r => r.GetSyntax(cancellationToken)).OfType<TypeDeclarationSyntax>())
+        {
+            var baseClass = declaration.BaseList?.Types.FirstOrDefault(t =>
+                ModelFor(semanticModel, t).GetTypeInfo(t.Type, cancellationToken).Type?.TypeKind == TypeKind.Class);
+            if (baseClass is not null) Report(DiagnosticDescriptors.DeclaresBaseClass, baseClass.GetLocation(), name);
+        }
+
+        var roles = new Roles();
+        var hypers = new List<HyperModel>();
+        var states = new List<StateModel>();
+        var scalarStates = new List<ScalarStateModel>();
+        var stateFields = new List<(IFieldSymbol Field, StateModel Model)>();
+        var updateMethods = new List<IMethodSymbol>();
+
+        foreach (var member in type.GetMembers())
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!member.IsImplicitlyDeclared && GeneratedClassMembers.Contains(member.Name))
+                Report(DiagnosticDescriptors.NameClash, member.Locations.FirstOrDefault(), member.Name, "a member of the generated optimizer");
+
+            if (member is IMethodSymbol method && Has(method, UpdateAttribute))
+                updateMethods.Add(method);
+            if (member is not IFieldSymbol field) continue;
+
+            bool isHyper = Has(field, HyperAttribute), isState = Has(field, StateAttribute), isScalar = Has(field, ScalarStateAttribute);
+            if (!isHyper && !isState && !isScalar) continue;
+            var fieldAt = field.Locations.FirstOrDefault();
+            if ((isHyper ? 1 : 0) + (isState ? 1 : 0) + (isScalar ? 1 : 0) > 1)
+            {
+                Report(DiagnosticDescriptors.ConflictingRoles, fieldAt, field.Name);
+                continue;
+            }
+            if (field.IsConst || field.IsStatic)
+            {
+                Report(DiagnosticDescriptors.RoleOnStaticField, fieldAt, field.Name, field.IsConst ? "const" : "static");
+                continue;
+            }
+            var declarator = field.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(cancellationToken) as VariableDeclaratorSyntax;
+            var typeAt = (declarator?.Parent as VariableDeclarationSyntax)?.Type.GetLocation() ?? fieldAt;
+            var summary = DocComments.Summary(declarator?.Parent?.Parent);
+
+            if (isHyper && ParseHyper(field, declarator, typeAt, summary, semanticModel, Report, cancellationToken) is { } hyper)
+            {
+                hypers.Add(hyper);
+                roles.Hypers[field] = hyper;
+            }
+            else if (isState)
+            {
+                if (field.Type.SpecialType != SpecialType.System_Single)
+                {
+                    Report(DiagnosticDescriptors.InvalidStateType, typeAt, field.Name, field.Type.ToDisplayString(), "per-element state must be float");
+                    continue;
+                }
+                var initial = Initializer(field, declarator, semanticModel, Report, cancellationToken);
+                if (initial is null) continue;
+                var attribute = field.GetAttributes().First(a => a.AttributeClass?.ToDisplayString() == StateAttribute);
+                var state = new StateModel(field.Name, StateInitModel.Constant, initial.Value, null,
+                    Named(attribute, "OnlyIf") as string, summary);
+                var initFrom = Named(attribute, "InitFrom") as string;
+                bool fromGradient = Named(attribute, "Init") is int kind && kind == 1;
+                if (initFrom is not null && fromGradient)
+                    Report(DiagnosticDescriptors.InvalidStateInit, fieldAt, field.Name, "give either Init = StateInit.FirstGradient or InitFrom, not both");
+                else if ((initFrom is not null || fromGradient) && declarator?.Initializer is not null)
+                    Report(DiagnosticDescriptors.InvalidStateInit, declarator.Initializer.GetLocation(), field.Name, "a field initializer cannot be combined with Init or InitFrom");
+                else if (initFrom is not null) state = state with { Init = StateInitModel.Hyper, InitHyper = initFrom };
+                else if (fromGradient) state = state with { Init = StateInitModel.FirstGradient };
+                states.Add(state);
+                stateFields.Add((field, state));
+                roles.States[field] = state;
+            }
+            else if (isScalar)
+            {
+                if (field.Type.SpecialType is not (SpecialType.System_Double or SpecialType.System_Single))
+                {
+                    Report(DiagnosticDescriptors.InvalidStateType, typeAt, field.Name, field.Type.ToDisplayString(), "scalar state must be double or float");
+                    continue;
+                }
+                var initial = Initializer(field, declarator, semanticModel, Report, cancellationToken);
+                if (initial is null) continue;
+                var scalar = new ScalarStateModel(field.Name, initial.Value, summary);
+                scalarStates.Add(scalar);
+                roles.ScalarStates[field] = scalar;
+            }
+        }
+
+        CheckStateReferences(stateFields, hypers, Report);
+        CheckNames(hypers, states, scalarStates, type, Report);
+
+        if (updateMethods.Count == 0)
+        {
+            Report(DiagnosticDescriptors.NoUpdateMethod, at, name);
+            return null;
+        }
+        foreach (var extra in updateMethods.Skip(1))
+            Report(DiagnosticDescriptors.SeveralUpdateMethods, extra.Locations.FirstOrDefault(), name, extra.Name);
+
+        var update = updateMethods[0];
+        if (!CheckSignature(update, roles, Report, cancellationToken)) return null;
+        var methodSyntax = update.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(cancellationToken) as MethodDeclarationSyntax;
+        if (methodSyntax is null || (methodSyntax.Body is null && methodSyntax.ExpressionBody is null))
+        {
+            Report(DiagnosticDescriptors.InvalidUpdateSignature, update.Locations.FirstOrDefault(), update.Name, "it needs a body");
+            return null;
+        }
+
+        var bodyModel = ModelFor(semanticModel, methodSyntax);
+        var operation = bodyModel.GetOperation(methodSyntax, cancellationToken);
+        if (operation is null) return null;
+        var translator = new BodyTranslator(roles, diagnostics);
+        var body = translator.Translate(operation);
+        if (!translator.Succeeded) return null;
+
+        foreach (var (field, state) in stateFields)
+            if (!translator.WrittenStates.Contains(state.Name))
+                Report(DiagnosticDescriptors.StateNeverWritten, field.Locations.FirstOrDefault(), state.Name);
+
+        var hoisting = Hoisting.Apply(body);
+        var updateModel = new UpdateModel(
+            roles.Param!.Name, roles.Grad!.Name, roles.Step?.Name, roles.Step?.Type.SpecialType == SpecialType.System_Int64,
+            hoisting.Body.ToEquatableArray(), hoisting.Scalars.ToEquatableArray(), translator.LocalNames.ToEquatableArray(),
+            (methodSyntax.Body ?? (SyntaxNode)methodSyntax.ExpressionBody!).ToString());
+
+        return new OptimizerModel(
+            type.ContainingNamespace.IsGlobalNamespace ? null : type.ContainingNamespace.ToDisplayString(),
+            name,
+            type.DeclaredAccessibility == Accessibility.Public ? "public" : "internal",
+            DocComments.Summary(syntax),
+            hypers.ToEquatableArray(), states.ToEquatableArray(), scalarStates.ToEquatableArray(), updateModel);
+    }
+
+    static HyperModel? ParseHyper(IFieldSymbol field, VariableDeclaratorSyntax? declarator, Location? typeAt, string? summary,
+        SemanticModel semanticModel, System.Action<DiagnosticDescriptor, Location?, object?[]> report, CancellationToken cancellationToken)
+    {
+        HyperType? hyperType = field.Type.SpecialType switch
+        {
+            SpecialType.System_Single => HyperType.Float,
+            SpecialType.System_Double => HyperType.Double,
+            SpecialType.System_Int32 => HyperType.Int,
+            SpecialType.System_Boolean => HyperType.Bool,
+            _ => null,
+        };
+        if (hyperType is null)
+        {
+            report(DiagnosticDescriptors.InvalidHyperType, typeAt, new object?[] { field.Name, field.Type.ToDisplayString(), "use float, double, int or bool" });
+            return null;
+        }
+        if (field.Name == "lr" && hyperType is not (HyperType.Float or HyperType.Double))
+        {
+            report(DiagnosticDescriptors.InvalidHyperType, typeAt, new object?[] { field.Name, field.Type.ToDisplayString(), "the learning rate 'lr' must be float or double" });
+            return null;
+        }
+
+        RangeModel? range = null;
+        var attribute = field.GetAttributes().First(a => a.AttributeClass?.ToDisplayString() == HyperAttribute);
+        if (attribute.ConstructorArguments.FirstOrDefault().Value is string rangeText)
+        {
+            var rangeAt = (attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken) as AttributeSyntax)?.ArgumentList?.Arguments.FirstOrDefault()?.GetLocation();
+            if (hyperType == HyperType.Bool)
+            {
+                report(DiagnosticDescriptors.InvalidRange, rangeAt, new object?[] { rangeText, field.Name, "a bool hyperparameter has no range" });
+                return null;
+            }
+            range = RangeParser.Parse(rangeText, out var error);
+            if (range is null)
+            {
+                report(DiagnosticDescriptors.InvalidRange, rangeAt, new object?[] { rangeText, field.Name, error });
+                return null;
+            }
+        }
+
+        double? defaultValue = null;
+        if (declarator?.Initializer is { } initializer)
+        {
+            var constant = ModelFor(semanticModel, initializer).GetConstantValue(initializer.Value, cancellationToken);
+            if (!constant.HasValue)
+            {
+                report(DiagnosticDescriptors.DefaultNotConstant, initializer.Value.GetLocation(), new object?[] { field.Name });
+                return null;
+            }
+            defaultValue = Constants.ToDouble(constant.Value, field.Type);
+            if (range is not null && !RangeParser.Contains(range, defaultValue.Value))
+            {
+                report(DiagnosticDescriptors.DefaultOutsideRange, initializer.Value.GetLocation(), new object?[] { initializer.Value.ToString(), field.Name, range.Text });
+                return null;
+            }
+        }
+        return new HyperModel(field.Name, hyperType.Value, defaultValue, range, summary);
+    }
+
+    static double? Initializer(IFieldSymbol field, VariableDeclaratorSyntax? declarator, SemanticModel semanticModel,
+        System.Action<DiagnosticDescriptor, Location?, object?[]> report, CancellationToken cancellationToken)
+    {
+        if (declarator?.Initializer is not { } initializer) return 0;
+        var constant = ModelFor(semanticModel, initializer).GetConstantValue(initializer.Value, cancellationToken);
+        if (constant.HasValue) return Constants.ToDouble(constant.Value, field.Type);
+        report(DiagnosticDescriptors.DefaultNotConstant, initializer.Value.GetLocation(), new object?[] { field.Name });
+        return null;
+    }
+
+    static void CheckStateReferences(List<(IFieldSymbol Field, StateModel Model)> states, List<HyperModel> hypers,
+        System.Action<DiagnosticDescriptor, Location?, object?[]> report)
+    {
+        foreach (var (field, state) in states)
+        {
+            var at = field.Locations.FirstOrDefault();
+            if (state.InitHyper is { } from && hypers.FirstOrDefault(h => h.Name == from) is not { Type: not HyperType.Bool })
+                report(DiagnosticDescriptors.InvalidStateInit, at, new object?[] { state.Name, $"InitFrom names '{from}', which is not a numeric hyperparameter of this optimizer" });
+            if (state.OnlyIf is { } flag && !hypers.Any(h => h.Name == flag))
+                report(DiagnosticDescriptors.InvalidStateInit, at, new object?[] { state.Name, $"OnlyIf names '{flag}', which is not a hyperparameter of this optimizer" });
+        }
+    }
+
+    static void CheckNames(List<HyperModel> hypers, List<StateModel> states, List<ScalarStateModel> scalarStates, INamedTypeSymbol type,
+        System.Action<DiagnosticDescriptor, Location?, object?[]> report)
+    {
+        Location? Where(string field) => type.GetMembers(field).FirstOrDefault()?.Locations.FirstOrDefault();
+
+        var hyperProperties = new Dictionary<string, string>();
+        foreach (var h in hypers)
+        {
+            if (h.IsLearningRate) continue;
+            var property = Names.Pascal(h.Name);
+            if (h.Name == "learningRate" || OptionsMembers.Contains(property))
+                report(DiagnosticDescriptors.NameClash, Where(h.Name), new object?[] { h.Name, $"the options' member '{property}'" + (h.Name == "learningRate" ? " (name the learning rate 'lr')" : "") });
+            else if (ConstructorParameters.Contains(h.Name))
+                report(DiagnosticDescriptors.NameClash, Where(h.Name), new object?[] { h.Name, "a constructor parameter of the generated optimizer" });
+            else if (hyperProperties.TryGetValue(property, out var other))
+                report(DiagnosticDescriptors.NameClash, Where(h.Name), new object?[] { h.Name, $"hyperparameter '{other}' (both become the option '{property}')" });
+            else hyperProperties[property] = h.Name;
+        }
+
+        var stateProperties = new Dictionary<string, string>();
+        foreach (var s in states.Select(s => s.Name).Concat(scalarStates.Select(s => s.Name)))
+        {
+            var property = Names.Pascal(s);
+            if (StateMembers.Contains(property))
+                report(DiagnosticDescriptors.NameClash, Where(s), new object?[] { s, $"the state's member '{property}'" });
+            else if (stateProperties.TryGetValue(property, out var other))
+                report(DiagnosticDescriptors.NameClash, Where(s), new object?[] { s, $"state '{other}' (both become the property '{property}')" });
+            else stateProperties[property] = s;
+        }
+    }
+
+    static bool CheckSignature(IMethodSymbol method, Roles roles, System.Action<DiagnosticDescriptor, Location?, object?[]> report,
+        CancellationToken cancellationToken)
+    {
+        var at = method.Locations.FirstOrDefault();
+        string? problem = null;
+        Location? where = at;
+        var ps = method.Parameters;
+        if (method.IsStatic) problem = "it must not be static";
+        else if (!method.ReturnsVoid) problem = "it must return void";
+        else if (method.IsGenericMethod) problem = "it must not be generic";
+        else if (ps.Length is < 2 or > 3) problem = $"it takes {ps.Length} parameters";
+        else if (ps[0].RefKind != RefKind.Ref || ps[0].Type.SpecialType != SpecialType.System_Single)
+            (problem, where) = ("the first parameter, the element, must be 'ref float'", ps[0].Locations.FirstOrDefault());
+        else if (ps[1].RefKind != RefKind.None || ps[1].Type.SpecialType != SpecialType.System_Single)
+            (problem, where) = ("the second parameter, its gradient, must be 'float'", ps[1].Locations.FirstOrDefault());
+        else if (ps.Length == 3 && (ps[2].RefKind != RefKind.None || ps[2].Type.SpecialType is not (SpecialType.System_Int32 or SpecialType.System_Int64)))
+            (problem, where) = ("the third parameter, the step, must be 'int' or 'long'", ps[2].Locations.FirstOrDefault());
+        if (problem is not null)
+        {
+            report(DiagnosticDescriptors.InvalidUpdateSignature, where, new object?[] { method.Name, problem });
+            return false;
+        }
+        roles.Param = ps[0];
+        roles.Grad = ps[1];
+        roles.Step = ps.Length == 3 ? ps[2] : null;
+        return true;
+    }
+
+    static bool Has(ISymbol symbol, string attribute) =>
+        symbol.GetAttributes().Any(a => a.AttributeClass?.ToDisplayString() == attribute);
+
+    static object? Named(AttributeData attribute, string name) =>
+        attribute.NamedArguments.FirstOrDefault(a => a.Key == name).Value.Value;
+
+    static SemanticModel ModelFor(SemanticModel model, SyntaxNode node) =>
+        node.SyntaxTree == model.SyntaxTree ? model : model.Compilation.GetSemanticModel(node.SyntaxTree);
+}
