@@ -16,11 +16,10 @@ namespace OptDsl.Runtime;
 /// </summary>
 /// <typeparam name="TOptions">The generated per-group options.</typeparam>
 /// <typeparam name="TState">The generated per-parameter state.</typeparam>
-public abstract class DeclaredOptimizer<TOptions, TState> : OptimizerHelper
+public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
     where TOptions : DeclaredOptions, new()
     where TState : DeclaredState
 {
-    static DeclaredOptimizer() => TorchSharpNative.EnsureLoadable();
 
     /// <summary>Creates the optimizer over <paramref name="groups"/>, each group's unset options taken from <paramref name="defaults"/>.</summary>
     protected DeclaredOptimizer(IEnumerable<ParamGroup> groups, TOptions defaults)
@@ -33,8 +32,11 @@ public abstract class DeclaredOptimizer<TOptions, TState> : OptimizerHelper
         foreach (var group in groups) add_param_group(group);
     }
 
-    /// <summary>The declaration's table of hyperparameters and state.</summary>
-    public OptimizerSpec Spec => Defaults.Spec;
+    /// <inheritdoc/>
+    public override OptimizerSpec Spec => Defaults.Spec;
+
+    /// <inheritdoc/>
+    public override DeclaredOptions OptionsOf(int group) => (TOptions)_parameter_groups[group].Options;
 
     /// <summary>The options a group starts from when it does not set a value.</summary>
     public TOptions Defaults => (TOptions)_defaults;
@@ -163,7 +165,7 @@ public abstract class DeclaredOptimizer<TOptions, TState> : OptimizerHelper
                 $"{Spec.Name}: a gradient has shape [{string.Join(", ", g.shape)}] but its parameter has [{string.Join(", ", p.shape)}].");
         if (g.dtype != p.dtype)
             throw new InvalidOperationException($"{Spec.Name}: a gradient is {g.dtype} but its parameter is {p.dtype}.");
-        if (g.device != p.device)
+        if (!g.SameDevice(p))
             throw new InvalidOperationException($"{Spec.Name}: a gradient is on {g.device} but its parameter is on {p.device}.");
     }
 
@@ -175,7 +177,7 @@ public abstract class DeclaredOptimizer<TOptions, TState> : OptimizerHelper
             if (!s.shape.AsSpan().SequenceEqual(p.shape))
                 throw new InvalidOperationException(
                     $"{Spec.Name}: state '{Spec.States[i].Name}' has shape [{string.Join(", ", s.shape)}] but its parameter has [{string.Join(", ", p.shape)}]; was the parameter replaced?");
-            if (s.device != p.device)
+            if (!s.SameDevice(p))
                 throw new InvalidOperationException(
                     $"{Spec.Name}: state '{Spec.States[i].Name}' is on {s.device} but its parameter is on {p.device}; call optimizer.to({p.device}) after moving the model.");
             if (s.dtype != p.dtype)

@@ -35,20 +35,25 @@ public abstract class DeclaredState : OptimizerState, IDisposable
     /// <summary>Per-tensor scalar state, indexed as declared.</summary>
     public double[] Scalars { get; }
 
-    /// <summary>Allocates (or re-allocates) every state the group's options ask for, and resets the step to 0.</summary>
+    /// <summary>
+    /// Resets the state to its start: step 0, scalar state at its initial values, no tensors. Tensors are allocated
+    /// at the parameter's first update (as PyTorch does), from the group's options as they are then.
+    /// </summary>
     public override void Initialize(OptimizerOptions options)
     {
-        var o = (DeclaredOptions)options;
         Step = 0;
         for (int i = 0; i < Tensors.Length; i++)
         {
             Tensors[i]?.Dispose();
-            Tensors[i] = Exists(i, o) ? Allocate(i, o) : null;
+            Tensors[i] = null;
         }
         for (int i = 0; i < Scalars.Length; i++) Scalars[i] = Spec.ScalarStates[i].Initial;
     }
 
-    /// <summary>Allocates conditional state whose flag has been switched on since the group was added.</summary>
+    /// <summary>
+    /// Allocates every state tensor the group's options ask for that does not exist yet: all of them at the first
+    /// update, and conditional state whose flag has been switched on since.
+    /// </summary>
     public void AllocateMissing(DeclaredOptions options)
     {
         for (int i = 0; i < Tensors.Length; i++)
@@ -71,7 +76,7 @@ public abstract class DeclaredState : OptimizerState, IDisposable
     {
         for (int i = 0; i < Tensors.Length; i++)
         {
-            if (Tensors[i] is not { } t || t.device == device) continue;
+            if (Tensors[i] is not { } t || Devices.Same(t.device, device)) continue;
             Tensors[i] = t.to(device, disposeAfter: true).DetachFromDisposeScope();
         }
     }
@@ -155,7 +160,7 @@ public abstract class DeclaredState : OptimizerState, IDisposable
         for (int i = 0; i < Tensors.Length; i++)
         {
             Tensors[i]?.Dispose();
-            Tensors[i] = tensors[i] is { } t && t.device != _parameter.device
+            Tensors[i] = tensors[i] is { } t && !t.SameDevice(_parameter)
                 ? t.to(_parameter.device, disposeAfter: true).DetachFromDisposeScope()
                 : tensors[i]?.DetachFromDisposeScope();
         }

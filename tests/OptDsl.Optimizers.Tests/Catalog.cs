@@ -1,0 +1,29 @@
+using System;
+using System.Collections.Generic;
+using OptDsl.Runtime;
+using TorchSharp.Modules;
+
+namespace OptDsl.Optimizers.Tests;
+
+/// <summary>Every catalog optimizer by name, with default hyperparameters.</summary>
+public static class Catalog
+{
+    public static readonly IReadOnlyDictionary<string, Func<IEnumerable<Parameter>, DeclaredOptimizer>> Create =
+        new Dictionary<string, Func<IEnumerable<Parameter>, DeclaredOptimizer>>
+        {
+            ["SGD"] = ps => new SGD(ps),
+            ["Adam"] = ps => new Adam(ps),
+            ["AdamW"] = ps => new AdamW(ps),
+            ["Adagrad"] = ps => new Adagrad(ps),
+            ["RMSprop"] = ps => new RMSprop(ps),
+            ["Adamax"] = ps => new Adamax(ps),
+            ["NAdam"] = ps => new NAdam(ps),
+            ["RAdam"] = ps => new RAdam(ps),
+            ["Adadelta"] = ps => new Adadelta(ps),
+            ["Lion"] = ps => new Lion(ps),
+            ["DiffGrad"] = ps => new DiffGrad(ps),
+            ["AdaBelief"] = ps => new AdaBelief(ps),
+            ["Adan"] = ps => new Adan(ps),
+            ["AdEMAMix"] = ps => new AdEMAMix(ps),
+        };
+}
