@@ -3,7 +3,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace OptDsl.Optimizers.Tests;
+namespace OptDsl.Tests.Catalog;
 
 /// <summary>
 /// Deterministic parameters and gradients, computed exactly as tests/fixtures/make_fixtures.py computes them: an

@@ -4,7 +4,7 @@ using System.IO;
 using System.Linq;
 using System.Text.Json;
 
-namespace OptDsl.Optimizers.Tests;
+namespace OptDsl.Tests.Catalog;
 
 /// <summary>tests/fixtures/trajectories.json, written by tests/fixtures/make_fixtures.py on a machine with PyTorch.</summary>
 public sealed class ReferenceFixture

@@ -6,7 +6,7 @@ using Xunit;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
-namespace OptDsl.Optimizers.Tests;
+namespace OptDsl.Tests.Catalog;
 
 /// <summary>
 /// Every catalog optimizer against an independent reference over 30 steps on four tensors (91, 33, 1 and 60
@@ -44,7 +44,7 @@ public class ReferenceTrajectoryTests(ITestOutputHelper output)
         var fixture = ReferenceFixture.Instance.Value;
         var c = fixture.Find(optimizer, name);
         var parameters = TestData.Parameters(dtype);
-        using var opt = Catalog.Create[optimizer](parameters);
+        using var opt = CatalogIndex.Create[optimizer](parameters);
         foreach (var (hyper, value) in c.Hypers) opt.OptionsOf(0)[hyper] = value;
 
         var worst = (Error: 0.0, Step: 0, Tensor: 0, Index: 0, Ours: 0.0, Theirs: 0.0);

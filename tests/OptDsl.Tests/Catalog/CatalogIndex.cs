@@ -1,12 +1,13 @@
 using System;
 using System.Collections.Generic;
+using OptDsl.Optimizers;
 using OptDsl.Runtime;
 using TorchSharp.Modules;
 
-namespace OptDsl.Optimizers.Tests;
+namespace OptDsl.Tests.Catalog;
 
 /// <summary>Every catalog optimizer by name, with default hyperparameters.</summary>
-public static class Catalog
+public static class CatalogIndex
 {
     public static readonly IReadOnlyDictionary<string, Func<IEnumerable<Parameter>, DeclaredOptimizer>> Create =
         new Dictionary<string, Func<IEnumerable<Parameter>, DeclaredOptimizer>>
