@@ -2,15 +2,14 @@ using System;
 using System.Collections.Generic;
 using OptDsl.Optimizers;
 using OptDsl.Runtime;
-using TorchSharp.Modules;
 
 namespace OptDsl.Tests.Catalog;
 
 /// <summary>Every catalog optimizer by name, with default hyperparameters.</summary>
 public static class CatalogIndex
 {
-    public static readonly IReadOnlyDictionary<string, Func<IEnumerable<Parameter>, DeclaredOptimizer>> Create =
-        new Dictionary<string, Func<IEnumerable<Parameter>, DeclaredOptimizer>>
+    public static readonly IReadOnlyDictionary<string, Func<IEnumerable<TorchSharp.Modules.Parameter>, DeclaredOptimizer>> Create =
+        new Dictionary<string, Func<IEnumerable<TorchSharp.Modules.Parameter>, DeclaredOptimizer>>
         {
             ["SGD"] = ps => new SGD(ps),
             ["Adam"] = ps => new Adam(ps),

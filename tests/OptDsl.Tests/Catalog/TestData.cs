@@ -56,4 +56,8 @@ public static class TestData
         for (int k = 0; k < parameters.Length; k++)
             parameters[k].grad = Gradient(step, k, parameters[k].dtype, parameters[k].device);
     }
+
+    /// <summary>Whether two tensors have the same shape and bit-identical values.</summary>
+    public static bool Identical(Tensor a, Tensor b) =>
+        a.shape.SequenceEqual(b.shape) && a.dtype == b.dtype && a.eq(b).all().item<bool>();
 }
