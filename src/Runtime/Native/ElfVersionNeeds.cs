@@ -34,8 +34,23 @@ public static class ElfVersionNeeds
     const uint ShtRela = 4, ShtDynsym = 11, ShtGnuVerneed = 0x6ffffffe, ShtGnuVersym = 0x6fffffff;
     const ushort VerFlgWeak = 0x2;
 
-    /// <summary>Parses <paramref name="elf"/>; throws <see cref="FormatException"/> when it is not an ELF64 LE file.</summary>
+    /// <summary>
+    /// Parses <paramref name="elf"/>; throws <see cref="FormatException"/> when it is not an ELF64 LE file or a table
+    /// points outside it.
+    /// </summary>
     public static IReadOnlyList<ElfVersionNeed> Read(ReadOnlySpan<byte> elf)
+    {
+        try
+        {
+            return ReadChecked(elf);
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            throw new FormatException("malformed ELF file: a table runs past the end of the file");
+        }
+    }
+
+    static IReadOnlyList<ElfVersionNeed> ReadChecked(ReadOnlySpan<byte> elf)
     {
         if (elf.Length < 64 || elf[0] != 0x7f || elf[1] != (byte)'E' || elf[2] != (byte)'L' || elf[3] != (byte)'F')
             throw new FormatException("not an ELF file");
