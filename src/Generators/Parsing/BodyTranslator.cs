@@ -193,6 +193,9 @@ sealed class BodyTranslator
             case IParameterReferenceOperation p when Same(p.Parameter, _roles.Step):
                 Report(DiagnosticDescriptors.StepAssigned, target.Syntax.GetLocation(), p.Parameter.Name);
                 return null;
+            case IFieldReferenceOperation f when _roles.Broken.Contains(f.Field):
+                _failed = true;
+                return null;
             case IFieldReferenceOperation f when _roles.Hypers.ContainsKey(f.Field):
                 Report(DiagnosticDescriptors.HyperAssigned, target.Syntax.GetLocation(), f.Field.Name);
                 return null;
@@ -363,6 +366,11 @@ sealed class BodyTranslator
     {
         if (f.Instance is not null and not IInstanceReferenceOperation)
             return Unsupported<Expr>(DiagnosticDescriptors.UnsupportedExpression, f, "only this optimizer's own fields can be used");
+        if (_roles.Broken.Contains(f.Field))
+        {
+            _failed = true; // its declaration's error is reported already
+            return null;
+        }
         if (_roles.Hypers.TryGetValue(f.Field, out var hyper))
             return new Reference(VarKind.Hyper, hyper.Name, hyper.Type switch { HyperType.Bool => ValueKind.Boolean, HyperType.Int => ValueKind.Integer, _ => ValueKind.Real }, false);
         if (_roles.States.TryGetValue(f.Field, out var state))

@@ -163,7 +163,16 @@ public static class DeclarationParser
             }
         }
 
-        CheckStateReferences(stateFields, hypers, Report);
+        foreach (var field in type.GetMembers().OfType<IFieldSymbol>())
+            if ((Has(field, HyperAttribute) || Has(field, StateAttribute) || Has(field, ScalarStateAttribute))
+                && !roles.Hypers.ContainsKey(field) && !roles.States.ContainsKey(field) && !roles.ScalarStates.ContainsKey(field))
+                roles.Broken.Add(field);
+
+        foreach (var field in CheckStateReferences(stateFields, hypers, Report))
+        {
+            roles.States.Remove(field);
+            roles.Broken.Add(field);
+        }
         CheckNames(hypers, states, scalarStates, type, Report);
 
         if (updateMethods.Count == 0)
@@ -191,7 +200,7 @@ public static class DeclarationParser
         if (!translator.Succeeded) return null;
 
         foreach (var (field, state) in stateFields)
-            if (!translator.WrittenStates.Contains(state.Name))
+            if (roles.States.ContainsKey(field) && !translator.WrittenStates.Contains(state.Name))
                 Report(DiagnosticDescriptors.StateNeverWritten, field.Locations.FirstOrDefault(), state.Name);
 
         var hoisting = Hoisting.Apply(body);
@@ -277,17 +286,26 @@ public static class DeclarationParser
         return null;
     }
 
-    static void CheckStateReferences(List<(IFieldSymbol Field, StateModel Model)> states, List<HyperModel> hypers,
+    /// <summary>Reports state whose InitFrom or OnlyIf names no suitable hyperparameter, and returns those fields.</summary>
+    static List<IFieldSymbol> CheckStateReferences(List<(IFieldSymbol Field, StateModel Model)> states, List<HyperModel> hypers,
         System.Action<DiagnosticDescriptor, Location?, object?[]> report)
     {
+        var invalid = new List<IFieldSymbol>();
         foreach (var (field, state) in states)
         {
             var at = field.Locations.FirstOrDefault();
             if (state.InitHyper is { } from && hypers.FirstOrDefault(h => h.Name == from) is not { Type: not HyperType.Bool })
+            {
                 report(DiagnosticDescriptors.InvalidStateInit, at, new object?[] { state.Name, $"InitFrom names '{from}', which is not a numeric hyperparameter of this optimizer" });
-            if (state.OnlyIf is { } flag && !hypers.Any(h => h.Name == flag))
+                invalid.Add(field);
+            }
+            else if (state.OnlyIf is { } flag && !hypers.Any(h => h.Name == flag))
+            {
                 report(DiagnosticDescriptors.InvalidStateInit, at, new object?[] { state.Name, $"OnlyIf names '{flag}', which is not a hyperparameter of this optimizer" });
+                invalid.Add(field);
+            }
         }
+        return invalid;
     }
 
     static void CheckNames(List<HyperModel> hypers, List<StateModel> states, List<ScalarStateModel> scalarStates, INamedTypeSymbol type,
@@ -298,7 +316,7 @@ public static class DeclarationParser
         var hyperProperties = new Dictionary<string, string>();
         foreach (var h in hypers)
         {
-            if (h.IsLearningRate) continue;
+            if (h.IsLearningRate || GeneratedClassMembers.Contains(h.Name)) continue;
             var property = Names.Pascal(h.Name);
             if (h.Name == "learningRate" || OptionsMembers.Contains(property))
                 report(DiagnosticDescriptors.NameClash, Where(h.Name), new object?[] { h.Name, $"the options' member '{property}'" + (h.Name == "learningRate" ? " (name the learning rate 'lr')" : "") });
@@ -312,6 +330,7 @@ public static class DeclarationParser
         var stateProperties = new Dictionary<string, string>();
         foreach (var s in states.Select(s => s.Name).Concat(scalarStates.Select(s => s.Name)))
         {
+            if (GeneratedClassMembers.Contains(s)) continue; // already reported as a clash with the optimizer's members
             var property = Names.Pascal(s);
             if (StateMembers.Contains(property))
                 report(DiagnosticDescriptors.NameClash, Where(s), new object?[] { s, $"the state's member '{property}'" });

@@ -1,0 +1,35 @@
+using System.Linq;
+using Xunit;
+
+namespace OptDsl.Generators.Tests;
+
+/// <summary>Code as an IDE sees it while a person types: the generator never throws and never adds noise to C#'s errors.</summary>
+public class RobustnessTests
+{
+    [Theory]
+    [InlineData("[Optimizer] public partial class A { [Hyper] float lr = 1f; [Update] void Update(ref float p, float g) { p -= ")]
+    [InlineData("[Optimizer] public partial class A { [Hyper] float lr = 1f; [Update] void Update(ref float p, float g) { p -= lr * undefinedThing; } }")]
+    [InlineData("[Optimizer] public partial class A { [Hyper] float lr = ; [Update] void Update(ref float p, float g) { p -= lr * g; } }")]
+    [InlineData("[Optimizer] public partial class A { [Hyper] float lr = 1f; [Update] void Update(ref float p, float g) { p -= lr * g }")]
+    [InlineData("[Optimizer] public partial class A { [Hyper] float lr = 1f; [Update] void Update(ref float p, float g) { p -= MathF.Nope(g); } }")]
+    [InlineData("[Optimizer] public partial class A { [Hyper] Missing lr; [Update] void Update(ref float p, float g) { p -= g; } }")]
+    [InlineData("[Optimizer] public partial class A { [Update] void Update(ref float p, float g) { Update(ref p, g); } }")]
+    [InlineData("[Optimizer] public partial class A : IMissing { [Hyper] float lr = 1f; [Update] void Update(ref float p, float g) { p -= lr * g; } }")]
+    [InlineData("[Optimizer] partial class")]
+    public void Half_typed_declarations_never_crash_the_generator(string body)
+    {
+        var run = GeneratorHarness.Generate("using System;\nusing OptDsl;\n" + body);
+        Assert.Null(run.Result.Exception);
+        Assert.DoesNotContain(run.GeneratorDiagnostics, d => d.Id == "OPT0025");
+        var compilerErrors = run.Output.GetDiagnostics().Where(d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error);
+        Assert.True(compilerErrors.Any() || run.GeneratorDiagnostics.Any(), "an invalid declaration must produce an error");
+    }
+
+    [Fact]
+    public void A_body_with_CSharp_errors_gets_only_the_compiler_errors()
+    {
+        var run = GeneratorHarness.Generate("using System;\nusing OptDsl;\n[Optimizer] public partial class A { [Hyper] float lr = 1f; [Update] void Update(ref float p, float g) { p -= lr * undefinedThing; } }");
+        Assert.Empty(run.GeneratorDiagnostics);
+        Assert.Contains(run.Output.GetDiagnostics(), d => d.Id == "CS0103");
+    }
+}
