@@ -27,13 +27,21 @@ namespace OptDsl.Runtime.Native;
 /// calls it from a module initializer, and OptDsl's optimizers call it too. Systems where the stock
 /// library loads are left alone. The NuGet cache is never modified: the copy goes to
 /// <c>$OPTDSL_NATIVE_CACHE</c>, else <c>$XDG_CACHE_HOME/optdsl/native</c>, else <c>~/.cache/optdsl/native</c>.
-/// Set <c>OPTDSL_NATIVE_FIX=0</c> to turn it off.
+/// Set <c>OPTDSL_NATIVE_FIX=0</c> to turn it off, and <c>OPTDSL_LIBTORCH</c> to load libtorch from another folder
+/// (a PyTorch install's <c>torch/lib</c>, for CUDA without the TorchSharp-cuda packages).
 /// </para>
 /// </remarks>
 public static class TorchSharpNative
 {
     const string LibraryFile = "libLibTorchSharp.so";
-    static readonly string[] LibtorchInLoadOrder = { "libc10.so", "libtorch_cpu.so", "libtorch.so" };
+    /// <summary>The libtorch libraries, in dependency order; the CUDA ones are loaded where the folder has them.</summary>
+    static readonly string[] LibtorchInLoadOrder = { "libc10.so", "libc10_cuda.so", "libtorch_cpu.so", "libtorch_cuda.so", "libtorch.so" };
+
+    /// <summary>
+    /// Names a libtorch folder to use instead of the one beside TorchSharp, e.g. a PyTorch install's <c>torch/lib</c>
+    /// (with CUDA): the way to run TorchSharp on a GPU machine that has PyTorch but no TorchSharp-cuda package.
+    /// </summary>
+    public const string LibTorchVariable = "OPTDSL_LIBTORCH";
     static readonly Regex MissingVersion = new(@"version `(?<v>(GLIBCXX|CXXABI)_[0-9.]+)' not found", RegexOptions.Compiled);
     static readonly object Gate = new();
     static string? _outcome;
@@ -76,16 +84,20 @@ public static class TorchSharpNative
         if (folder is null)
             return $"no {LibraryFile} next to TorchSharp: left to TorchSharp's own loader";
 
+        // Load libtorch by path from one folder only: two copies in one process abort at startup.
+        var libtorch = Environment.GetEnvironmentVariable(LibTorchVariable) is { Length: > 0 } chosen ? chosen : folder;
+        if (!File.Exists(Path.Combine(libtorch, "libtorch_cpu.so")))
+            return $"{LibTorchVariable} names {libtorch}, which holds no libtorch_cpu.so";
         foreach (var lib in LibtorchInLoadOrder)
         {
-            var path = Path.Combine(folder, lib);
+            var path = Path.Combine(libtorch, lib);
             if (File.Exists(path) && !NativeLibrary.TryLoad(path, out _))
                 return $"{path} does not load: left to TorchSharp's own loader";
         }
 
         var stock = Path.Combine(folder, LibraryFile);
         var error = TryLoad(stock);
-        if (error is null) return "stock library loads: nothing to do";
+        if (error is null) return libtorch == folder ? "stock library loads: nothing to do" : $"stock library loads with libtorch from {libtorch}: nothing to do";
 
         var original = File.ReadAllBytes(stock);
         var weakened = new List<string>();

@@ -20,7 +20,7 @@ public sealed class ReferenceFixture
 
     public Case Find(string optimizer, string name) => Cases.Single(c => c.Optimizer == optimizer && c.Name == name);
 
-    static ReferenceFixture Load(string path)
+    public static ReferenceFixture Load(string path)
     {
         using var document = JsonDocument.Parse(File.ReadAllText(path));
         var root = document.RootElement;

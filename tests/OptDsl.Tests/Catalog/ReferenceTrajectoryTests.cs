@@ -43,34 +43,9 @@ public class ReferenceTrajectoryTests(ITestOutputHelper output)
     {
         var fixture = ReferenceFixture.Instance.Value;
         var c = fixture.Find(optimizer, name);
-        var parameters = TestData.Parameters(dtype);
-        using var opt = CatalogIndex.Create[optimizer](parameters);
-        foreach (var (hyper, value) in c.Hypers) opt.OptionsOf(0)[hyper] = value;
-
-        var worst = (Error: 0.0, Step: 0, Tensor: 0, Index: 0, Ours: 0.0, Theirs: 0.0);
-        for (int step = 1; step <= fixture.Steps; step++)
-        {
-            TestData.SetGradients(parameters, step);
-            opt.step();
-            if (!c.Expected.TryGetValue(step, out var expected)) continue;
-            for (int k = 0; k < parameters.Length; k++)
-            {
-                var ours = parameters[k].detach().to(ScalarType.Float64).flatten().data<double>().ToArray();
-                for (int i = 0; i < ours.Length; i++)
-                {
-                    double theirs = expected[k][i];
-                    double error = Math.Abs(ours[i] - theirs) - relative * Math.Abs(theirs);
-                    if (error > worst.Error || double.IsNaN(ours[i])) worst = (double.IsNaN(ours[i]) ? double.PositiveInfinity : error, step, k, i, ours[i], theirs);
-                }
-            }
-        }
-        double last = MaxDifferenceAtLastStep(parameters, c.Expected[fixture.Steps]);
-        output.WriteLine($"{optimizer}/{name} {dtype}: max |ours - reference| after step {fixture.Steps} = {last:E2} ({c.Reference})");
-        Assert.True(worst.Error <= absolute,
-            $"{optimizer}/{name} in {dtype}: step {worst.Step}, tensor {worst.Tensor}, element {worst.Index}: ours {worst.Ours:R}, reference {worst.Theirs:R} ({c.Reference})");
+        var outcome = TrajectoryCheck.Run(fixture, c, dtype, CPU, relative);
+        output.WriteLine($"{optimizer}/{name} {dtype}: max |ours - reference| after step {fixture.Steps} = {outcome.MaxDifferenceAtLastStep:E2} ({c.Reference})");
+        Assert.True(outcome.WorstExcess <= absolute,
+            $"{optimizer}/{name} in {dtype}: step {outcome.Step}, tensor {outcome.Tensor}, element {outcome.Index}: ours {outcome.Ours:R}, reference {outcome.Reference:R} ({c.Reference})");
     }
-
-    static double MaxDifferenceAtLastStep(TorchSharp.Modules.Parameter[] parameters, double[][] expected) =>
-        parameters.Select((p, k) => p.detach().to(ScalarType.Float64).flatten().data<double>().ToArray()
-            .Zip(expected[k], (a, b) => Math.Abs(a - b)).Max()).Max();
 }
