@@ -32,6 +32,18 @@ public static class Declarations
         }
         """;
 
+    /// <summary>The declaration the README shows, read from README.md so that the README stays true.</summary>
+    public static string Readme
+    {
+        get
+        {
+            var readme = GeneratorHarness.RepositoryFile("README.md");
+            int start = readme.IndexOf("```csharp\nusing System;");
+            int end = readme.IndexOf("```", start + 9);
+            return "namespace ReadmeExample;\n" + readme.Substring(start + 10, end - start - 10);
+        }
+    }
+
     public static readonly string[] CatalogFiles =
     {
         "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adamax", "NAdam", "RAdam", "Adadelta", "Lion", "DiffGrad",
