@@ -20,7 +20,7 @@ int failures = 0;
 Console.WriteLine($"{"case",-36} {"float64 max diff",18} {"float32 max diff",18}");
 foreach (var c in fixture.Cases)
 {
-    var f64 = TrajectoryCheck.Run(fixture, c, ScalarType.Float64, device, relative: 1e-11);
+    var f64 = TrajectoryCheck.Run(fixture, c, ScalarType.Float64, device, relative: 1e-12);
     var f32 = TrajectoryCheck.Run(fixture, c, ScalarType.Float32, device, relative: 0);
     bool ok = f64.WorstExcess <= 1e-13 && f32.WorstExcess <= 2e-5;
     if (!ok) failures++;

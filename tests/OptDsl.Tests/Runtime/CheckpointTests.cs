@@ -55,17 +55,10 @@ public class CheckpointTests
     [Fact]
     public void Loading_state_of_parameters_of_another_shape_is_refused()
     {
-        var parameters = TestData.Parameters(ScalarType.Float32);
-        var opt = new Adam(parameters);
-        TestData.SetGradients(parameters, 1);
-        opt.step();
-        using var stream = new MemoryStream();
-        using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true)) opt.save_state_dict(writer);
-
+        using var stream = new MemoryStream(AdamCheckpointAfterOneStep());
         var others = new[] { new TorchSharp.Modules.Parameter(torch.zeros(5, 5)), new TorchSharp.Modules.Parameter(torch.zeros(33)),
             new TorchSharp.Modules.Parameter(torch.zeros(1)), new TorchSharp.Modules.Parameter(torch.zeros(4, 3, 5)) };
         var target = new Adam(others);
-        stream.Position = 0;
         var e = Assert.Throws<InvalidDataException>(() => target.load_state_dict(new BinaryReader(stream)));
         Assert.Contains("shape [7, 13]", e.Message);
         Assert.Equal(0, target.StateOf(others[0]).Step);
@@ -74,13 +67,8 @@ public class CheckpointTests
     [Fact]
     public void Loading_a_truncated_checkpoint_fails_with_an_exception()
     {
-        var parameters = TestData.Parameters(ScalarType.Float32);
-        var opt = new Adam(parameters);
-        TestData.SetGradients(parameters, 1);
-        opt.step();
-        using var stream = new MemoryStream();
-        using (var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true)) opt.save_state_dict(writer);
-        var truncated = new MemoryStream(stream.ToArray().Take((int)stream.Length / 2).ToArray());
+        var checkpoint = AdamCheckpointAfterOneStep();
+        var truncated = new MemoryStream(checkpoint.Take(checkpoint.Length / 2).ToArray());
 
         var target = new Adam(TestData.Parameters(ScalarType.Float32));
         Assert.ThrowsAny<Exception>(() => target.load_state_dict(new BinaryReader(truncated)));
@@ -99,5 +87,16 @@ public class CheckpointTests
         optB.load_state_dict(optA.state_dict());
         Assert.True(optB.StateOf(b[0]).ApproximatelyEquals(optA.StateOf(a[0])));
         Assert.Equal(1, optB.StateOf(b[0]).Step);
+    }
+
+    static byte[] AdamCheckpointAfterOneStep()
+    {
+        var parameters = TestData.Parameters(ScalarType.Float32);
+        var opt = new Adam(parameters);
+        TestData.SetGradients(parameters, 1);
+        opt.step();
+        using var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream)) opt.save_state_dict(writer);
+        return stream.ToArray();
     }
 }
