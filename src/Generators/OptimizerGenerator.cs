@@ -37,7 +37,18 @@ public sealed class OptimizerGenerator : IIncrementalGenerator
         context.RegisterSourceOutput(models, static (spc, model) =>
         {
             if (model is null) return;
-            spc.AddSource(OptimizerEmitter.HintName(model), SourceText.From(OptimizerEmitter.Emit(model), System.Text.Encoding.UTF8));
+            string source;
+            try
+            {
+                source = OptimizerEmitter.Emit(model);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // The emitter never fails on a valid model; if it does, say so instead of breaking the build with AD0001.
+                spc.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.InternalError, Location.None, model.ClassName, e.GetType().Name + ": " + e.Message));
+                return;
+            }
+            spc.AddSource(OptimizerEmitter.HintName(model), SourceText.From(source, System.Text.Encoding.UTF8));
         });
 
         // Any assembly that uses the runtime calls the TorchSharp loading fix before its code runs.

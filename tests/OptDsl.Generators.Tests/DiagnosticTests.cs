@@ -38,6 +38,7 @@ public class DiagnosticTests
         ("OPT0011", Optimizer("[Hyper] float lr = 1f;\n[Hyper] float [|spec|] = 1f;\n" + Rule.Replace("lr * g", "lr * spec * g"))),
         ("OPT0011", Optimizer("[Hyper] float lr = 1f;\n[Hyper] float [|step|] = 1f;\n" + Rule.Replace("lr * g", "lr * step * g"))),
         ("OPT0011", Optimizer("[Hyper] float lr = 1f;\n[State] float [|step|];\n[Update] void Update(ref float p, float g) { step = g; p -= lr * step; }")),
+        ("OPT0011", Optimizer("[Hyper] float lr = 1f;\nint [|OptionsOf|] = 0;\n" + Rule)),
         ("OPT0012", Optimizer("[Hyper] float lr = [|MathF.Sqrt(2f)|];\n" + Rule)),
         ("OPT0013", Optimizer("[Hyper([|\"[0, 1\"|])] float lr = 0.5f;\n" + Rule)),
         ("OPT0014", Optimizer("[Hyper(\"[0, 1)\")] float lr = [|1.5f|];\n" + Rule)),

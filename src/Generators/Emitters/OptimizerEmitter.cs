@@ -62,7 +62,7 @@ public static class OptimizerEmitter
             w.Doc("<para>Computed once per step and tensor on the host, not per element:</para>");
             w.Doc("<list type=\"bullet\">");
             foreach (var h in u.Hoisted)
-                w.Doc($"<item><c>h{h.Index} = {Xml(HostExpressions.Write(h.Value, r => r.Name, x => "h" + x.Index))}</c></item>");
+                w.Doc($"<item><c>h{h.Index} = {Xml(Readable(HostExpressions.Write(h.Value, r => r.Name, x => "h" + x.Index)))}</c></item>");
             w.Doc("</list>");
         }
         if (model.States.Count > 0)
@@ -277,6 +277,9 @@ public static class OptimizerEmitter
     }
 
     static string Bool(bool b) => b ? "true" : "false";
+
+    /// <summary>Host code as the docs show it: without the global:: qualifications the compiler needs.</summary>
+    static string Readable(string code) => code.Replace("global::System.", "").Replace("global::OptDsl.Runtime.", "");
 
     static string Xml(string text) => text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
 

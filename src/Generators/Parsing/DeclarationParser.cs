@@ -31,8 +31,8 @@ public static class DeclarationParser
     static readonly HashSet<string> GeneratedClassMembers = new()
     {
         "Options", "State", "ParamGroup", "Declaration", "CreateState", "Spec", "Defaults", "Groups", "StateOf",
-        "step", "zero_grad", "add_param_group", "state_dict", "load_state_dict", "save_state_dict", "parameters",
-        "ParamGroups", "Dispose", "to",
+        "GroupCount", "OptionsOf", "step", "zero_grad", "add_param_group", "state_dict", "load_state_dict",
+        "save_state_dict", "parameters", "ParamGroups", "Dispose", "to", "_defaults", "_state", "_parameter_groups",
     };
 
     /// <summary>Members of <c>DeclaredOptions</c> a hyperparameter's property may not shadow.</summary>
@@ -95,7 +95,8 @@ public static class DeclarationParser
         foreach (var member in type.GetMembers())
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (!member.IsImplicitlyDeclared && GeneratedClassMembers.Contains(member.Name))
+            bool clashes = GeneratedClassMembers.Contains(member.Name) || (member.Name == "Update" && member is not IMethodSymbol);
+            if (!member.IsImplicitlyDeclared && clashes)
                 Report(DiagnosticDescriptors.NameClash, member.Locations.FirstOrDefault(), member.Name, "a member of the generated optimizer");
 
             if (member is IMethodSymbol method && Has(method, UpdateAttribute))
