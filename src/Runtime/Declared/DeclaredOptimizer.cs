@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using OptDsl.Runtime.Native;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -20,7 +19,6 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
     where TOptions : DeclaredOptions, new()
     where TState : DeclaredState
 {
-
     /// <summary>Creates the optimizer over <paramref name="groups"/>, each group's unset options taken from <paramref name="defaults"/>.</summary>
     protected DeclaredOptimizer(IEnumerable<ParamGroup> groups, TOptions defaults)
     {
