@@ -39,6 +39,8 @@ public static class OptimizerEmitter
         w.Line($"protected override State CreateState({ParameterType} parameter) => new State(parameter);");
         w.Line();
         PortableEmitter.Emit(model, w);
+        w.Line();
+        CudaEmitter.Emit(model, w);
         w.Close();
 
         if (model.Namespace is not null) w.Close();

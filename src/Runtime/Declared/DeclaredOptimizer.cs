@@ -1,6 +1,8 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Runtime.InteropServices;
+using OptDsl.Runtime.Cuda;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -57,6 +59,24 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
     /// </summary>
     protected abstract void Update(TOptions options, Tensor p, Tensor g, TState state);
 
+    /// <summary>The rule as a fused CUDA kernel, or null for a declaration without one.</summary>
+    protected virtual CudaKernel? FusedKernel => null;
+
+    /// <summary>
+    /// The host half of the rule for the fused kernel: computes the scalars the kernel reads for one parameter at its
+    /// current step (and advances its scalar state, as the portable path does).
+    /// </summary>
+    protected virtual void FillScalars(TOptions options, TState state, Span<float> scalars) =>
+        throw new NotSupportedException($"{Spec.Name} has no fused kernel.");
+
+    /// <inheritdoc/>
+    public override string FusedStatus => _launcher?.Report ?? _fusedUnavailable ?? (FusedKernel is null ? "no fused kernel" : "not used yet");
+
+    FusedCudaLauncher? _launcher;
+    string? _fusedUnavailable;
+    readonly List<FusedItem> _fused = new();
+    static int _fallbackReported;
+
     /// <inheritdoc/>
     /// <remarks>Checks the group completely before adding anything: options, and parameters already managed.</remarks>
     public override void add_param_group(ParamGroup group)
@@ -111,7 +131,7 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
 
         using (torch.no_grad())
         {
-            var work = new List<(TOptions options, Parameter p, Tensor g, TState state)>();
+            var work = new List<(TOptions options, Parameter p, Tensor g, TState state, bool fused)>();
             try
             {
                 for (int i = 0; i < _parameter_groups.Count; i++)
@@ -124,20 +144,35 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
                         var g = p.grad;
                         if (g is null) continue;
                         var state = (TState)_state[p.Handle];
-                        work.Add((options, p, g, state));
+                        work.Add((options, p, g, state, false));
                         CheckGradient(p, g);
                         CheckState(p, state, options);
                     }
                 }
 
-                foreach (var (options, p, g, state) in work)
+                // Choosing the path may compile the kernel, or refuse a forced one: all before anything changes.
+                for (int i = 0; i < work.Count; i++)
+                    work[i] = work[i] with { fused = UseFused(work[i].p, work[i].g, work[i].state) };
+
+                _fused.Clear();
+                foreach (var (options, p, g, state, fused) in work)
                 {
                     using var scope = torch.NewDisposeScope();
                     state.Step++;
                     state.AllocateMissing(options);
                     InitializeFromFirstGradient(g, state);
-                    Update(options, p, g, state);
+                    if (fused)
+                    {
+                        state.FusedScalars ??= new float[Math.Max(1, FusedKernel!.ScalarCount)];
+                        FillScalars(options, state, state.FusedScalars);
+                        _fused.Add(new FusedItem(p, g, state));
+                    }
+                    else
+                    {
+                        Update(options, p, g, state);
+                    }
                 }
+                LaunchFused();
             }
             finally
             {
@@ -145,6 +180,54 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
             }
         }
         return loss!;
+    }
+
+    /// <summary>Whether this parameter goes to the fused kernel; compiles it at first use on a device.</summary>
+    bool UseFused(Parameter p, Tensor g, TState state)
+    {
+        if (Backend == UpdateBackend.Portable) return false;
+        bool forced = Backend == UpdateBackend.FusedCuda;
+        if (FusedKernel is not { } kernel)
+            return forced ? throw new InvalidOperationException($"{Spec.Name} has no fused CUDA kernel.") : false;
+        // State not allocated yet will be created like the parameter, so it qualifies when the parameter does.
+        bool accepted = FusedCudaLauncher.Accepts(p) && FusedCudaLauncher.Accepts(g)
+            && state.Tensors.All(s => s is null || FusedCudaLauncher.Accepts(s));
+        if (!accepted)
+            return forced
+                ? throw new InvalidOperationException($"{Spec.Name}: the fused CUDA kernel takes contiguous float32 CUDA tensors; a parameter is {p.dtype} on {p.device}.")
+                : false;
+        if (_fusedUnavailable is not null) return forced ? throw new InvalidOperationException($"{Spec.Name}: {_fusedUnavailable}") : false;
+        try
+        {
+            _launcher ??= FusedCudaLauncher.TryCreate(kernel, out _fusedUnavailable);
+            _launcher?.Prepare(p.device_index);
+        }
+        catch (InvalidOperationException e)
+        {
+            _launcher = null;
+            _fusedUnavailable = e.Message;
+        }
+        if (_launcher is not null) return true;
+        _fusedUnavailable = $"the fused CUDA path is unavailable: {_fusedUnavailable}; CUDA parameters use the portable path";
+        if (forced) throw new InvalidOperationException($"{Spec.Name}: {_fusedUnavailable}");
+        if (System.Threading.Interlocked.Exchange(ref _fallbackReported, 1) == 0) Console.Error.WriteLine($"OptDsl: {Spec.Name}: {_fusedUnavailable}.");
+        return false;
+    }
+
+    /// <summary>Launches the fused kernel over the collected parameters: one batch per device and set of scalars.</summary>
+    void LaunchFused()
+    {
+        var items = CollectionsMarshal.AsSpan(_fused);
+        for (int start = 0; start < items.Length;)
+        {
+            int end = start + 1;
+            var scalars = items[start].State.FusedScalars!;
+            while (end < items.Length && items[end].P.device_index == items[start].P.device_index
+                   && items[end].State.FusedScalars.AsSpan().SequenceEqual(scalars))
+                end++;
+            _launcher!.Launch(items[start..end], scalars);
+            start = end;
+        }
     }
 
     void InitializeFromFirstGradient(Tensor g, TState state)

@@ -19,4 +19,10 @@ public abstract class DeclaredOptimizer : OptimizerHelper
 
     /// <summary>The hyperparameters of parameter group <paramref name="group"/>; changes apply from the next step.</summary>
     public abstract DeclaredOptions OptionsOf(int group);
+
+    /// <summary>Which generated code updates the parameters; <see cref="UpdateBackend.Auto"/> by default.</summary>
+    public UpdateBackend Backend { get; set; } = UpdateBackend.Auto;
+
+    /// <summary>What the fused CUDA path did: how its kernel was built, or why it is not used.</summary>
+    public abstract string FusedStatus { get; }
 }

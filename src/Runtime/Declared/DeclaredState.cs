@@ -35,6 +35,9 @@ public abstract class DeclaredState : OptimizerState, IDisposable
     /// <summary>Per-tensor scalar state, indexed as declared.</summary>
     public double[] Scalars { get; }
 
+    /// <summary>The host scalars of this parameter's last fused update (reused each step).</summary>
+    internal float[]? FusedScalars { get; set; }
+
     /// <summary>
     /// Resets the state to its start: step 0, scalar state at its initial values, no tensors. Tensors are allocated
     /// at the parameter's first update (as PyTorch does), from the group's options as they are then.

@@ -159,7 +159,7 @@ public static class TorchSharpNative
     {
         VerifyOnlyFlagsDiffer(original, patched, weakened);
         var key = Convert.ToHexString(SHA256.HashData(original)).Substring(0, 16).ToLowerInvariant();
-        var dir = Path.Combine(CacheRoot(), $"{key}-{string.Join("-", weakened)}");
+        var dir = Path.Combine(CacheFolders.Root("native", "OPTDSL_NATIVE_CACHE"), $"{key}-{string.Join("-", weakened)}");
         Directory.CreateDirectory(dir);
         var target = Path.Combine(dir, LibraryFile);
         if (File.Exists(target) && File.ReadAllBytes(target).AsSpan().SequenceEqual(patched)) return target;
@@ -182,16 +182,5 @@ public static class TorchSharpNative
         for (long i = 0; i < original.Length; i++)
             if (original[i] != patched[i] && !allowed.Contains(i))
                 throw new InvalidOperationException($"patched copy differs at byte {i}, outside the version flags");
-    }
-
-    static string CacheRoot()
-    {
-        var explicitRoot = Environment.GetEnvironmentVariable("OPTDSL_NATIVE_CACHE");
-        if (!string.IsNullOrEmpty(explicitRoot)) return explicitRoot;
-        var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-        if (!string.IsNullOrEmpty(xdg)) return Path.Combine(xdg, "optdsl", "native");
-        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
-        if (!string.IsNullOrEmpty(home)) return Path.Combine(home, ".cache", "optdsl", "native");
-        return Path.Combine(Path.GetTempPath(), "optdsl", "native");
     }
 }

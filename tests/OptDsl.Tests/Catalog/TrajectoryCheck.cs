@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using OptDsl.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,10 +12,12 @@ public static class TrajectoryCheck
     /// <summary>The worst difference over all checkpoints, beyond <paramref name="relative"/> times the reference.</summary>
     public sealed record Outcome(double WorstExcess, int Step, int Tensor, int Index, double Ours, double Reference, double MaxDifferenceAtLastStep);
 
-    public static Outcome Run(ReferenceFixture fixture, ReferenceFixture.Case c, ScalarType dtype, Device device, double relative)
+    public static Outcome Run(ReferenceFixture fixture, ReferenceFixture.Case c, ScalarType dtype, Device device, double relative,
+        UpdateBackend backend = UpdateBackend.Auto)
     {
         var parameters = TestData.Parameters(dtype, device);
         using var opt = CatalogIndex.Create[c.Optimizer](parameters);
+        opt.Backend = backend;
         foreach (var (hyper, value) in c.Hypers) opt.OptionsOf(0)[hyper] = value;
 
         var worst = new Outcome(0, 0, 0, 0, 0, 0, 0);

@@ -1,0 +1,98 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Text.Json;
+using OptDsl.GpuBench;
+using OptDsl.Runtime;
+using OptDsl.Runtime.Native;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+// Median ms per optimizer step on GPT-2 small's parameter list (148 tensors, 124.4M fp32 elements), with the
+// device-to-device copy that moves the same bytes as the floor, all in one process. Writes JSON for report.py.
+// Usage: OPTDSL_LIBTORCH=<torch/lib> OptDsl.GpuBench results.json
+Console.WriteLine("native loading: " + TorchSharpNative.Outcome);
+torch.InitializeDeviceType(DeviceType.CUDA);
+if (!torch.cuda.is_available()) { Console.WriteLine("no CUDA device"); return 2; }
+
+var shapes = Gpt2Shapes.All();
+long elements = shapes.Sum(s => s.Aggregate(1L, (a, b) => a * b));
+Console.WriteLine($"{shapes.Count} tensors, {elements:N0} fp32 elements");
+torch.manual_seed(0);
+
+Parameter[] Parameters()
+{
+    var ps = shapes.Select(s => new Parameter(torch.randn(s, device: torch.CUDA) * 0.02)).ToArray();
+    using (torch.no_grad())
+        foreach (var p in ps) p.grad = torch.randn_like(p) * 1e-3;
+    return ps;
+}
+
+var results = new Dictionary<string, double>();
+
+double Median(Action step, int windows = 15, int perWindow = 10)
+{
+    for (int i = 0; i < 5; i++) step();
+    torch.cuda.synchronize();
+    var times = new List<double>();
+    for (int w = 0; w < windows; w++)
+    {
+        torch.cuda.synchronize();
+        var watch = Stopwatch.StartNew();
+        for (int i = 0; i < perWindow; i++) step();
+        torch.cuda.synchronize();
+        times.Add(watch.Elapsed.TotalMilliseconds / perWindow);
+    }
+    times.Sort();
+    return times[times.Count / 2];
+}
+
+void Record(string name, double ms)
+{
+    results[name] = ms;
+    Console.WriteLine($"{name,-44} {ms,8:F3} ms");
+}
+
+void CopyFloor(int bytesPerElement)
+{
+    // Read and write bytesPerElement/2 bytes per parameter element each: the traffic of the optimizer step.
+    long floats = elements * bytesPerElement / 8;
+    using var source = torch.randn(floats, device: torch.CUDA);
+    using var target = torch.empty(floats, device: torch.CUDA);
+    Record($"copy floor ({bytesPerElement} B/element)", Median(() => target.copy_(source)));
+}
+
+CopyFloor(28);
+{
+    var ps = Parameters();
+    using var adamw = new OptDsl.Optimizers.AdamW(ps, lr: 1e-3) { Backend = UpdateBackend.FusedCuda };
+    var compile = Stopwatch.StartNew();
+    adamw.step();
+    torch.cuda.synchronize();
+    Console.WriteLine($"first fused AdamW step (kernel {adamw.FusedStatus}): {compile.Elapsed.TotalMilliseconds:F0} ms");
+    Record("OptDsl AdamW, fused CUDA", Median(() => adamw.step()));
+    adamw.Backend = UpdateBackend.Portable;
+    Record("OptDsl AdamW, portable", Median(() => adamw.step(), windows: 5, perWindow: 3));
+}
+{
+    var ps = Parameters();
+    using var builtin = torch.optim.AdamW(ps, lr: 1e-3, weight_decay: 1e-2);
+    Record("TorchSharp AdamW (built-in)", Median(() => builtin.step(), windows: 5, perWindow: 3));
+}
+CopyFloor(20);
+{
+    var ps = Parameters();
+    using var lion = new OptDsl.Optimizers.Lion(ps, lr: 1e-4, weightDecay: 0.1) { Backend = UpdateBackend.FusedCuda };
+    Record("OptDsl Lion, fused CUDA", Median(() => lion.step()));
+}
+{
+    var ps = Parameters();
+    using var sgd = new OptDsl.Optimizers.SGD(ps, lr: 1e-2, momentum: 0.9, nesterov: true, weightDecay: 1e-4) { Backend = UpdateBackend.FusedCuda };
+    Record("OptDsl SGD Nesterov, fused CUDA", Median(() => sgd.step()));
+}
+
+File.WriteAllText(args.Length > 0 ? args[0] : "csharp.json", JsonSerializer.Serialize(results));
+return 0;

@@ -1,0 +1,127 @@
+using System;
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace OptDsl.Runtime.Cuda;
+
+/// <summary>
+/// Launches a declaration's fused kernel over many fp32 tensors that share one set of host scalars: tensors are cut
+/// into chunks and packed into as few launches as the kernel's parameter space allows, on the default stream that
+/// TorchSharp's work runs on, with no allocation and no host-device synchronisation.
+/// </summary>
+internal sealed unsafe class FusedCudaLauncher
+{
+    readonly CudaApi _api;
+    readonly MultiTensorLayout _layout;
+    readonly byte[] _meta;
+    readonly float[] _scalars;
+    readonly delegate* unmanaged<IntPtr, IntPtr> _tensorData;
+    IntPtr _function;
+    int _device = -1;
+    int _blocks, _tensors, _slot = -1;
+
+    FusedCudaLauncher(CudaApi api, CudaKernel kernel, delegate* unmanaged<IntPtr, IntPtr> tensorData)
+    {
+        _api = api;
+        _layout = new MultiTensorLayout(kernel);
+        _meta = new byte[_layout.MetaBytes];
+        _scalars = new float[_layout.ScalarSlots];
+        _tensorData = tensorData;
+    }
+
+    /// <summary>How the kernel came to be (compiled, loaded from cache), for <c>FusedStatus</c>.</summary>
+    public string Report { get; private set; } = "not used yet";
+
+    /// <summary>The launcher, or null with the reason the fused path cannot run here.</summary>
+    public static FusedCudaLauncher? TryCreate(CudaKernel kernel, out string? why)
+    {
+        var api = CudaApi.TryGet(out why);
+        if (api is null) return null;
+        if (!NativeLibrary.TryLoad("libLibTorchSharp.so", out var torchSharp) && !NativeLibrary.TryLoad("LibTorchSharp", out torchSharp))
+        {
+            why = "TorchSharp's native library could not be found to read tensor addresses";
+            return null;
+        }
+        var data = (delegate* unmanaged<IntPtr, IntPtr>)NativeLibrary.GetExport(torchSharp, "THSTensor_data");
+        return new FusedCudaLauncher(api, kernel, data);
+    }
+
+    /// <summary>Whether the kernel can take this tensor: fp32, contiguous, on a CUDA device.</summary>
+    public static bool Accepts(Tensor t) => t.device_type == DeviceType.CUDA && t.dtype == ScalarType.Float32 && t.is_contiguous();
+
+    /// <summary>Compiles (or loads) the kernel for <paramref name="device"/> and makes its context current; throws on failure.</summary>
+    public void Prepare(int device)
+    {
+        _function = CudaModules.Function(_api, _layout.Source, device, out var report);
+        if (device != _device)
+            Report = $"{report}; {_layout.MaxTensors} tensors and {MultiTensorLayout.MaxBlocks} chunks of {MultiTensorLayout.ChunkElements} elements per launch";
+        _device = device;
+    }
+
+    /// <summary>Updates <paramref name="items"/>, all on one device, with the same <paramref name="scalars"/>.</summary>
+    public void Launch(ReadOnlySpan<FusedItem> items, ReadOnlySpan<float> scalars)
+    {
+        if (items.Length == 0) return;
+        Prepare(items[0].P.device_index);
+        scalars.CopyTo(_scalars);
+        _blocks = _tensors = 0;
+        _slot = -1;
+        foreach (var item in items)
+        {
+            long n = item.P.NumberOfElements;
+            if (n == 0) continue;
+            long chunks = (n + MultiTensorLayout.ChunkElements - 1) / MultiTensorLayout.ChunkElements;
+            for (long c = 0; c < chunks; c++)
+            {
+                if (_blocks == MultiTensorLayout.MaxBlocks) Flush();
+                if (_slot < 0)
+                {
+                    if (_tensors == _layout.MaxTensors) Flush();
+                    _slot = _tensors++;
+                    WriteTensor(_slot, item, n);
+                }
+                BinaryPrimitives.WriteInt32LittleEndian(_meta.AsSpan(_layout.ChunkOffset + 4 * _blocks), (int)c);
+                _meta[_layout.TensorOffset + _blocks] = (byte)_slot;
+                _blocks++;
+            }
+            _slot = -1;
+        }
+        Flush();
+    }
+
+    void WriteTensor(int slot, FusedItem item, long n)
+    {
+        WritePointer(0, slot, _tensorData(item.P.Handle));
+        WritePointer(1, slot, _tensorData(item.G.Handle));
+        var states = item.State.Tensors;
+        for (int k = 0; k < _layout.States; k++)
+            WritePointer(2 + k, slot, states[k] is { } s ? _tensorData(s.Handle) : IntPtr.Zero);
+        BinaryPrimitives.WriteInt64LittleEndian(_meta.AsSpan(_layout.NumelOffset + 8 * slot), n);
+    }
+
+    void WritePointer(int row, int slot, IntPtr pointer) =>
+        BinaryPrimitives.WriteInt64LittleEndian(_meta.AsSpan(8 * (row * _layout.MaxTensors + slot)), pointer.ToInt64());
+
+    void Flush()
+    {
+        if (_blocks > 0)
+        {
+            fixed (byte* meta = _meta)
+            fixed (float* scalars = _scalars)
+            {
+                void** args = stackalloc void*[2];
+                args[0] = meta;
+                args[1] = scalars;
+                _api.Check(_api.cuLaunchKernel(_function, (uint)_blocks, 1, 1, MultiTensorLayout.Threads, 1, 1, 0, IntPtr.Zero, args, null),
+                    "launching the fused update");
+            }
+        }
+        _blocks = _tensors = 0;
+        _slot = -1;
+    }
+}
+
+/// <summary>One parameter for the fused kernel: the parameter, its gradient and its state.</summary>
+internal readonly record struct FusedItem(Tensor P, Tensor G, DeclaredState State);

@@ -1,0 +1,51 @@
+using System;
+using OptDsl.Runtime;
+using OptDsl.Runtime.Cuda;
+using OptDsl.Tests.Catalog;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+using AdamW = OptDsl.Optimizers.AdamW;
+
+namespace OptDsl.Tests.Runtime;
+
+/// <summary>The fused CUDA backend's host side, where no GPU is needed (the GPU run is tests/GpuCheck).</summary>
+public class FusedBackendTests
+{
+    [Theory]
+    [InlineData(1, 5)]
+    [InlineData(4, 12)]
+    [InlineData(8, 60)]
+    public void Launch_metadata_and_scalars_fit_the_4_KB_kernel_parameter_space(int states, int scalars)
+    {
+        var layout = new MultiTensorLayout(new CudaKernel("Test", "", states, scalars));
+        Assert.True(layout.MaxTensors >= 8, $"only {layout.MaxTensors} tensors per launch");
+        Assert.True(layout.MetaBytes + 4 * layout.ScalarSlots <= 4096);
+        Assert.Equal(0, layout.MetaBytes % 8);
+        Assert.Contains($"#define OPTDSL_STATES {states}", layout.Source);
+    }
+
+    [Fact]
+    public void Forcing_the_fused_path_on_CPU_tensors_is_a_clear_error_that_changes_nothing()
+    {
+        var parameters = TestData.Parameters(ScalarType.Float32);
+        var opt = new AdamW(parameters) { Backend = UpdateBackend.FusedCuda };
+        TestData.SetGradients(parameters, 1);
+        var before = parameters[0].detach().clone();
+        var e = Assert.Throws<InvalidOperationException>(() => opt.step());
+        Assert.Contains("float32 CUDA tensors", e.Message);
+        Assert.True(TestData.Identical(parameters[0], before));
+        Assert.Equal(0, opt.StateOf(parameters[0]).Step);
+    }
+
+    [Fact]
+    public void Auto_runs_CPU_tensors_on_the_portable_path()
+    {
+        var parameters = TestData.Parameters(ScalarType.Float32);
+        var opt = new AdamW(parameters);
+        TestData.SetGradients(parameters, 1);
+        opt.step();
+        Assert.Equal(UpdateBackend.Auto, opt.Backend);
+        Assert.Equal("not used yet", opt.FusedStatus);
+    }
+}
