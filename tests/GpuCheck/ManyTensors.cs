@@ -35,25 +35,24 @@ public static class ManyTensors
         backing = torch.empty(total, dtype: ScalarType.Float32, device: torch.CUDA);
         var parameters = new Parameter[Sizes.Length];
         long offset = 1;
+        torch.manual_seed(7000);
         for (int k = 0; k < Sizes.Length; k++)
         {
-            var values = Enumerable.Range(0, (int)Sizes[k]).Select(i => (float)TestData.GridValue(7000 + k, i)).ToArray();
             var view = backing.narrow(0, offset, Sizes[k]);
-            using (torch.no_grad()) view.copy_(torch.tensor(values, dtype: ScalarType.Float32).to(torch.CUDA));
+            using (torch.no_grad()) view.copy_(torch.randn(Sizes[k], device: torch.CUDA));
             parameters[k] = new Parameter(view);
             offset += Sizes[k] + (k % 4 == 0 ? 4 : 3);
         }
         return parameters;
     }
 
+    /// <summary>The same seeded gradients for every parameter list (tiny at steps 7-9, large at 13, as the fixtures).</summary>
     static void SetGradients(Parameter[] parameters, int step)
     {
         using var _ = torch.no_grad();
+        torch.manual_seed(step);
         for (int k = 0; k < parameters.Length; k++)
-        {
-            var values = Enumerable.Range(0, (int)Sizes[k]).Select(i => (float)(TestData.GridValue(step * 1000 + k, i) * TestData.GradScale(step))).ToArray();
-            parameters[k].grad = torch.tensor(values, dtype: ScalarType.Float32).to(torch.CUDA);
-        }
+            parameters[k].grad = torch.randn(Sizes[k], device: torch.CUDA) * TestData.GradScale(step);
     }
 
     /// <summary>Runs the case with both paths; returns the largest absolute and relative (to max(1, |p|)) difference.</summary>
