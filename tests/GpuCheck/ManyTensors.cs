@@ -31,7 +31,7 @@ public static class ManyTensors
     static Parameter[] Make(out Tensor backing)
     {
         // Every tensor is a view of one buffer at an odd element offset; some start 16-byte aligned, most do not.
-        long total = Sizes.Sum() + Sizes.Length * 3 + 1;
+        long total = Sizes.Sum() + Sizes.Length * 4 + 1;
         backing = torch.empty(total, dtype: ScalarType.Float32, device: torch.CUDA);
         var parameters = new Parameter[Sizes.Length];
         long offset = 1;
