@@ -32,7 +32,7 @@ public static class ManyTensors
     {
         // Every tensor is a view of one buffer at an odd element offset; some start 16-byte aligned, most do not.
         long total = Sizes.Sum() + Sizes.Length * 4 + 1;
-        backing = torch.empty(total, dtype: ScalarType.Float32, device: torch.CUDA);
+        backing = torch.zeros(total, dtype: ScalarType.Float32, device: torch.CUDA);
         var parameters = new Parameter[Sizes.Length];
         long offset = 1;
         torch.manual_seed(7000);

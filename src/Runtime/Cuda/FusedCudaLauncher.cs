@@ -1,6 +1,5 @@
 using System;
 using System.Buffers.Binary;
-using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -17,18 +16,16 @@ internal sealed unsafe class FusedCudaLauncher
     readonly MultiTensorLayout _layout;
     readonly byte[] _meta;
     readonly float[] _scalars;
-    readonly delegate* unmanaged<IntPtr, IntPtr> _tensorData;
     IntPtr _function;
     int _device = -1;
     int _blocks, _tensors, _slot = -1;
 
-    FusedCudaLauncher(CudaApi api, CudaKernel kernel, delegate* unmanaged<IntPtr, IntPtr> tensorData)
+    FusedCudaLauncher(CudaApi api, CudaKernel kernel)
     {
         _api = api;
         _layout = new MultiTensorLayout(kernel);
         _meta = new byte[_layout.MetaBytes];
         _scalars = new float[_layout.ScalarSlots];
-        _tensorData = tensorData;
     }
 
     /// <summary>How the kernel came to be (compiled, loaded from cache), for <c>FusedStatus</c>.</summary>
@@ -38,14 +35,7 @@ internal sealed unsafe class FusedCudaLauncher
     public static FusedCudaLauncher? TryCreate(CudaKernel kernel, out string? why)
     {
         var api = CudaApi.TryGet(out why);
-        if (api is null) return null;
-        if (!NativeLibrary.TryLoad("libLibTorchSharp.so", out var torchSharp) && !NativeLibrary.TryLoad("LibTorchSharp", out torchSharp))
-        {
-            why = "TorchSharp's native library could not be found to read tensor addresses";
-            return null;
-        }
-        var data = (delegate* unmanaged<IntPtr, IntPtr>)NativeLibrary.GetExport(torchSharp, "THSTensor_data");
-        return new FusedCudaLauncher(api, kernel, data);
+        return api is null ? null : new FusedCudaLauncher(api, kernel);
     }
 
     /// <summary>Whether the kernel can take this tensor: fp32, contiguous, on a CUDA device.</summary>
@@ -93,11 +83,11 @@ internal sealed unsafe class FusedCudaLauncher
 
     void WriteTensor(int slot, FusedItem item, long n)
     {
-        WritePointer(0, slot, _tensorData(item.P.Handle));
-        WritePointer(1, slot, _tensorData(item.G.Handle));
+        WritePointer(0, slot, TensorAddress.Of(item.P));
+        WritePointer(1, slot, TensorAddress.Of(item.G));
         var states = item.State.Tensors;
         for (int k = 0; k < _layout.States; k++)
-            WritePointer(2 + k, slot, states[k] is { } s ? _tensorData(s.Handle) : IntPtr.Zero);
+            WritePointer(2 + k, slot, states[k] is { } s ? TensorAddress.Of(s) : IntPtr.Zero);
         BinaryPrimitives.WriteInt64LittleEndian(_meta.AsSpan(_layout.NumelOffset + 8 * slot), n);
     }
 

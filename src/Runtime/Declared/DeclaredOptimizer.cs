@@ -119,6 +119,8 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
     /// <remarks>
     /// Every group's hyperparameters and every parameter's gradient and state are checked first; an error
     /// leaves parameters and state untouched. Parameters without a gradient are skipped, as in PyTorch.
+    /// fp32 parameters on CUDA go to the fused kernel (see <see cref="DeclaredOptimizer.Backend"/>), the rest to
+    /// the portable path.
     /// </remarks>
     public override Tensor step(Func<Tensor>? closure = null)
     {
@@ -131,44 +133,27 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
 
         using (torch.no_grad())
         {
-            var work = new List<(TOptions options, Parameter p, Tensor g, TState state, bool fused)>();
+            _work.Clear();
+            _fused.Clear();
             try
             {
-                for (int i = 0; i < _parameter_groups.Count; i++)
+                CollectAndCheck();
+                foreach (var (options, p, g, state, fused) in _work)
                 {
-                    var group = _parameter_groups[i];
-                    var options = (TOptions)group.Options;
-                    options.Validate($"parameter group {i}");
-                    foreach (var p in group.Parameters)
-                    {
-                        var g = p.grad;
-                        if (g is null) continue;
-                        var state = (TState)_state[p.Handle];
-                        work.Add((options, p, g, state, false));
-                        CheckGradient(p, g);
-                        CheckState(p, state, options);
-                    }
-                }
-
-                // Choosing the path may compile the kernel, or refuse a forced one: all before anything changes.
-                for (int i = 0; i < work.Count; i++)
-                    work[i] = work[i] with { fused = UseFused(work[i].p, work[i].g, work[i].state) };
-
-                _fused.Clear();
-                foreach (var (options, p, g, state, fused) in work)
-                {
-                    using var scope = torch.NewDisposeScope();
                     state.Step++;
-                    state.AllocateMissing(options);
-                    InitializeFromFirstGradient(g, state);
                     if (fused)
                     {
+                        state.AllocateMissing(options);
+                        InitializeFromFirstGradient(g, state);
                         state.FusedScalars ??= new float[Math.Max(1, FusedKernel!.ScalarCount)];
                         FillScalars(options, state, state.FusedScalars);
                         _fused.Add(new FusedItem(p, g, state));
                     }
                     else
                     {
+                        using var scope = torch.NewDisposeScope();
+                        state.AllocateMissing(options);
+                        InitializeFromFirstGradient(g, state);
                         Update(options, p, g, state);
                     }
                 }
@@ -176,38 +161,79 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
             }
             finally
             {
-                foreach (var item in work) item.g.Dispose();
+                foreach (var item in _work) item.G.Dispose();
+                _work.Clear();
+                _fused.Clear();
             }
         }
         return loss!;
     }
 
-    /// <summary>Whether this parameter goes to the fused kernel; compiles it at first use on a device.</summary>
-    bool UseFused(Parameter p, Tensor g, TState state)
+    readonly List<(TOptions Options, Parameter P, Tensor G, TState State, bool Fused)> _work = new();
+
+    /// <summary>
+    /// Collects the parameters that have gradients and checks everything a step needs — hyperparameters, gradients,
+    /// state, and the path each parameter takes (which may compile the fused kernel) — before anything changes.
+    /// A gradient already checked at an earlier step (same tensors) skips the full checks.
+    /// </summary>
+    void CollectAndCheck()
+    {
+        int preparedDevice = -1;
+        for (int i = 0; i < _parameter_groups.Count; i++)
+        {
+            var group = _parameter_groups[i];
+            var options = (TOptions)group.Options;
+            options.Validate($"parameter group {i}");
+            foreach (var p in group.Parameters)
+            {
+                var g = p.grad;
+                if (g is null) continue;
+                var state = (TState)_state[p.Handle];
+                _work.Add((options, p, g, state, false));
+                if (!state.IsCheckedFor(g))
+                {
+                    CheckGradient(p, g);
+                    CheckState(p, state);
+                    // State not allocated yet will be created like the parameter, so it qualifies when the parameter does.
+                    bool eligible = FusedKernel is not null && FusedCudaLauncher.Accepts(p) && FusedCudaLauncher.Accepts(g)
+                        && state.Tensors.All(s => s is null || FusedCudaLauncher.Accepts(s));
+                    state.RememberChecked(g, eligible);
+                }
+                if (ChooseFused(p, state.FusedEligible, ref preparedDevice))
+                    _work[^1] = _work[^1] with { Fused = true };
+            }
+        }
+    }
+
+    /// <summary>Whether this parameter goes to the fused kernel; prepares the kernel once per device and step.</summary>
+    bool ChooseFused(Parameter p, bool eligible, ref int preparedDevice)
     {
         if (Backend == UpdateBackend.Portable) return false;
         bool forced = Backend == UpdateBackend.FusedCuda;
         if (FusedKernel is not { } kernel)
             return forced ? throw new InvalidOperationException($"{Spec.Name} has no fused CUDA kernel.") : false;
-        // State not allocated yet will be created like the parameter, so it qualifies when the parameter does.
-        bool accepted = FusedCudaLauncher.Accepts(p) && FusedCudaLauncher.Accepts(g)
-            && state.Tensors.All(s => s is null || FusedCudaLauncher.Accepts(s));
-        if (!accepted)
+        if (!eligible)
             return forced
                 ? throw new InvalidOperationException($"{Spec.Name}: the fused CUDA kernel takes contiguous float32 CUDA tensors; a parameter is {p.dtype} on {p.device}.")
                 : false;
         if (_fusedUnavailable is not null) return forced ? throw new InvalidOperationException($"{Spec.Name}: {_fusedUnavailable}") : false;
+        int device = p.device_index;
+        if (device == preparedDevice) return true;
         try
         {
             _launcher ??= FusedCudaLauncher.TryCreate(kernel, out _fusedUnavailable);
-            _launcher?.Prepare(p.device_index);
+            _launcher?.Prepare(device);
         }
         catch (InvalidOperationException e)
         {
             _launcher = null;
             _fusedUnavailable = e.Message;
         }
-        if (_launcher is not null) return true;
+        if (_launcher is not null)
+        {
+            preparedDevice = device;
+            return true;
+        }
         _fusedUnavailable = $"the fused CUDA path is unavailable: {_fusedUnavailable}; CUDA parameters use the portable path";
         if (forced) throw new InvalidOperationException($"{Spec.Name}: {_fusedUnavailable}");
         if (System.Threading.Interlocked.Exchange(ref _fallbackReported, 1) == 0) Console.Error.WriteLine($"OptDsl: {Spec.Name}: {_fusedUnavailable}.");
@@ -250,7 +276,7 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
             throw new InvalidOperationException($"{Spec.Name}: a gradient is on {g.device} but its parameter is on {p.device}.");
     }
 
-    void CheckState(Parameter p, TState state, TOptions options)
+    void CheckState(Parameter p, TState state)
     {
         for (int i = 0; i < state.Tensors.Length; i++)
         {

@@ -38,6 +38,35 @@ public abstract class DeclaredState : OptimizerState, IDisposable
     /// <summary>The host scalars of this parameter's last fused update (reused each step).</summary>
     internal float[]? FusedScalars { get; set; }
 
+    /// <summary>Whether the fused CUDA kernel can take this parameter, its gradient and its state (as last checked).</summary>
+    internal bool FusedEligible { get; private set; }
+
+    IntPtr _checkedParameter, _checkedGradient;
+    long _checkedNumel = -1;
+    ScalarType _checkedDtype;
+    Tensor?[]? _checkedStates;
+
+    /// <summary>
+    /// Whether <paramref name="g"/> is the gradient checked at an earlier step (same parameter and gradient addresses,
+    /// size and type, same state tensors): then the full shape, device and layout checks need not run again.
+    /// </summary>
+    internal bool IsCheckedFor(Tensor g)
+    {
+        if (_checkedStates is null || TensorAddress.Of(g) != _checkedGradient || TensorAddress.Of(_parameter) != _checkedParameter) return false;
+        if (g.NumberOfElements != _checkedNumel || g.dtype != _checkedDtype) return false;
+        for (int i = 0; i < Tensors.Length; i++)
+            if (!ReferenceEquals(Tensors[i], _checkedStates[i])) return false;
+        return true;
+    }
+
+    /// <summary>Remembers a gradient that passed the full checks, with whether the fused kernel can take it.</summary>
+    internal void RememberChecked(Tensor g, bool fusedEligible)
+    {
+        (_checkedParameter, _checkedGradient, _checkedNumel, _checkedDtype) = (TensorAddress.Of(_parameter), TensorAddress.Of(g), g.NumberOfElements, g.dtype);
+        _checkedStates = (Tensor?[])Tensors.Clone();
+        FusedEligible = fusedEligible;
+    }
+
     /// <summary>
     /// Resets the state to its start: step 0, scalar state at its initial values, no tensors. Tensors are allocated
     /// at the parameter's first update (as PyTorch does), from the group's options as they are then.

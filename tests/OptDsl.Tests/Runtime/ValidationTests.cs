@@ -78,6 +78,26 @@ public class ValidationTests
     }
 
     [Fact]
+    public void A_gradient_replaced_after_earlier_steps_is_checked_again()
+    {
+        var parameters = TestData.Parameters(ScalarType.Float32);
+        var opt = new Adam(parameters, lr: 0.01);
+        for (int step = 1; step <= 3; step++)
+        {
+            TestData.SetGradients(parameters, step);
+            opt.step();
+        }
+        var before = parameters.Select(p => p.detach().clone()).ToArray();
+        using (torch.no_grad()) parameters[0].grad = torch.ones(13, 7);
+
+        var e = Assert.Throws<InvalidOperationException>(() => opt.step());
+
+        Assert.Contains("shape [13, 7]", e.Message);
+        for (int k = 0; k < parameters.Length; k++) Assert.True(TestData.Identical(parameters[k], before[k]), $"parameter {k} changed");
+        Assert.Equal(3, opt.StateOf(parameters[1]).Step);
+    }
+
+    [Fact]
     public void A_gradient_of_another_dtype_is_refused()
     {
         var parameters = TestData.Parameters(ScalarType.Float32);
