@@ -36,6 +36,7 @@ internal sealed unsafe class CudaApi
     public delegate* unmanaged<IntPtr*, IntPtr, byte*, int> cuModuleGetFunction;
     public delegate* unmanaged<IntPtr, uint, uint, uint, uint, uint, uint, uint, IntPtr, void**, void**, int> cuLaunchKernel;
     public delegate* unmanaged<int, byte**, int> cuGetErrorString;
+    public delegate* unmanaged<int*, int> cuDriverGetVersion;
 
     public delegate* unmanaged<IntPtr*, byte*, byte*, int, byte**, byte**, int> nvrtcCreateProgram;
     public delegate* unmanaged<IntPtr, int, byte**, int> nvrtcCompileProgram;
@@ -68,6 +69,7 @@ internal sealed unsafe class CudaApi
             api.cuModuleGetFunction = (delegate* unmanaged<IntPtr*, IntPtr, byte*, int>)NativeLibrary.GetExport(driver, "cuModuleGetFunction");
             api.cuLaunchKernel = (delegate* unmanaged<IntPtr, uint, uint, uint, uint, uint, uint, uint, IntPtr, void**, void**, int>)NativeLibrary.GetExport(driver, "cuLaunchKernel");
             api.cuGetErrorString = (delegate* unmanaged<int, byte**, int>)NativeLibrary.GetExport(driver, "cuGetErrorString");
+            api.cuDriverGetVersion = (delegate* unmanaged<int*, int>)NativeLibrary.GetExport(driver, "cuDriverGetVersion");
             api.nvrtcCreateProgram = (delegate* unmanaged<IntPtr*, byte*, byte*, int, byte**, byte**, int>)NativeLibrary.GetExport(nvrtc, "nvrtcCreateProgram");
             api.nvrtcCompileProgram = (delegate* unmanaged<IntPtr, int, byte**, int>)NativeLibrary.GetExport(nvrtc, "nvrtcCompileProgram");
             api.nvrtcGetProgramLogSize = (delegate* unmanaged<IntPtr, nuint*, int>)NativeLibrary.GetExport(nvrtc, "nvrtcGetProgramLogSize");

@@ -31,6 +31,16 @@ internal static unsafe class CudaModules
         return compiled.Function;
     }
 
+    /// <summary>Whether kernels on <paramref name="device"/> may take 32 KB of parameters (CUDA 12.1+, compute capability 7.0+).</summary>
+    public static bool SupportsLargeParameters(CudaApi api, int device)
+    {
+        int driver, nvrtcMajor, nvrtcMinor, dev, major;
+        if (api.cuDriverGetVersion(&driver) != 0 || driver < 12010) return false;
+        if (api.nvrtcVersion(&nvrtcMajor, &nvrtcMinor) != 0 || nvrtcMajor * 100 + nvrtcMinor < 1201) return false;
+        if (api.cuDeviceGet(&dev, device) != 0 || api.cuDeviceGetAttribute(&major, 75, dev) != 0) return false;
+        return major >= 7;
+    }
+
     static Compiled Compile(CudaApi api, string source, int device)
     {
         int dev, major, minor;

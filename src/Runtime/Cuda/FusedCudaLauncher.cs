@@ -13,8 +13,9 @@ namespace OptDsl.Runtime.Cuda;
 internal sealed unsafe class FusedCudaLauncher
 {
     readonly CudaApi _api;
-    readonly MultiTensorLayout _layout;
-    readonly byte[] _meta;
+    readonly MultiTensorLayout _small, _large;
+    MultiTensorLayout _layout;
+    byte[] _meta;
     readonly float[] _scalars;
     IntPtr _function;
     int _device = -1;
@@ -23,9 +24,11 @@ internal sealed unsafe class FusedCudaLauncher
     FusedCudaLauncher(CudaApi api, CudaKernel kernel)
     {
         _api = api;
-        _layout = new MultiTensorLayout(kernel);
+        _small = new MultiTensorLayout(kernel, largeParameters: false);
+        _large = new MultiTensorLayout(kernel, largeParameters: true);
+        _layout = _small;
         _meta = new byte[_layout.MetaBytes];
-        _scalars = new float[_layout.ScalarSlots];
+        _scalars = new float[_small.ScalarSlots];
     }
 
     /// <summary>How the kernel came to be (compiled, loaded from cache), for <c>FusedStatus</c>.</summary>
@@ -44,9 +47,14 @@ internal sealed unsafe class FusedCudaLauncher
     /// <summary>Compiles (or loads) the kernel for <paramref name="device"/> and makes its context current; throws on failure.</summary>
     public void Prepare(int device)
     {
+        if (device != _device)
+        {
+            _layout = CudaModules.SupportsLargeParameters(_api, device) ? _large : _small;
+            if (_meta.Length != _layout.MetaBytes) _meta = new byte[_layout.MetaBytes];
+        }
         _function = CudaModules.Function(_api, _layout.Source, device, out var report);
         if (device != _device)
-            Report = $"{report}; {_layout.MaxTensors} tensors and {MultiTensorLayout.MaxBlocks} chunks of {MultiTensorLayout.ChunkElements} elements per launch";
+            Report = $"{report}; {_layout.MaxTensors} tensors and {_layout.MaxBlocks} chunks of {MultiTensorLayout.ChunkElements} elements per launch";
         _device = device;
     }
 
@@ -65,7 +73,7 @@ internal sealed unsafe class FusedCudaLauncher
             long chunks = (n + MultiTensorLayout.ChunkElements - 1) / MultiTensorLayout.ChunkElements;
             for (long c = 0; c < chunks; c++)
             {
-                if (_blocks == MultiTensorLayout.MaxBlocks) Flush();
+                if (_blocks == _layout.MaxBlocks) Flush();
                 if (_slot < 0)
                 {
                     if (_tensors == _layout.MaxTensors) Flush();

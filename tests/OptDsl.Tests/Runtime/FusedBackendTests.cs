@@ -13,14 +13,17 @@ namespace OptDsl.Tests.Runtime;
 public class FusedBackendTests
 {
     [Theory]
-    [InlineData(1, 5)]
-    [InlineData(4, 12)]
-    [InlineData(8, 60)]
-    public void Launch_metadata_and_scalars_fit_the_4_KB_kernel_parameter_space(int states, int scalars)
+    [InlineData(1, 5, false)]
+    [InlineData(4, 12, false)]
+    [InlineData(8, 60, false)]
+    [InlineData(1, 5, true)]
+    [InlineData(8, 60, true)]
+    public void Launch_metadata_and_scalars_fit_the_kernel_parameter_space(int states, int scalars, bool large)
     {
-        var layout = new MultiTensorLayout(new CudaKernel("Test", "", states, scalars));
-        Assert.True(layout.MaxTensors >= 8, $"only {layout.MaxTensors} tensors per launch");
-        Assert.True(layout.MetaBytes + 4 * layout.ScalarSlots <= 4096);
+        var layout = new MultiTensorLayout(new CudaKernel("Test", "", states, scalars), large);
+        Assert.True(layout.MaxTensors >= (large ? 148 : 8), $"only {layout.MaxTensors} tensors per launch");
+        Assert.True(layout.MetaBytes + 4 * layout.ScalarSlots <= (large ? 32764 : 4096));
+        Assert.Contains($"#define OPTDSL_MAX_BLOCKS {layout.MaxBlocks}", layout.Source);
         Assert.Equal(0, layout.MetaBytes % 8);
         Assert.Contains($"#define OPTDSL_STATES {states}", layout.Source);
     }
