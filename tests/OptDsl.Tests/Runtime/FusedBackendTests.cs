@@ -21,7 +21,7 @@ public class FusedBackendTests
     public void Launch_metadata_and_scalars_fit_the_kernel_parameter_space(int states, int scalars, bool large)
     {
         var layout = new MultiTensorLayout(new CudaKernel("Test", "", states, scalars), large);
-        Assert.True(layout.MaxTensors >= (large ? 148 : 8), $"only {layout.MaxTensors} tensors per launch");
+        Assert.True(layout.MaxTensors >= (large ? 128 : 8), $"only {layout.MaxTensors} tensors per launch");
         Assert.True(layout.MetaBytes + 4 * layout.ScalarSlots <= (large ? 32764 : 4096));
         Assert.Contains($"#define OPTDSL_MAX_BLOCKS {layout.MaxBlocks}", layout.Source);
         Assert.Equal(0, layout.MetaBytes % 8);
