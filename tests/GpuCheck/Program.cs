@@ -36,15 +36,17 @@ foreach (var c in fixture.Cases)
 
 Console.WriteLine();
 Console.WriteLine($"2. Fused against portable on {ManyTensors.Count} tensors ({ManyTensors.Elements} elements: empty, 1, odd, chunk-edge, 1M+ sizes, misaligned views), 30 steps");
-Console.WriteLine($"{"case",-36} {"max |fused - portable|",24} {"max relative",14}  kernel");
+Console.WriteLine($"{"case",-36} {"max |fused - portable|",24} {"max relative",14} {"> 1e-4",7}  kernel");
 foreach (var c in fixture.Cases)
 {
-    var (absolute, relative, status) = ManyTensors.Compare(c, steps: 30);
+    var (absolute, relative, beyond, status) = ManyTensors.Compare(c, steps: 30);
     // Both paths round in fp32 but in a different order (and the kernel contracts a*b+c into FMAs): agreement to a
-    // few ulps per step; 1e-4 relative bounds 30 steps of that with a wide margin.
-    bool ok = relative <= 1e-4;
+    // few ulps per step, and 1e-4 relative bounds 30 steps of that with a wide margin. A sign-based rule (Lion) is
+    // discontinuous: where its momentum comes within an ulp of zero the two roundings may take opposite signs and
+    // that element moves by 2 lr. Such elements must stay rarer than 1 in 100,000.
+    bool ok = relative <= 1e-4 || beyond * 100_000 <= ManyTensors.Elements;
     if (!ok) failures++;
-    Console.WriteLine($"{c.Optimizer + "/" + c.Name,-36} {absolute,24:E2} {relative,14:E2}  {(ok ? "" : "FAIL ")}{status}");
+    Console.WriteLine($"{c.Optimizer + "/" + c.Name,-36} {absolute,24:E2} {relative,14:E2} {beyond,7}  {(ok ? "" : "FAIL ")}{status}");
 }
 
 Console.WriteLine();
