@@ -100,5 +100,15 @@ CopyFloor(20);
     Record("OptDsl SGD Nesterov, fused CUDA", Median(() => sgd.step()));
 }
 
+CopyFloor(22);
+{
+    // bfloat16 parameters and gradients, float32 moments: reads 2 + 2 + 4 + 4 bytes and writes 2 + 4 + 4 per element.
+    var ps = shapes.Select(s => new Parameter((torch.randn(s, device: torch.CUDA) * 0.02).to(ScalarType.BFloat16))).ToArray();
+    using (torch.no_grad())
+        foreach (var p in ps) p.grad = (torch.randn_like(p, dtype: ScalarType.Float32) * 1e-3).to(ScalarType.BFloat16);
+    using var adamw = new OptDsl.Optimizers.AdamW(ps, lr: 1e-3) { Backend = UpdateBackend.FusedCuda };
+    Record("OptDsl AdamW bf16 params, fused CUDA", Median(() => adamw.step()));
+}
+
 File.WriteAllText(args.Length > 0 ? args[0] : "csharp.json", JsonSerializer.Serialize(results));
 return 0;

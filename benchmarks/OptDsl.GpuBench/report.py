@@ -8,6 +8,7 @@ ours = json.load(open(sys.argv[1]))
 theirs = json.load(open(sys.argv[2]))
 floor28 = ours["copy floor (28 B/element)"]
 floor20 = ours["copy floor (20 B/element)"]
+floor22 = ours["copy floor (22 B/element)"]
 rows = [
     ("copy floor (28 B/element)", floor28),
     ("OptDsl AdamW, fused CUDA", floor28),
@@ -18,6 +19,8 @@ rows = [
     ("copy floor (20 B/element)", floor20),
     ("OptDsl Lion, fused CUDA", floor20),
     ("OptDsl SGD Nesterov, fused CUDA", floor20),
+    ("copy floor (22 B/element)", floor22),
+    ("OptDsl AdamW bf16 params, fused CUDA", floor22),
 ]
 print(f"| {'what (GPT-2 small, 148 tensors, 124.4M fp32)':46} | {'ms/step':>8} | {'x floor':>7} |")
 print(f"| {'-' * 46} | {'-' * 8} | {'-' * 7} |")

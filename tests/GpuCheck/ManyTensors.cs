@@ -48,7 +48,7 @@ public static class ManyTensors
         using var _ = torch.no_grad();
         for (int k = 0; k < a.Length; k++)
         {
-            var g = torch.randn(Sizes[k], device: torch.CUDA) * TestData.GradScale(step);
+            var g = (torch.randn(Sizes[k], device: torch.CUDA) * TestData.GradScale(step)).to(a[k].dtype);
             a[k].grad = g;
             b[k].grad = g.clone();
         }
@@ -58,15 +58,16 @@ public static class ManyTensors
     /// Runs the case with both paths; returns the largest absolute and relative (to max(1, |p|)) difference, and how
     /// many elements differ by more than 1e-4 relative.
     /// </summary>
-    public static (double Absolute, double Relative, long Beyond, string Status) Compare(ReferenceFixture.Case c, int steps)
+    public static (double Absolute, double Relative, long Beyond, string Status) Compare(ReferenceFixture.Case c, int steps,
+        ScalarType dtype = ScalarType.Float32, double beyondRelative = 1e-4)
     {
         // Gaps between the views stay zero in both buffers, so a stray write shows up in the comparison.
         long total = Sizes.Sum() + Sizes.Length * 4 + 1;
-        var initial = torch.zeros(total, dtype: ScalarType.Float32, device: torch.CUDA);
+        var initial = torch.zeros(total, dtype: dtype, device: torch.CUDA);
         using (torch.no_grad())
         {
             var fill = Views(initial, out var filled);
-            foreach (var p in fill) p.copy_(torch.randn(p.shape, device: torch.CUDA));
+            foreach (var p in fill) p.copy_(torch.randn(p.shape, device: torch.CUDA).to(dtype));
             initial = filled;
         }
         var fusedParameters = Views(initial, out var fusedBacking);
@@ -91,7 +92,7 @@ public static class ManyTensors
         double absolute = (a - b).abs().max().item<double>();
         var relativeDifference = (a - b).abs() / b.abs().clamp_min(1.0);
         double relative = relativeDifference.max().item<double>();
-        long beyond = relativeDifference.gt(1e-4).sum().item<long>();
+        long beyond = relativeDifference.gt(beyondRelative).sum().item<long>();
         return (absolute, relative, beyond, fused.FusedStatus);
     }
 }

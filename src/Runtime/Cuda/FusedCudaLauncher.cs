@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace OptDsl.Runtime.Cuda;
 
 /// <summary>
-/// Launches a declaration's fused kernel over many fp32 tensors that share one set of host scalars: tensors are cut
+/// Launches a declaration's fused kernel over many tensors of one type that share one set of host scalars: tensors are cut
 /// into chunks and packed into as few launches as the kernel's parameter space allows, on the default stream that
 /// TorchSharp's work runs on, with no allocation and no host-device synchronisation.
 /// </summary>
@@ -41,28 +41,45 @@ internal sealed unsafe class FusedCudaLauncher
         return api is null ? null : new FusedCudaLauncher(api, kernel);
     }
 
-    /// <summary>Whether the kernel can take this tensor: fp32, contiguous, on a CUDA device.</summary>
-    public static bool Accepts(Tensor t) => t.device_type == DeviceType.CUDA && t.dtype == ScalarType.Float32 && t.is_contiguous();
+    /// <summary>Whether the kernel can take this parameter or gradient: float32, bfloat16 or float16, contiguous, on CUDA.</summary>
+    public static bool Accepts(Tensor t) => t.device_type == DeviceType.CUDA && KindOf(t.dtype) is not null && t.is_contiguous();
 
-    /// <summary>Compiles (or loads) the kernel for <paramref name="device"/> and makes its context current; throws on failure.</summary>
-    public void Prepare(int device)
+    /// <summary>Whether the kernel can take this state tensor: float32, contiguous, on CUDA.</summary>
+    public static bool AcceptsState(Tensor t) => t.device_type == DeviceType.CUDA && t.dtype == ScalarType.Float32 && t.is_contiguous();
+
+    /// <summary>
+    /// Compiles (or loads) the kernel for <paramref name="device"/> and parameters of <paramref name="kind"/>, and
+    /// makes the device's context current; throws on failure.
+    /// </summary>
+    public void Prepare(int device, ParamKind kind)
     {
         if (device != _device)
         {
             _layout = CudaModules.SupportsLargeParameters(_api, device) ? _large : _small;
             if (_meta.Length != _layout.MetaBytes) _meta = new byte[_layout.MetaBytes];
         }
-        _function = CudaModules.Function(_api, _layout.Source, device, out var report);
-        if (device != _device)
+        _function = CudaModules.Function(_api, _layout.SourceFor(kind), device, out var report);
+        if (device != _device || kind != _kind)
             Report = $"{report}; {_layout.MaxTensors} tensors and {_layout.MaxBlocks} chunks of {MultiTensorLayout.ChunkElements} elements per launch";
-        _device = device;
+        (_device, _kind) = (device, kind);
     }
 
-    /// <summary>Updates <paramref name="items"/>, all on one device, with the same <paramref name="scalars"/>.</summary>
+    ParamKind _kind;
+
+    /// <summary>The kernel variant for a parameter type, or null when the kernel takes no such parameters.</summary>
+    public static ParamKind? KindOf(ScalarType dtype) => dtype switch
+    {
+        ScalarType.Float32 => ParamKind.Float32,
+        ScalarType.BFloat16 => ParamKind.BFloat16,
+        ScalarType.Float16 => ParamKind.Float16,
+        _ => null,
+    };
+
+    /// <summary>Updates <paramref name="items"/>, all on one device and of one type, with the same <paramref name="scalars"/>.</summary>
     public void Launch(ReadOnlySpan<FusedItem> items, ReadOnlySpan<float> scalars)
     {
         if (items.Length == 0) return;
-        Prepare(items[0].P.device_index);
+        Prepare(items[0].P.device_index, KindOf(items[0].P.dtype)!.Value);
         scalars.CopyTo(_scalars);
         _blocks = _tensors = 0;
         _slot = -1;

@@ -119,7 +119,7 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
     /// <remarks>
     /// Every group's hyperparameters and every parameter's gradient and state are checked first; an error
     /// leaves parameters and state untouched. Parameters without a gradient are skipped, as in PyTorch.
-    /// fp32 parameters on CUDA go to the fused kernel (see <see cref="DeclaredOptimizer.Backend"/>), the rest to
+    /// float32, bfloat16 and float16 parameters on CUDA go to the fused kernel (see <see cref="DeclaredOptimizer.Backend"/>), the rest to
     /// the portable path.
     /// </remarks>
     public override Tensor step(Func<Tensor>? closure = null)
@@ -154,7 +154,7 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
                         using var scope = torch.NewDisposeScope();
                         state.AllocateMissing(options);
                         InitializeFromFirstGradient(g, state);
-                        Update(options, p, g, state);
+                        UpdatePortable(options, p, g, state);
                     }
                 }
                 LaunchFused();
@@ -178,7 +178,7 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
     /// </summary>
     void CollectAndCheck()
     {
-        int preparedDevice = -1;
+        (int Device, ParamKind Kind) prepared = (-1, ParamKind.Float32);
         for (int i = 0; i < _parameter_groups.Count; i++)
         {
             var group = _parameter_groups[i];
@@ -196,17 +196,17 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
                     CheckState(p, state);
                     // State not allocated yet will be created like the parameter, so it qualifies when the parameter does.
                     bool eligible = FusedKernel is not null && FusedCudaLauncher.Accepts(p) && FusedCudaLauncher.Accepts(g)
-                        && state.Tensors.All(s => s is null || FusedCudaLauncher.Accepts(s));
+                        && state.Tensors.All(s => s is null || FusedCudaLauncher.AcceptsState(s));
                     state.RememberChecked(g, eligible);
                 }
-                if (ChooseFused(p, state.FusedEligible, ref preparedDevice))
+                if (ChooseFused(p, state.FusedEligible, ref prepared))
                     _work[^1] = _work[^1] with { Fused = true };
             }
         }
     }
 
     /// <summary>Whether this parameter goes to the fused kernel; prepares the kernel once per device and step.</summary>
-    bool ChooseFused(Parameter p, bool eligible, ref int preparedDevice)
+    bool ChooseFused(Parameter p, bool eligible, ref (int Device, ParamKind Kind) prepared)
     {
         if (Backend == UpdateBackend.Portable) return false;
         bool forced = Backend == UpdateBackend.FusedCuda;
@@ -214,15 +214,15 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
             return forced ? throw new InvalidOperationException($"{Spec.Name} has no fused CUDA kernel.") : false;
         if (!eligible)
             return forced
-                ? throw new InvalidOperationException($"{Spec.Name}: the fused CUDA kernel takes contiguous float32 CUDA tensors; a parameter is {p.dtype} on {p.device}.")
+                ? throw new InvalidOperationException($"{Spec.Name}: the fused CUDA kernel takes contiguous float32, bfloat16 or float16 CUDA tensors; a parameter is {p.dtype} on {p.device}.")
                 : false;
         if (_fusedUnavailable is not null) return forced ? throw new InvalidOperationException($"{Spec.Name}: {_fusedUnavailable}") : false;
-        int device = p.device_index;
-        if (device == preparedDevice) return true;
+        var target = (p.device_index, FusedCudaLauncher.KindOf(p.dtype)!.Value);
+        if (target == prepared) return true;
         try
         {
             _launcher ??= FusedCudaLauncher.TryCreate(kernel, out _fusedUnavailable);
-            _launcher?.Prepare(device);
+            _launcher?.Prepare(target.Item1, target.Item2);
         }
         catch (InvalidOperationException e)
         {
@@ -231,7 +231,7 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
         }
         if (_launcher is not null)
         {
-            preparedDevice = device;
+            prepared = target;
             return true;
         }
         _fusedUnavailable = $"the fused CUDA path is unavailable: {_fusedUnavailable}; CUDA parameters use the portable path";
@@ -240,7 +240,7 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
         return false;
     }
 
-    /// <summary>Launches the fused kernel over the collected parameters: one batch per device and set of scalars.</summary>
+    /// <summary>Launches the fused kernel over the collected parameters: one batch per device, type and set of scalars.</summary>
     void LaunchFused()
     {
         var items = CollectionsMarshal.AsSpan(_fused);
@@ -249,11 +249,28 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
             int end = start + 1;
             var scalars = items[start].State.FusedScalars!;
             while (end < items.Length && items[end].P.device_index == items[start].P.device_index
+                   && items[end].P.dtype == items[start].P.dtype
                    && items[end].State.FusedScalars.AsSpan().SequenceEqual(scalars))
                 end++;
             _launcher!.Launch(items[start..end], scalars);
             start = end;
         }
+    }
+
+    /// <summary>
+    /// The portable update. Half-precision parameters are computed in float32, like their state, and rounded into
+    /// the parameter once at the end, as the fused kernel does.
+    /// </summary>
+    void UpdatePortable(TOptions options, Parameter p, Tensor g, TState state)
+    {
+        if (DeclaredState.StateType(p.dtype) == p.dtype)
+        {
+            Update(options, p, g, state);
+            return;
+        }
+        var p32 = p.to(ScalarType.Float32);
+        Update(options, p32, g.to(ScalarType.Float32), state);
+        p.copy_(p32);
     }
 
     void InitializeFromFirstGradient(Tensor g, TState state)
@@ -287,9 +304,9 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
             if (!s.SameDevice(p))
                 throw new InvalidOperationException(
                     $"{Spec.Name}: state '{Spec.States[i].Name}' is on {s.device} but its parameter is on {p.device}; call optimizer.to({p.device}) after moving the model.");
-            if (s.dtype != p.dtype)
+            if (s.dtype != DeclaredState.StateType(p.dtype))
                 throw new InvalidOperationException(
-                    $"{Spec.Name}: state '{Spec.States[i].Name}' is {s.dtype} but its parameter is {p.dtype}.");
+                    $"{Spec.Name}: state '{Spec.States[i].Name}' is {s.dtype}; a {p.dtype} parameter keeps {DeclaredState.StateType(p.dtype)} state.");
         }
     }
 

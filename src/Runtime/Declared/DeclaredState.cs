@@ -83,6 +83,13 @@ public abstract class DeclaredState : OptimizerState, IDisposable
     }
 
     /// <summary>
+    /// The dtype of state for a parameter of <paramref name="parameter"/> type: float32 for bfloat16 and float16
+    /// parameters (moments kept in half precision lose the small updates that matter), the parameter's own otherwise.
+    /// </summary>
+    public static ScalarType StateType(ScalarType parameter) =>
+        parameter is ScalarType.BFloat16 or ScalarType.Float16 ? ScalarType.Float32 : parameter;
+
+    /// <summary>
     /// Allocates every state tensor the group's options ask for that does not exist yet: all of them at the first
     /// update, and conditional state whose flag has been switched on since.
     /// </summary>
@@ -99,7 +106,8 @@ public abstract class DeclaredState : OptimizerState, IDisposable
         var s = Spec.States[i];
         double start = s.Init == StateInitKind.Hyper ? o.Value(s.HyperIndex) : s.Constant;
         using var _ = torch.no_grad();
-        var t = start == 0 ? torch.zeros_like(_parameter) : torch.full_like(_parameter, start);
+        var dtype = StateType(_parameter.dtype);
+        var t = start == 0 ? torch.zeros_like(_parameter, dtype: dtype) : torch.full_like(_parameter, start, dtype: dtype);
         return t.DetachFromDisposeScope();
     }
 
@@ -181,8 +189,8 @@ public abstract class DeclaredState : OptimizerState, IDisposable
         if (!t.shape.AsSpan().SequenceEqual(_parameter.shape))
             throw new InvalidDataException(
                 $"{Spec.Name}: state '{name}' has shape [{string.Join(", ", t.shape)}], its parameter has [{string.Join(", ", _parameter.shape)}].");
-        if (t.dtype != _parameter.dtype)
-            throw new InvalidDataException($"{Spec.Name}: state '{name}' is {t.dtype}, its parameter is {_parameter.dtype}.");
+        if (t.dtype != StateType(_parameter.dtype))
+            throw new InvalidDataException($"{Spec.Name}: state '{name}' is {t.dtype}; a {_parameter.dtype} parameter keeps {StateType(_parameter.dtype)} state.");
     }
 
     void Replace(long step, double[] scalars, Tensor?[] tensors)

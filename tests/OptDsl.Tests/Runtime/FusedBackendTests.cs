@@ -23,9 +23,11 @@ public class FusedBackendTests
         var layout = new MultiTensorLayout(new CudaKernel("Test", "", states, scalars), large);
         Assert.True(layout.MaxTensors >= (large ? 128 : 8), $"only {layout.MaxTensors} tensors per launch");
         Assert.True(layout.MetaBytes + 4 * layout.ScalarSlots <= (large ? 32764 : 4096));
-        Assert.Contains($"#define OPTDSL_MAX_BLOCKS {layout.MaxBlocks}", layout.Source);
         Assert.Equal(0, layout.MetaBytes % 8);
-        Assert.Contains($"#define OPTDSL_STATES {states}", layout.Source);
+        Assert.Contains($"#define OPTDSL_MAX_BLOCKS {layout.MaxBlocks}", layout.SourceFor(ParamKind.Float32));
+        Assert.Contains($"#define OPTDSL_STATES {states}", layout.SourceFor(ParamKind.Float32));
+        Assert.Contains("#define OPTDSL_PARAM_KIND 1", layout.SourceFor(ParamKind.BFloat16));
+        Assert.Contains("#define OPTDSL_PARAM_KIND 2", layout.SourceFor(ParamKind.Float16));
     }
 
     [Fact]
@@ -36,7 +38,7 @@ public class FusedBackendTests
         TestData.SetGradients(parameters, 1);
         var before = parameters[0].detach().clone();
         var e = Assert.Throws<InvalidOperationException>(() => opt.step());
-        Assert.Contains("float32 CUDA tensors", e.Message);
+        Assert.Contains("CUDA tensors", e.Message);
         Assert.True(TestData.Identical(parameters[0], before));
         Assert.Equal(0, opt.StateOf(parameters[0]).Step);
     }
