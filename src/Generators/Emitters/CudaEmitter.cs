@@ -77,9 +77,7 @@ sealed class CudaEmitter
         w.Open($"protected override void FillScalars(Options {_options}, State {_state}, global::System.Span<float> {_scalars})");
         foreach (var h in _model.Hypers.Where(h => _hyperVars.ContainsKey(h.Name)))
         {
-            var type = h.Type switch { HyperType.Bool => "bool", HyperType.Int => "long", _ => "double" };
-            var property = h.IsLearningRate ? "LearningRate" : Names.Pascal(h.Name);
-            w.Line($"{type} {_hyperVars[h.Name]} = {_options}.{property}!.Value;");
+            w.Line(HostBindings.Hyper(h, _hyperVars[h.Name], _options));
         }
         if (used.Step) w.Line($"long {_t} = {_state}.Step;");
         w.Append(_host);
@@ -118,7 +116,7 @@ sealed class CudaEmitter
             {
                 var name = _names.Take(target.Name);
                 var value = Host(a.Value);
-                _host.Line($"{HostType(a.Value.Type)} {name} = {value};");
+                _host.Line($"{HostBindings.Type(a.Value.Type)} {name} = {value};");
                 _env[key] = new HostValue(name, a.Value.Type);
                 return;
             }
@@ -165,7 +163,7 @@ sealed class CudaEmitter
             else if (a is HostValue ha && b is HostValue hb && ha.Type == hb.Type)
             {
                 var name = _names.Take(key.Item2);
-                _host.Line($"{HostType(ha.Type)} {name};");
+                _host.Line($"{HostBindings.Type(ha.Type)} {name};");
                 thenHost.Line($"{name} = {ha.Code};");
                 elseHost.Line($"{name} = {hb.Code};");
                 _env[key] = new HostValue(name, ha.Type);
@@ -325,7 +323,7 @@ sealed class CudaEmitter
         var scalar = _model.Update.Hoisted[index];
         var code = Host(scalar.Value);
         name = _names.Take("h" + index);
-        _host.Line($"{HostType(scalar.Value.Type)} {name} = {code};");
+        _host.Line($"{HostBindings.Type(scalar.Value.Type)} {name} = {code};");
         _hoisted[index] = name;
         return name;
     }
@@ -334,12 +332,6 @@ sealed class CudaEmitter
 
     static string LocalName(string name) => "l_" + name;
 
-    static string HostType(ValueKind type) => type switch
-    {
-        ValueKind.Boolean => "bool",
-        ValueKind.Integer => "long",
-        _ => "double",
-    };
 
     static string FloatLiteral(double value)
     {

@@ -60,9 +60,7 @@ sealed class PortableEmitter
         _w.Open($"protected override void Update(Options {_options}, {TensorType} {_p}, {TensorType} {_g}, State {_state})");
         foreach (var h in _model.Hypers.Where(h => _hyperVars.ContainsKey(h.Name)))
         {
-            var type = h.Type switch { HyperType.Bool => "bool", HyperType.Int => "long", _ => "double" };
-            var property = h.IsLearningRate ? "LearningRate" : Names.Pascal(h.Name);
-            _w.Line($"{type} {_hyperVars[h.Name]} = {_options}.{property}!.Value;");
+            _w.Line(HostBindings.Hyper(h, _hyperVars[h.Name], _options));
         }
         if (used.Step) _w.Line($"long {_t} = {_state}.Step;");
         foreach (var s in _model.States.Where(s => _stateVars.ContainsKey(s.Name)))
@@ -110,7 +108,7 @@ sealed class PortableEmitter
                 if (v is HostValue h)
                 {
                     var name = _names.Take(target.Name);
-                    _w.Line($"{HostType(h.Type)} {name} = {h.Code};");
+                    _w.Line($"{HostBindings.Type(h.Type)} {name} = {h.Code};");
                     v = new HostValue(name, h.Type);
                 }
                 _env[key] = v;
@@ -291,7 +289,7 @@ sealed class PortableEmitter
             var name = _names.Take(key.Item2);
             if (a is HostValue ha && b is HostValue hb && ha.Type == hb.Type)
             {
-                _w.Line($"{HostType(ha.Type)} {name};");
+                _w.Line($"{HostBindings.Type(ha.Type)} {name};");
                 thenWriter.Line($"{name} = {ha.Code};");
                 elseWriter.Line($"{name} = {hb.Code};");
                 _env[key] = new HostValue(name, ha.Type);
@@ -494,15 +492,9 @@ sealed class PortableEmitter
         var scalar = _model.Update.Hoisted[index];
         var code = Host(scalar.Value);
         name = _names.Take("h" + index);
-        _w.Line($"{HostType(scalar.Value.Type)} {name} = {code};");
+        _w.Line($"{HostBindings.Type(scalar.Value.Type)} {name} = {code};");
         _hoisted[index] = name;
         return name;
     }
 
-    static string HostType(ValueKind type) => type switch
-    {
-        ValueKind.Boolean => "bool",
-        ValueKind.Integer => "long",
-        _ => "double",
-    };
 }
