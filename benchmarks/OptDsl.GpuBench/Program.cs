@@ -68,7 +68,7 @@ void CopyFloor(int bytesPerElement)
 CopyFloor(28);
 {
     var ps = Parameters();
-    using var adamw = new OptDsl.Optimizers.AdamW(ps, lr: 1e-3) { Backend = UpdateBackend.FusedCuda };
+    using var adamw = new OptDsl.Optimizers.AdamW(ps, lr: 1e-3) { Backend = UpdateBackend.Fused };
     var compile = Stopwatch.StartNew();
     adamw.step();
     torch.cuda.synchronize();
@@ -91,12 +91,12 @@ CopyFloor(28);
 CopyFloor(20);
 {
     var ps = Parameters();
-    using var lion = new OptDsl.Optimizers.Lion(ps, lr: 1e-4, weightDecay: 0.1) { Backend = UpdateBackend.FusedCuda };
+    using var lion = new OptDsl.Optimizers.Lion(ps, lr: 1e-4, weightDecay: 0.1) { Backend = UpdateBackend.Fused };
     Record("OptDsl Lion, fused CUDA", Median(() => lion.step()));
 }
 {
     var ps = Parameters();
-    using var sgd = new OptDsl.Optimizers.SGD(ps, lr: 1e-2, momentum: 0.9, nesterov: true, weightDecay: 1e-4) { Backend = UpdateBackend.FusedCuda };
+    using var sgd = new OptDsl.Optimizers.SGD(ps, lr: 1e-2, momentum: 0.9, nesterov: true, weightDecay: 1e-4) { Backend = UpdateBackend.Fused };
     Record("OptDsl SGD Nesterov, fused CUDA", Median(() => sgd.step()));
 }
 
@@ -106,7 +106,7 @@ CopyFloor(22);
     var ps = shapes.Select(s => new Parameter((torch.randn(s, device: torch.CUDA) * 0.02).to(ScalarType.BFloat16))).ToArray();
     using (torch.no_grad())
         foreach (var p in ps) p.grad = (torch.randn_like(p, dtype: ScalarType.Float32) * 1e-3).to(ScalarType.BFloat16);
-    using var adamw = new OptDsl.Optimizers.AdamW(ps, lr: 1e-3) { Backend = UpdateBackend.FusedCuda };
+    using var adamw = new OptDsl.Optimizers.AdamW(ps, lr: 1e-3) { Backend = UpdateBackend.Fused };
     Record("OptDsl AdamW bf16 params, fused CUDA", Median(() => adamw.step()));
 }
 

@@ -74,7 +74,7 @@ public static class ManyTensors
         var portableParameters = Views(initial, out var portableBacking);
         using var fused = CatalogIndex.Create[c.Optimizer](fusedParameters);
         using var portable = CatalogIndex.Create[c.Optimizer](portableParameters);
-        fused.Backend = UpdateBackend.FusedCuda;
+        fused.Backend = UpdateBackend.Fused;
         portable.Backend = UpdateBackend.Portable;
         foreach (var (hyper, value) in c.Hypers)
         {

@@ -28,7 +28,7 @@ foreach (var c in fixture.Cases)
 {
     var f64 = TrajectoryCheck.Run(fixture, c, ScalarType.Float64, device, relative: 1e-12, UpdateBackend.Portable);
     var portable = TrajectoryCheck.Run(fixture, c, ScalarType.Float32, device, relative: 0, UpdateBackend.Portable);
-    var fused = TrajectoryCheck.Run(fixture, c, ScalarType.Float32, device, relative: 0, UpdateBackend.FusedCuda);
+    var fused = TrajectoryCheck.Run(fixture, c, ScalarType.Float32, device, relative: 0, UpdateBackend.Fused);
     bool ok = f64.WorstExcess <= 1e-13 && portable.WorstExcess <= 2e-5 && fused.WorstExcess <= 2e-5;
     if (!ok) failures++;
     Console.WriteLine($"{c.Optimizer + "/" + c.Name,-36} {f64.MaxDifferenceAtLastStep,13:E2} {portable.MaxDifferenceAtLastStep,13:E2} {fused.MaxDifferenceAtLastStep,13:E2} {(ok ? "" : "FAIL")}");

@@ -40,7 +40,7 @@ public static class OptimizerEmitter
         w.Line();
         PortableEmitter.Emit(model, w);
         w.Line();
-        CudaEmitter.Emit(model, w);
+        FusedEmitter.Emit(model, w);
         w.Close();
 
         if (model.Namespace is not null) w.Close();

@@ -35,8 +35,8 @@ public sealed record ScalarStateModel(string Name, double Initial, string? Summa
 
 /// <summary>
 /// The update rule: the names its parameters had in the declaration, its statements (with host-only
-/// sub-expressions hoisted), the hoisted scalars, the locals it declares (each with a unique name), and its
-/// source text for docs.
+/// sub-expressions hoisted), the hoisted scalars, the locals it declares (each with a unique name and its type), and
+/// its source text for docs.
 /// </summary>
 public sealed record UpdateModel(
     string ParamName,
@@ -45,5 +45,8 @@ public sealed record UpdateModel(
     bool StepIsLong,
     EquatableArray<Stmt> Body,
     EquatableArray<HoistedScalar> Hoisted,
-    EquatableArray<string> Locals,
+    EquatableArray<LocalModel> Locals,
     string SourceText);
+
+/// <summary>A local of the update rule, under its unique name.</summary>
+public sealed record LocalModel(string Name, ValueKind Type);

@@ -40,7 +40,8 @@ sealed class BodyTranslator
 
     public HashSet<string> WrittenStates { get; } = new();
 
-    public IEnumerable<string> LocalNames => _localNames.OrderBy(n => n, System.StringComparer.Ordinal);
+    public IEnumerable<LocalModel> Locals =>
+        _locals.Values.Select(l => new LocalModel(l.Name, l.Type)).OrderBy(l => l.Name, System.StringComparer.Ordinal);
 
     public ImmutableArray<Stmt> Translate(IOperation body)
     {

@@ -207,7 +207,7 @@ public static class DeclarationParser
         var hoisting = Hoisting.Apply(body);
         var updateModel = new UpdateModel(
             roles.Param!.Name, roles.Grad!.Name, roles.Step?.Name, roles.Step?.Type.SpecialType == SpecialType.System_Int64,
-            hoisting.Body.ToEquatableArray(), hoisting.Scalars.ToEquatableArray(), translator.LocalNames.ToEquatableArray(),
+            hoisting.Body.ToEquatableArray(), hoisting.Scalars.ToEquatableArray(), translator.Locals.ToEquatableArray(),
             (methodSyntax.Body ?? (SyntaxNode)methodSyntax.ExpressionBody!).ToString());
 
         return new OptimizerModel(

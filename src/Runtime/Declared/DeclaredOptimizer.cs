@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Runtime.InteropServices;
+using OptDsl.Runtime.Cpu;
 using OptDsl.Runtime.Cuda;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -59,8 +60,12 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
     /// </summary>
     protected abstract void Update(TOptions options, Tensor p, Tensor g, TState state);
 
-    /// <summary>The rule as a fused CUDA kernel, or null for a declaration without one.</summary>
+    /// <summary>The rule as a fused CUDA kernel, or null for a declaration without fused code.</summary>
     protected virtual CudaKernel? FusedKernel => null;
+
+    /// <summary>The rule over one contiguous float32 CPU chunk (the fused CPU update), reading the host scalars.</summary>
+    protected virtual void UpdateCpu(CpuChunk chunk, ReadOnlySpan<float> scalars) =>
+        throw new NotSupportedException($"{Spec.Name} has no fused CPU update.");
 
     /// <summary>
     /// The host half of the rule for the fused kernel: computes the scalars the kernel reads for one parameter at its
@@ -70,11 +75,16 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
         throw new NotSupportedException($"{Spec.Name} has no fused kernel.");
 
     /// <inheritdoc/>
-    public override string FusedStatus => _launcher?.Report ?? _fusedUnavailable ?? (FusedKernel is null ? "no fused kernel" : "not used yet");
+    public override string FusedStatus =>
+        string.Join("; ", new[] { _launcher?.Report ?? _fusedUnavailable, _cpuUsed ? _cpu.Report : null }.Where(r => r is not null))
+        is { Length: > 0 } report ? report : FusedKernel is null ? "no fused code" : "not used yet";
 
     FusedCudaLauncher? _launcher;
     string? _fusedUnavailable;
     readonly List<FusedItem> _fused = new();
+    readonly FusedCpuRunner _cpu = new();
+    CpuUpdate? _cpuUpdate;
+    bool _cpuUsed;
     static int _fallbackReported;
 
     /// <inheritdoc/>
@@ -119,8 +129,8 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
     /// <remarks>
     /// Every group's hyperparameters and every parameter's gradient and state are checked first; an error
     /// leaves parameters and state untouched. Parameters without a gradient are skipped, as in PyTorch.
-    /// float32, bfloat16 and float16 parameters on CUDA go to the fused kernel (see <see cref="DeclaredOptimizer.Backend"/>), the rest to
-    /// the portable path.
+    /// float32, bfloat16 and float16 parameters on CUDA go to the fused kernel, float32 parameters on the CPU to the
+    /// fused CPU loop (see <see cref="DeclaredOptimizer.Backend"/>), the rest to the portable path.
     /// </remarks>
     public override Tensor step(Func<Tensor>? closure = null)
     {
@@ -141,13 +151,14 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
                 foreach (var (options, p, g, state, fused) in _work)
                 {
                     state.Step++;
-                    if (fused)
+                    if (fused != FusedTarget.None)
                     {
                         state.AllocateMissing(options);
                         InitializeFromFirstGradient(g, state);
                         state.FusedScalars ??= new float[Math.Max(1, FusedKernel!.ScalarCount)];
                         FillScalars(options, state, state.FusedScalars);
-                        _fused.Add(new FusedItem(p, g, state));
+                        if (fused == FusedTarget.Cuda) _fused.Add(new FusedItem(p, g, state));
+                        else _cpu.Add(p, g, state, state.FusedScalars);
                     }
                     else
                     {
@@ -158,6 +169,7 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
                     }
                 }
                 LaunchFused();
+                _cpu.Run(_cpuUpdate ??= UpdateCpu);
             }
             finally
             {
@@ -169,7 +181,7 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
         return loss!;
     }
 
-    readonly List<(TOptions Options, Parameter P, Tensor G, TState State, bool Fused)> _work = new();
+    readonly List<(TOptions Options, Parameter P, Tensor G, TState State, FusedTarget Fused)> _work = new();
 
     /// <summary>
     /// Collects the parameters that have gradients and checks everything a step needs — hyperparameters, gradients,
@@ -189,40 +201,54 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
                 var g = p.grad;
                 if (g is null) continue;
                 var state = (TState)_state[p.Handle];
-                _work.Add((options, p, g, state, false));
+                _work.Add((options, p, g, state, FusedTarget.None));
                 if (!state.IsCheckedFor(g))
                 {
                     CheckGradient(p, g);
                     CheckState(p, state);
-                    // State not allocated yet will be created like the parameter, so it qualifies when the parameter does.
-                    bool eligible = FusedKernel is not null && FusedCudaLauncher.Accepts(p) && FusedCudaLauncher.Accepts(g)
-                        && state.Tensors.All(s => s is null || FusedCudaLauncher.AcceptsState(s));
-                    state.RememberChecked(g, eligible);
+                    state.RememberChecked(g, FusedTargetOf(p, g, state));
                 }
-                if (ChooseFused(p, state.FusedEligible, ref prepared))
-                    _work[^1] = _work[^1] with { Fused = true };
+                var target = ChooseFused(p, state.FusedTarget, ref prepared);
+                if (target != FusedTarget.None) _work[^1] = _work[^1] with { Fused = target };
             }
         }
     }
 
-    /// <summary>Whether this parameter goes to the fused kernel; prepares the kernel once per device and step.</summary>
-    bool ChooseFused(Parameter p, bool eligible, ref (int Device, ParamKind Kind) prepared)
+    /// <summary>The fused update that can take this parameter, its gradient and its state, if any.</summary>
+    FusedTarget FusedTargetOf(Parameter p, Tensor g, TState state)
     {
-        if (Backend == UpdateBackend.Portable) return false;
-        bool forced = Backend == UpdateBackend.FusedCuda;
+        if (FusedKernel is null) return FusedTarget.None;
+        // State not allocated yet will be created like the parameter, so it qualifies when the parameter does.
+        if (FusedCudaLauncher.Accepts(p) && FusedCudaLauncher.Accepts(g) && state.Tensors.All(s => s is null || FusedCudaLauncher.AcceptsState(s)))
+            return FusedTarget.Cuda;
+        if (FusedCpuRunner.Accepts(p) && FusedCpuRunner.Accepts(g) && state.Tensors.All(s => s is null || FusedCpuRunner.Accepts(s)))
+            return FusedTarget.Cpu;
+        return FusedTarget.None;
+    }
+
+    /// <summary>Which update this parameter takes at this step; prepares the CUDA kernel once per device, type and step.</summary>
+    FusedTarget ChooseFused(Parameter p, FusedTarget target, ref (int Device, ParamKind Kind) prepared)
+    {
+        if (Backend == UpdateBackend.Portable) return FusedTarget.None;
+        bool forced = Backend == UpdateBackend.Fused;
         if (FusedKernel is not { } kernel)
-            return forced ? throw new InvalidOperationException($"{Spec.Name} has no fused CUDA kernel.") : false;
-        if (!eligible)
+            return forced ? throw new InvalidOperationException($"{Spec.Name} has no fused update.") : FusedTarget.None;
+        if (target == FusedTarget.None)
             return forced
-                ? throw new InvalidOperationException($"{Spec.Name}: the fused CUDA kernel takes contiguous float32, bfloat16 or float16 CUDA tensors; a parameter is {p.dtype} on {p.device}.")
-                : false;
-        if (_fusedUnavailable is not null) return forced ? throw new InvalidOperationException($"{Spec.Name}: {_fusedUnavailable}") : false;
-        var target = (p.device_index, FusedCudaLauncher.KindOf(p.dtype)!.Value);
-        if (target == prepared) return true;
+                ? throw new InvalidOperationException($"{Spec.Name}: the fused update takes contiguous float32 CPU tensors and contiguous float32, bfloat16 or float16 CUDA tensors; a parameter is {p.dtype} on {p.device}.")
+                : FusedTarget.None;
+        if (target == FusedTarget.Cpu)
+        {
+            _cpuUsed = true;
+            return FusedTarget.Cpu;
+        }
+        if (_fusedUnavailable is not null) return forced ? throw new InvalidOperationException($"{Spec.Name}: {_fusedUnavailable}") : FusedTarget.None;
+        var device = (p.device_index, FusedCudaLauncher.KindOf(p.dtype)!.Value);
+        if (device == prepared) return FusedTarget.Cuda;
         try
         {
             _launcher ??= FusedCudaLauncher.TryCreate(kernel, out _fusedUnavailable);
-            _launcher?.Prepare(target.Item1, target.Item2);
+            _launcher?.Prepare(device.Item1, device.Item2);
         }
         catch (InvalidOperationException e)
         {
@@ -231,13 +257,13 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
         }
         if (_launcher is not null)
         {
-            prepared = target;
-            return true;
+            prepared = device;
+            return FusedTarget.Cuda;
         }
         _fusedUnavailable = $"the fused CUDA path is unavailable: {_fusedUnavailable}; CUDA parameters use the portable path";
         if (forced) throw new InvalidOperationException($"{Spec.Name}: {_fusedUnavailable}");
         if (System.Threading.Interlocked.Exchange(ref _fallbackReported, 1) == 0) Console.Error.WriteLine($"OptDsl: {Spec.Name}: {_fusedUnavailable}.");
-        return false;
+        return FusedTarget.None;
     }
 
     /// <summary>Launches the fused kernel over the collected parameters: one batch per device, type and set of scalars.</summary>

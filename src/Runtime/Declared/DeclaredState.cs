@@ -38,8 +38,11 @@ public abstract class DeclaredState : OptimizerState, IDisposable
     /// <summary>The host scalars of this parameter's last fused update (reused each step).</summary>
     internal float[]? FusedScalars { get; set; }
 
-    /// <summary>Whether the fused CUDA kernel can take this parameter, its gradient and its state (as last checked).</summary>
-    internal bool FusedEligible { get; private set; }
+    /// <summary>Which fused update can take this parameter, its gradient and its state (as last checked).</summary>
+    internal FusedTarget FusedTarget { get; private set; }
+
+    /// <summary>The state tensors' addresses for the fused CPU update (reused each step).</summary>
+    internal IntPtr[]? CpuStatePointers { get; set; }
 
     IntPtr _checkedParameter, _checkedGradient;
     long _checkedNumel = -1;
@@ -59,12 +62,12 @@ public abstract class DeclaredState : OptimizerState, IDisposable
         return true;
     }
 
-    /// <summary>Remembers a gradient that passed the full checks, with whether the fused kernel can take it.</summary>
-    internal void RememberChecked(Tensor g, bool fusedEligible)
+    /// <summary>Remembers a gradient that passed the full checks, with the fused update that can take it.</summary>
+    internal void RememberChecked(Tensor g, FusedTarget target)
     {
         (_checkedParameter, _checkedGradient, _checkedNumel, _checkedDtype) = (TensorAddress.Of(_parameter), TensorAddress.Of(g), g.NumberOfElements, g.dtype);
         _checkedStates = (Tensor?[])Tensors.Clone();
-        FusedEligible = fusedEligible;
+        FusedTarget = target;
     }
 
     /// <summary>
@@ -230,4 +233,12 @@ public abstract class DeclaredState : OptimizerState, IDisposable
         }
         GC.SuppressFinalize(this);
     }
+}
+
+/// <summary>Which fused update a parameter takes.</summary>
+internal enum FusedTarget
+{
+    None,
+    Cuda,
+    Cpu,
 }

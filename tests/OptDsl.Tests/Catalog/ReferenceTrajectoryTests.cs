@@ -1,4 +1,5 @@
 using System;
+using OptDsl.Runtime;
 using System.Collections.Generic;
 using System.Linq;
 using TorchSharp;
@@ -37,15 +38,21 @@ public class ReferenceTrajectoryTests(ITestOutputHelper output)
     /// </summary>
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Matches_the_reference_in_float32(string optimizer, string name) =>
-        Check(optimizer, name, ScalarType.Float32, relative: 0, absolute: 2e-5);
+    public void Matches_the_reference_in_float32_with_the_fused_CPU_update(string optimizer, string name) =>
+        Check(optimizer, name, ScalarType.Float32, relative: 0, absolute: 2e-5, UpdateBackend.Fused);
 
-    void Check(string optimizer, string name, ScalarType dtype, double relative, double absolute)
+    /// <summary>The same tolerance and reasoning as the fused update's.</summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Matches_the_reference_in_float32_on_the_portable_path(string optimizer, string name) =>
+        Check(optimizer, name, ScalarType.Float32, relative: 0, absolute: 2e-5, UpdateBackend.Portable);
+
+    void Check(string optimizer, string name, ScalarType dtype, double relative, double absolute, UpdateBackend backend = UpdateBackend.Auto)
     {
         var fixture = ReferenceFixture.Instance.Value;
         var c = fixture.Find(optimizer, name);
-        var outcome = TrajectoryCheck.Run(fixture, c, dtype, CPU, relative);
-        output.WriteLine($"{optimizer}/{name} {dtype}: max |ours - reference| after step {fixture.Steps} = {outcome.MaxDifferenceAtLastStep:E2} ({c.Reference})");
+        var outcome = TrajectoryCheck.Run(fixture, c, dtype, CPU, relative, backend);
+        output.WriteLine($"{optimizer}/{name} {dtype} {backend}: max |ours - reference| after step {fixture.Steps} = {outcome.MaxDifferenceAtLastStep:E2} ({c.Reference})");
         Assert.True(outcome.WorstExcess <= absolute,
             $"{optimizer}/{name} in {dtype}: step {outcome.Step}, tensor {outcome.Tensor}, element {outcome.Index}: ours {outcome.Ours:R}, reference {outcome.Reference:R} ({c.Reference})");
     }

@@ -31,26 +31,32 @@ public class FusedBackendTests
     }
 
     [Fact]
-    public void Forcing_the_fused_path_on_CPU_tensors_is_a_clear_error_that_changes_nothing()
+    public void Forcing_the_fused_path_on_tensors_it_cannot_take_is_a_clear_error_that_changes_nothing()
     {
-        var parameters = TestData.Parameters(ScalarType.Float32);
-        var opt = new AdamW(parameters) { Backend = UpdateBackend.FusedCuda };
+        var parameters = TestData.Parameters(ScalarType.Float64);
+        var opt = new AdamW(parameters) { Backend = UpdateBackend.Fused };
         TestData.SetGradients(parameters, 1);
         var before = parameters[0].detach().clone();
         var e = Assert.Throws<InvalidOperationException>(() => opt.step());
-        Assert.Contains("CUDA tensors", e.Message);
+        Assert.Contains("Float64", e.Message);
         Assert.True(TestData.Identical(parameters[0], before));
         Assert.Equal(0, opt.StateOf(parameters[0]).Step);
     }
 
     [Fact]
-    public void Auto_runs_CPU_tensors_on_the_portable_path()
+    public void Auto_runs_float32_CPU_tensors_on_the_fused_CPU_update_and_float64_on_the_portable_path()
     {
-        var parameters = TestData.Parameters(ScalarType.Float32);
-        var opt = new AdamW(parameters);
-        TestData.SetGradients(parameters, 1);
+        var singles = TestData.Parameters(ScalarType.Float32);
+        var opt = new AdamW(singles);
+        TestData.SetGradients(singles, 1);
         opt.step();
         Assert.Equal(UpdateBackend.Auto, opt.Backend);
-        Assert.Equal("not used yet", opt.FusedStatus);
+        Assert.StartsWith("CPU:", opt.FusedStatus);
+
+        var doubles = TestData.Parameters(ScalarType.Float64);
+        var other = new AdamW(doubles);
+        TestData.SetGradients(doubles, 1);
+        other.step();
+        Assert.Equal("not used yet", other.FusedStatus);
     }
 }

@@ -17,7 +17,7 @@ public class FusedCudaTests
     {
         var fused = TestData.Parameters(ScalarType.Float32, CUDA);
         var portable = TestData.Parameters(ScalarType.Float32, CUDA);
-        var a = new AdamW(fused, lr: 0.01, amsgrad: true) { Backend = UpdateBackend.FusedCuda };
+        var a = new AdamW(fused, lr: 0.01, amsgrad: true) { Backend = UpdateBackend.Fused };
         var b = new AdamW(portable, lr: 0.01, amsgrad: true) { Backend = UpdateBackend.Portable };
         for (int step = 1; step <= 30; step++)
         {
