@@ -147,6 +147,7 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
             _fused.Clear();
             try
             {
+                ApplySchedules();
                 CollectAndCheck();
                 foreach (var (options, p, g, state, fused) in _work)
                 {
@@ -170,6 +171,7 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
                 }
                 LaunchFused();
                 _cpu.Run(_cpuUpdate ??= UpdateCpu);
+                StepCount++;
             }
             finally
             {
@@ -352,6 +354,52 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
             if (s is not DeclaredState d || d.Spec.Name != Spec.Name)
                 throw new ArgumentException($"{Spec.Name}: the state holds parameter state of {s?.GetType().Name ?? "null"}.");
         base.load_state_dict(state_dict);
+    }
+
+    /// <inheritdoc/>
+    protected override void WriteCheckpointBody(System.IO.BinaryWriter writer)
+    {
+        foreach (var group in _parameter_groups) group.Options.SaveStateDict(writer);
+        foreach (var group in _parameter_groups)
+            foreach (var p in group.Parameters) _state[p.Handle].SaveStateDict(writer);
+    }
+
+    /// <inheritdoc/>
+    protected override Action StageCheckpointBody(System.IO.BinaryReader reader)
+    {
+        var options = new List<TOptions>();
+        var states = new List<(Parameter P, TState State)>();
+        try
+        {
+            for (int g = 0; g < _parameter_groups.Count; g++)
+            {
+                var staged = new TOptions();
+                staged.LoadStateDict(reader);
+                staged.Validate($"parameter group {g} of the checkpoint");
+                options.Add(staged);
+            }
+            foreach (var group in _parameter_groups)
+                foreach (var p in group.Parameters)
+                {
+                    var staged = CreateState(p);
+                    states.Add((p, staged));
+                    staged.LoadStateDict(reader);
+                }
+        }
+        catch
+        {
+            foreach (var (_, s) in states) s.Dispose();
+            throw;
+        }
+        return () =>
+        {
+            for (int g = 0; g < options.Count; g++) _parameter_groups[g].Options.LoadStateDict(options[g]);
+            foreach (var (p, s) in states)
+            {
+                (_state[p.Handle] as IDisposable)?.Dispose();
+                _state[p.Handle] = s;
+            }
+        };
     }
 
     /// <inheritdoc/>

@@ -1,4 +1,10 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.IO;
+using OptDsl.Runtime.Checkpoints;
 using OptDsl.Runtime.Native;
+using OptDsl.Runtime.Schedules;
 using TorchSharp.Modules;
 
 namespace OptDsl.Runtime;
@@ -25,4 +31,143 @@ public abstract class DeclaredOptimizer : OptimizerHelper
 
     /// <summary>What the fused CUDA path did: how its kernel was built, or why it is not used.</summary>
     public abstract string FusedStatus { get; }
+
+    /// <summary>Steps taken (successful <c>step()</c> calls): the clock of the hyperparameter schedules, kept in checkpoints.</summary>
+    public long StepCount { get; protected set; }
+
+    readonly List<(int Hyper, Schedule Schedule, int? Group)> _schedules = new();
+
+    /// <summary>
+    /// Drives hyperparameter <paramref name="hyperparameter"/> (any declared one but a flag: the learning rate, a beta,
+    /// the weight decay...) by <paramref name="schedule"/>, in every group or only in <paramref name="group"/>. Before each
+    /// step the schedule's value at <see cref="StepCount"/> is checked against the declared range and set. Replaces an
+    /// earlier schedule of the same hyperparameter and group.
+    /// </summary>
+    public DeclaredOptimizer Schedule(string hyperparameter, Schedule schedule, int? group = null)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        int index = Spec.HyperIndex(hyperparameter);
+        if (Spec.Hypers[index].Kind == HyperKind.Flag)
+            throw new ArgumentException($"{Spec.Name}: '{hyperparameter}' is a flag; only numeric hyperparameters can follow a schedule.", nameof(hyperparameter));
+        if (group is { } g && (g < 0 || g >= GroupCount))
+            throw new ArgumentOutOfRangeException(nameof(group), $"{Spec.Name} has {GroupCount} parameter groups; there is no group {g}.");
+        _schedules.RemoveAll(s => s.Hyper == index && s.Group == group);
+        _schedules.Add((index, schedule, group));
+        return this;
+    }
+
+    /// <summary>
+    /// Saves the whole optimizer — every group's hyperparameters, every parameter's state, <see cref="StepCount"/> (so
+    /// schedules resume where they were) — to <paramref name="path"/>: a versioned file with a checksum, written to a
+    /// temporary file and renamed into place. Parameters themselves are the model's to save.
+    /// </summary>
+    public void SaveCheckpoint(string path) => CheckpointFile.Write(path, writer =>
+    {
+        writer.Write(Spec.Name);
+        writer.Write(Fingerprint());
+        writer.Write(StepCount);
+        WriteLayout(writer);
+        WriteCheckpointBody(writer);
+    });
+
+    /// <summary>
+    /// Loads a checkpoint written by <see cref="SaveCheckpoint"/>. The file is read and checked completely — format,
+    /// checksum, optimizer, declaration, parameter groups and shapes, every value — before anything is replaced; a
+    /// mismatch or a corrupt file throws <see cref="InvalidDataException"/> and leaves the optimizer as it was.
+    /// Continuing from a checkpoint repeats the uninterrupted run bit for bit on the CPU.
+    /// </summary>
+    public void LoadCheckpoint(string path)
+    {
+        using var reader = CheckpointFile.Open(path);
+        Action commit;
+        long stepCount;
+        try
+        {
+            var name = reader.ReadString();
+            if (name != Spec.Name)
+                throw new InvalidDataException($"{path} is a checkpoint of {name}; this optimizer is {Spec.Name}.");
+            if (reader.ReadString() != Fingerprint())
+                throw new InvalidDataException($"{path} was written by a {name} declared with other hyperparameters or state.");
+            stepCount = reader.ReadInt64();
+            CheckLayout(reader, path);
+            commit = StageCheckpointBody(reader);
+            if (reader.BaseStream.Position != reader.BaseStream.Length)
+                throw new InvalidDataException($"{path} has unread data after the optimizer's state.");
+        }
+        catch (EndOfStreamException)
+        {
+            throw new InvalidDataException($"{path} ends early: it is truncated or not from this optimizer.");
+        }
+        commit();
+        StepCount = stepCount;
+    }
+
+    /// <summary>Writes every group's options, then every parameter's state, in group order.</summary>
+    protected abstract void WriteCheckpointBody(BinaryWriter writer);
+
+    /// <summary>Reads and checks the options and states into new objects; returns what puts them in place.</summary>
+    protected abstract Action StageCheckpointBody(BinaryReader reader);
+
+    /// <summary>What the declaration looks like to a checkpoint: hyperparameters, state and scalar state, by name.</summary>
+    string Fingerprint() =>
+        string.Join(",", Spec.Hypers.Select(h => $"{h.Name}:{h.Kind}")) + "|" + string.Join(",", Spec.States.Select(s => s.Name))
+        + "|" + string.Join(",", Spec.ScalarStates.Select(s => s.Name));
+
+    void WriteLayout(BinaryWriter writer)
+    {
+        writer.Write(GroupCount);
+        foreach (var group in _parameter_groups)
+        {
+            var parameters = group.Parameters.ToList();
+            writer.Write(parameters.Count);
+            foreach (var p in parameters)
+            {
+                writer.Write(p.shape.Length);
+                foreach (var d in p.shape) writer.Write(d);
+            }
+        }
+    }
+
+    void CheckLayout(BinaryReader reader, string path)
+    {
+        int groups = reader.ReadInt32();
+        if (groups != GroupCount)
+            throw new InvalidDataException($"{path} has {groups} parameter groups; this optimizer has {GroupCount}.");
+        for (int g = 0; g < groups; g++)
+        {
+            var parameters = _parameter_groups[g].Parameters.ToList();
+            int count = reader.ReadInt32();
+            if (count != parameters.Count)
+                throw new InvalidDataException($"{path} has {count} parameters in group {g}; this optimizer has {parameters.Count}.");
+            for (int k = 0; k < count; k++)
+            {
+                int rank = reader.ReadInt32();
+                if (rank < 0 || rank > 64) throw new InvalidDataException($"{path} is corrupt (a parameter of rank {rank}).");
+                var shape = new long[rank];
+                for (int d = 0; d < rank; d++) shape[d] = reader.ReadInt64();
+                if (!shape.AsSpan().SequenceEqual(parameters[k].shape))
+                    throw new InvalidDataException(
+                        $"{path}: parameter {k} of group {g} has shape [{string.Join(", ", shape)}] there and [{string.Join(", ", parameters[k].shape)}] here.");
+            }
+        }
+    }
+
+    /// <summary>Sets every scheduled hyperparameter to its value at <see cref="StepCount"/>, after checking them all.</summary>
+    protected void ApplySchedules()
+    {
+        if (_schedules.Count == 0) return;
+        Span<double> values = stackalloc double[_schedules.Count];
+        for (int i = 0; i < _schedules.Count; i++)
+        {
+            var (hyper, schedule, group) = _schedules[i];
+            values[i] = schedule.At(StepCount);
+            DeclaredOptions.Check(Spec, hyper, values[i], $"{(group is { } g ? $"parameter group {g}" : "every group")} at step {StepCount} of its schedule");
+        }
+        for (int i = 0; i < _schedules.Count; i++)
+        {
+            var (hyper, _, group) = _schedules[i];
+            if (group is { } g) OptionsOf(g).Set(hyper, values[i]);
+            else for (int k = 0; k < GroupCount; k++) OptionsOf(k).Set(hyper, values[i]);
+        }
+    }
 }

@@ -62,26 +62,32 @@ public abstract class DeclaredOptions : OptimizerOptions
     {
         for (int i = 0; i < Spec.Hypers.Count; i++)
         {
-            var h = Spec.Hypers[i];
             var v = Get(i);
-            string Fail(string why) => $"{Spec.Name}: hyperparameter '{h.Name}' of {where} {why}.";
-            if (v is null) throw new ArgumentException(Fail("has no value; give it one in the constructor or the group's options"));
-            double x = v.Value;
-            if (double.IsNaN(x)) throw new ArgumentException(Fail("is NaN"));
-            if (h.Range is { } range)
-            {
-                if (!range.Contains(x))
-                    throw new ArgumentException(Fail($"is {Format(x)}, outside its declared range {range}"));
-            }
-            else if (double.IsInfinity(x))
-            {
-                throw new ArgumentException(Fail($"is {Format(x)}; it must be finite"));
-            }
-            if (h.Kind == HyperKind.Integer && (x != Math.Floor(x) || Math.Abs(x) > int.MaxValue))
-                throw new ArgumentException(Fail($"is {Format(x)}; it must be a whole number"));
-            if (h.Kind == HyperKind.Flag && x != 0 && x != 1)
-                throw new ArgumentException(Fail($"is {Format(x)}; it must be true (1) or false (0)"));
+            if (v is null)
+                throw new ArgumentException($"{Spec.Name}: hyperparameter '{Spec.Hypers[i].Name}' of {where} has no value; give it one in the constructor or the group's options.");
+            Check(Spec, i, v.Value, where);
         }
+    }
+
+    /// <summary>Throws <see cref="ArgumentException"/> when <paramref name="value"/> is not valid for hyperparameter <paramref name="index"/>.</summary>
+    public static void Check(OptimizerSpec spec, int index, double value, string where)
+    {
+        var h = spec.Hypers[index];
+        string Fail(string why) => $"{spec.Name}: hyperparameter '{h.Name}' of {where} {why}.";
+        if (double.IsNaN(value)) throw new ArgumentException(Fail("is NaN"));
+        if (h.Range is { } range)
+        {
+            if (!range.Contains(value))
+                throw new ArgumentException(Fail($"is {Format(value)}, outside its declared range {range}"));
+        }
+        else if (double.IsInfinity(value))
+        {
+            throw new ArgumentException(Fail($"is {Format(value)}; it must be finite"));
+        }
+        if (h.Kind == HyperKind.Integer && (value != Math.Floor(value) || Math.Abs(value) > int.MaxValue))
+            throw new ArgumentException(Fail($"is {Format(value)}; it must be a whole number"));
+        if (h.Kind == HyperKind.Flag && value != 0 && value != 1)
+            throw new ArgumentException(Fail($"is {Format(value)}; it must be true (1) or false (0)"));
     }
 
     /// <inheritdoc/>

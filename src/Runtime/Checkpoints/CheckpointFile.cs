@@ -1,0 +1,66 @@
+using System;
+using System.IO;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace OptDsl.Runtime.Checkpoints;
+
+/// <summary>
+/// The envelope of an optimizer checkpoint: a magic tag, a format version and a SHA-256 of everything before it;
+/// written to a temporary file and renamed over the target, so a crash never leaves half a checkpoint.
+/// </summary>
+internal static class CheckpointFile
+{
+    static readonly byte[] Magic = Encoding.ASCII.GetBytes("OPTDSLCK");
+    public const int Version = 1;
+    const int HashBytes = 32;
+
+    /// <summary>Writes <paramref name="body"/> into the envelope at <paramref name="path"/>, atomically.</summary>
+    public static void Write(string path, Action<BinaryWriter> body)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true))
+        {
+            writer.Write(Magic);
+            writer.Write(Version);
+            body(writer);
+        }
+        var bytes = buffer.ToArray();
+        var full = Path.GetFullPath(path);
+        var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
+        try
+        {
+            using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+            {
+                file.Write(bytes);
+                file.Write(SHA256.HashData(bytes));
+                file.Flush(flushToDisk: true);
+            }
+            File.Move(temp, full, overwrite: true);
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
+    }
+
+    /// <summary>
+    /// Reads and checks the envelope of <paramref name="path"/>; returns a reader positioned at the body, or throws
+    /// <see cref="InvalidDataException"/> saying what is wrong with the file.
+    /// </summary>
+    public static BinaryReader Open(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        if (bytes.Length < Magic.Length + 4 + HashBytes || !bytes.AsSpan(0, Magic.Length).SequenceEqual(Magic))
+            throw new InvalidDataException($"{path} is not an OptDsl optimizer checkpoint.");
+        var content = bytes.AsSpan(0, bytes.Length - HashBytes);
+        if (!SHA256.HashData(content).AsSpan().SequenceEqual(bytes.AsSpan(bytes.Length - HashBytes)))
+            throw new InvalidDataException($"{path} is corrupt: its checksum does not match its contents.");
+        var reader = new BinaryReader(new MemoryStream(bytes, 0, content.Length, writable: false), Encoding.UTF8);
+        reader.BaseStream.Position = Magic.Length;
+        int version = reader.ReadInt32();
+        if (version != Version)
+            throw new InvalidDataException($"{path} has checkpoint format {version}; this OptDsl reads format {Version}.");
+        return reader;
+    }
+}

@@ -1,0 +1,173 @@
+using System;
+using System.IO;
+using System.Linq;
+using OptDsl.Runtime;
+using OptDsl.Runtime.Schedules;
+using OptDsl.Tests.Catalog;
+using TorchSharp;
+using Xunit;
+using static TorchSharp.torch;
+using Adam = OptDsl.Optimizers.Adam;
+using AdamW = OptDsl.Optimizers.AdamW;
+using NAdam = OptDsl.Optimizers.NAdam;
+
+namespace OptDsl.Tests.Runtime;
+
+/// <summary>Versioned, checksummed checkpoints: exact resume, and refusal of anything that does not fit — before any change.</summary>
+public sealed class CheckpointFileTests : IDisposable
+{
+    readonly string _folder = Directory.CreateTempSubdirectory("optdsl-checkpoints-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    static NAdam Scheduled(TorchSharp.Modules.Parameter[] parameters, UpdateBackend backend)
+    {
+        var opt = new NAdam(parameters, lr: 0.01, weightDecay: 0.01) { Backend = backend };
+        opt.Schedule("lr", Schedules.Wsd(totalSteps: 20, warmupSteps: 4, decayFraction: 0.3, peak: 0.01));
+        opt.Schedule("beta2", Schedules.Linear(0.95, 0.999, 10));
+        return opt;
+    }
+
+    [Theory]
+    [InlineData(UpdateBackend.Portable)]
+    [InlineData(UpdateBackend.Fused)]
+    public void Resuming_from_a_checkpoint_repeats_the_uninterrupted_run_bit_for_bit(UpdateBackend backend)
+    {
+        var straight = TestData.Parameters(ScalarType.Float32);
+        var uninterrupted = Scheduled(straight, backend);
+        for (int step = 1; step <= 16; step++)
+        {
+            TestData.SetGradients(straight, step);
+            uninterrupted.step();
+        }
+
+        var first = TestData.Parameters(ScalarType.Float32);
+        var before = Scheduled(first, backend);
+        for (int step = 1; step <= 7; step++)
+        {
+            TestData.SetGradients(first, step);
+            before.step();
+        }
+        var path = Path.Combine(_folder, "nadam.ckpt");
+        before.SaveCheckpoint(path);
+
+        // A fresh optimizer over copies of the parameters as they were saved, set up differently on purpose.
+        var resumed = first.Select(p => new TorchSharp.Modules.Parameter(p.detach().clone())).ToArray();
+        var after = Scheduled(resumed, backend);
+        after.OptionsOf(0)["momentumDecay"] = 0.5;
+        after.LoadCheckpoint(path);
+        Assert.Equal(7, after.StepCount);
+        for (int step = 8; step <= 16; step++)
+        {
+            TestData.SetGradients(resumed, step);
+            after.step();
+        }
+
+        for (int k = 0; k < straight.Length; k++) Assert.True(TestData.Identical(resumed[k], straight[k]), $"parameter {k}");
+        for (int k = 0; k < straight.Length; k++)
+            Assert.True(after.StateOf(resumed[k]).ApproximatelyEquals(uninterrupted.StateOf(straight[k])), $"state {k}");
+        Assert.Equal(uninterrupted.OptionsOf(0).LearningRate, after.OptionsOf(0).LearningRate);
+    }
+
+    AdamW SavedAfterTwoSteps(out string path, out TorchSharp.Modules.Parameter[] parameters)
+    {
+        parameters = TestData.Parameters(ScalarType.Float32);
+        var opt = new AdamW(parameters, lr: 0.01, amsgrad: true);
+        for (int step = 1; step <= 2; step++)
+        {
+            TestData.SetGradients(parameters, step);
+            opt.step();
+        }
+        path = Path.Combine(_folder, Guid.NewGuid().ToString("N") + ".ckpt");
+        opt.SaveCheckpoint(path);
+        return opt;
+    }
+
+    static void AssertRefusedWithoutChange(AdamW target, TorchSharp.Modules.Parameter[] parameters, string path, string expected)
+    {
+        var m = target.StateOf(parameters[0]).M.clone();
+        var lr = target.OptionsOf(0).LearningRate;
+        long steps = target.StateOf(parameters[0]).Step, count = target.StepCount;
+        var e = Assert.Throws<InvalidDataException>(() => target.LoadCheckpoint(path));
+        Assert.Contains(expected, e.Message);
+        Assert.True(TestData.Identical(target.StateOf(parameters[0]).M, m));
+        Assert.Equal(lr, target.OptionsOf(0).LearningRate);
+        Assert.Equal(steps, target.StateOf(parameters[0]).Step);
+        Assert.Equal(count, target.StepCount);
+    }
+
+    static (AdamW Optimizer, TorchSharp.Modules.Parameter[] Parameters) Stepped(double lr = 0.5)
+    {
+        var parameters = TestData.Parameters(ScalarType.Float32);
+        var opt = new AdamW(parameters, lr: lr);
+        TestData.SetGradients(parameters, 5);
+        opt.step();
+        return (opt, parameters);
+    }
+
+    [Fact]
+    public void A_corrupt_checkpoint_is_refused_by_its_checksum()
+    {
+        SavedAfterTwoSteps(out var path, out _);
+        var bytes = File.ReadAllBytes(path);
+        bytes[bytes.Length / 2] ^= 0x40;
+        File.WriteAllBytes(path, bytes);
+        var (target, parameters) = Stepped();
+        AssertRefusedWithoutChange(target, parameters, path, "checksum");
+    }
+
+    [Fact]
+    public void A_truncated_checkpoint_is_refused()
+    {
+        SavedAfterTwoSteps(out var path, out _);
+        File.WriteAllBytes(path, File.ReadAllBytes(path).Take(200).ToArray());
+        var (target, parameters) = Stepped();
+        AssertRefusedWithoutChange(target, parameters, path, "checksum");
+    }
+
+    [Fact]
+    public void A_file_that_is_not_a_checkpoint_is_refused()
+    {
+        var path = Path.Combine(_folder, "notes.txt");
+        File.WriteAllText(path, "these are not optimizer states, just some text long enough to look like a file");
+        var (target, parameters) = Stepped();
+        AssertRefusedWithoutChange(target, parameters, path, "not an OptDsl optimizer checkpoint");
+    }
+
+    [Fact]
+    public void A_checkpoint_of_another_optimizer_is_refused()
+    {
+        var parameters = TestData.Parameters(ScalarType.Float32);
+        var adam = new Adam(parameters);
+        var path = Path.Combine(_folder, "adam.ckpt");
+        adam.SaveCheckpoint(path);
+        var (target, targetParameters) = Stepped();
+        AssertRefusedWithoutChange(target, targetParameters, path, "is a checkpoint of Adam; this optimizer is AdamW");
+    }
+
+    [Fact]
+    public void A_checkpoint_of_other_parameter_shapes_is_refused()
+    {
+        SavedAfterTwoSteps(out var path, out _);
+        var parameters = TestData.Parameters(ScalarType.Float32);
+        parameters[3] = new TorchSharp.Modules.Parameter(torch.zeros(60));
+        var target = new AdamW(parameters, lr: 0.5);
+        TestData.SetGradients(parameters.Take(3).ToArray(), 1);
+        using (torch.no_grad()) parameters[3].grad = torch.ones(60);
+        target.step();
+        AssertRefusedWithoutChange(target, parameters, path, "has shape [4, 3, 5] there and [60] here");
+    }
+
+    [Fact]
+    public void Saving_replaces_the_file_whole_and_leaves_no_temporary_behind()
+    {
+        var opt = SavedAfterTwoSteps(out var path, out var parameters);
+        TestData.SetGradients(parameters, 3);
+        opt.step();
+        opt.SaveCheckpoint(path);
+        Assert.Single(Directory.GetFiles(_folder));
+        var (target, _) = Stepped();
+        target.LoadCheckpoint(path);
+        Assert.Equal(3, target.StepCount);
+    }
+}
