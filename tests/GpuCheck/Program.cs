@@ -67,5 +67,13 @@ foreach (var (half, ulp) in new[] { (ScalarType.BFloat16, 1.0 / 256), (ScalarTyp
 }
 
 Console.WriteLine();
+Console.WriteLine("4. Exact resume on CUDA (fused AdamW with scheduled lr and beta2): 7 steps, checkpoint, a fresh optimizer, 9 more");
+{
+    bool identical = ResumeCheck.Run();
+    if (!identical) failures++;
+    Console.WriteLine(identical ? "   bit-identical to 16 uninterrupted steps" : "   FAIL: differs from 16 uninterrupted steps");
+}
+
+Console.WriteLine();
 Console.WriteLine(failures == 0 ? $"all checks passed on {torch.cuda.device_count()} CUDA device(s)" : $"{failures} checks failed");
 return failures == 0 ? 0 : 1;
