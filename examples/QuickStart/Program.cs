@@ -1,5 +1,6 @@
 using System;
 using System.Globalization;
+using OptDsl.Examples;
 using QuickStart;
 
 // Trains a small classifier on generated spirals with LaProp, an optimizer declared in LaProp.cs of this project.

@@ -1,3 +1,4 @@
+using OptDsl.Tests.Shared;
 using Xunit;
 
 namespace OptDsl.Generators.Tests;

@@ -1,6 +1,6 @@
 using System;
 
-namespace QuickStart;
+namespace OptDsl.Examples;
 
 /// <summary>
 /// A one-line progress bar with the loss: redrawn in place on a terminal, printed every tenth of the run when the

@@ -4,7 +4,7 @@ using System.Linq;
 using System.Runtime.CompilerServices;
 using Xunit;
 
-namespace OptDsl.Generators.Tests;
+namespace OptDsl.Tests.Shared;
 
 /// <summary>
 /// A small snapshot helper (Verify.Xunit cannot be restored here: its Verify dependency is missing from the package
@@ -19,6 +19,7 @@ public static class Snapshot
         var verified = Path.Combine(folder, name + ".verified.txt");
         var received = Path.Combine(folder, name + ".received.txt");
         actual = actual.Replace("\r\n", "\n").TrimStart('\uFEFF');
+        Directory.CreateDirectory(folder);
 
         if (Environment.GetEnvironmentVariable("OPTDSL_ACCEPT_SNAPSHOTS") == "1")
         {

@@ -2,7 +2,7 @@ using System;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace QuickStart;
+namespace OptDsl.Examples;
 
 /// <summary>Two interleaved noisy spirals in the plane, one per class: generated here, nothing to download.</summary>
 public static class SpiralData

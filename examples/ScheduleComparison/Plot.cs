@@ -1,0 +1,48 @@
+using System.Collections.Generic;
+using System.Linq;
+
+namespace ScheduleComparison;
+
+/// <summary>One chart: each run's loss (moving average, left axis) and its learning rate (dashed, right axis).</summary>
+public static class Plot
+{
+    public static void Save(IReadOnlyList<Run> runs, string path)
+    {
+        var plot = new ScottPlot.Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        for (int i = 0; i < runs.Count; i++)
+        {
+            var run = runs[i];
+            var steps = Enumerable.Range(0, run.LearningRates.Count).Select(s => (double)s).ToArray();
+            var loss = plot.Add.Scatter(steps, MovingAverage(run.Result.Losses, 25));
+            loss.LegendText = $"{run.Name}: loss";
+            loss.MarkerSize = 0;
+            loss.Color = palette.GetColor(i);
+            var rate = plot.Add.Scatter(steps, run.LearningRates.ToArray());
+            rate.LegendText = $"{run.Name}: learning rate";
+            rate.MarkerSize = 0;
+            rate.Color = palette.GetColor(i);
+            rate.LinePattern = ScottPlot.LinePattern.Dashed;
+            rate.Axes.YAxis = plot.Axes.Right;
+        }
+        plot.Title("Spiral MLP, AdamW: three learning-rate schedules");
+        plot.XLabel("step");
+        plot.Axes.Left.Label.Text = "training loss (moving average of 25 steps)";
+        plot.Axes.Right.Label.Text = "learning rate (dashed)";
+        plot.ShowLegend(ScottPlot.Alignment.UpperRight);
+        plot.SavePng(path, 1000, 600);
+    }
+
+    static double[] MovingAverage(IReadOnlyList<double> values, int window)
+    {
+        var result = new double[values.Count];
+        double sum = 0;
+        for (int i = 0; i < values.Count; i++)
+        {
+            sum += values[i];
+            if (i >= window) sum -= values[i - window];
+            result[i] = sum / System.Math.Min(i + 1, window);
+        }
+        return result;
+    }
+}

@@ -1,0 +1,27 @@
+using System.IO;
+using System.Linq;
+using OptDsl.Tests.Shared;
+using ScheduleComparison;
+using Xunit;
+
+namespace OptDsl.Tests.Examples;
+
+/// <summary>The schedule comparison, shortened: its summary snapshot-tested, its chart written.</summary>
+[Collection(ExamplesCollection.Name)]
+public class ScheduleComparisonTests
+{
+    [Fact]
+    public void Three_schedules_train_the_same_model_and_the_chart_is_written()
+    {
+        var runs = Comparison.RunAll(steps: 300);
+        Assert.Equal(new[] { "cosine", "WSD", "linear to zero" }, runs.Select(r => r.Name));
+        Assert.All(runs, r => Assert.Equal(0, r.LearningRates[^1], 3));
+        Snapshot.Match(Comparison.Summary(runs) + "\n", "ScheduleComparison");
+
+        var png = Path.Combine(Path.GetTempPath(), $"optdsl-schedules-{System.Guid.NewGuid():N}.png");
+        Plot.Save(runs, png);
+        Assert.True(new FileInfo(png).Length > 10_000);
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, File.ReadAllBytes(png).Take(4));
+        File.Delete(png);
+    }
+}
