@@ -44,6 +44,26 @@ internal static class CheckpointFile
         }
     }
 
+    /// <summary>Runs <paramref name="stage"/>, turning a short read into a clear message.</summary>
+    public static Action Staged(string path, Func<Action> stage)
+    {
+        try
+        {
+            return stage();
+        }
+        catch (EndOfStreamException)
+        {
+            throw new InvalidDataException($"{path} ends early: it is truncated or not from this optimizer.");
+        }
+    }
+
+    /// <summary>Throws when data is left after what the optimizer read.</summary>
+    public static void ExpectEnd(BinaryReader reader, string path)
+    {
+        if (reader.BaseStream.Position != reader.BaseStream.Length)
+            throw new InvalidDataException($"{path} has unread data after the optimizer's state: it was written by another setup.");
+    }
+
     /// <summary>
     /// Reads and checks the envelope of <paramref name="path"/>; returns a reader positioned at the body, or throws
     /// <see cref="InvalidDataException"/> saying what is wrong with the file.

@@ -61,14 +61,17 @@ public abstract class DeclaredOptimizer : OptimizerHelper
     /// schedules resume where they were) — to <paramref name="path"/>: a versioned file with a checksum, written to a
     /// temporary file and renamed into place. Parameters themselves are the model's to save.
     /// </summary>
-    public void SaveCheckpoint(string path) => CheckpointFile.Write(path, writer =>
+    public void SaveCheckpoint(string path) => CheckpointFile.Write(path, WriteCheckpoint);
+
+    /// <summary>Writes this optimizer's part of a checkpoint (composed optimizers add theirs after it).</summary>
+    internal void WriteCheckpoint(BinaryWriter writer)
     {
         writer.Write(Spec.Name);
         writer.Write(Fingerprint());
         writer.Write(StepCount);
         WriteLayout(writer);
         WriteCheckpointBody(writer);
-    });
+    }
 
     /// <summary>
     /// Loads a checkpoint written by <see cref="SaveCheckpoint"/>. The file is read and checked completely — format,
@@ -79,28 +82,35 @@ public abstract class DeclaredOptimizer : OptimizerHelper
     public void LoadCheckpoint(string path)
     {
         using var reader = CheckpointFile.Open(path);
-        Action commit;
-        long stepCount;
-        try
+        var commit = CheckpointFile.Staged(path, () =>
         {
-            var name = reader.ReadString();
-            if (name != Spec.Name)
-                throw new InvalidDataException($"{path} is a checkpoint of {name}; this optimizer is {Spec.Name}.");
-            if (reader.ReadString() != Fingerprint())
-                throw new InvalidDataException($"{path} was written by a {name} declared with other hyperparameters or state.");
-            stepCount = reader.ReadInt64();
-            CheckLayout(reader, path);
-            commit = StageCheckpointBody(reader);
-            if (reader.BaseStream.Position != reader.BaseStream.Length)
-                throw new InvalidDataException($"{path} has unread data after the optimizer's state.");
-        }
-        catch (EndOfStreamException)
-        {
-            throw new InvalidDataException($"{path} ends early: it is truncated or not from this optimizer.");
-        }
+            var staged = StageCheckpoint(reader, path);
+            CheckpointFile.ExpectEnd(reader, path);
+            return staged;
+        });
         commit();
-        StepCount = stepCount;
     }
+
+    /// <summary>Reads and checks this optimizer's part of a checkpoint; returns what puts it in place.</summary>
+    internal Action StageCheckpoint(BinaryReader reader, string path)
+    {
+        var name = reader.ReadString();
+        if (name != Spec.Name)
+            throw new InvalidDataException($"{path} is a checkpoint of {name}; this optimizer is {Spec.Name}.");
+        if (reader.ReadString() != Fingerprint())
+            throw new InvalidDataException($"{path} was written by a {name} declared with other hyperparameters or state.");
+        long stepCount = reader.ReadInt64();
+        CheckLayout(reader, path);
+        var commit = StageCheckpointBody(reader);
+        return () =>
+        {
+            commit();
+            StepCount = stepCount;
+        };
+    }
+
+    /// <summary>The parameters of every group, in order.</summary>
+    internal IEnumerable<Parameter> AllParameters => _parameter_groups.SelectMany(g => g.Parameters);
 
     /// <summary>Writes every group's options, then every parameter's state, in group order.</summary>
     protected abstract void WriteCheckpointBody(BinaryWriter writer);
