@@ -141,46 +141,50 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
             loss = closure();
         }
 
-        using (torch.no_grad())
+        using (torch.no_grad()) RunStep(null);
+        return loss!;
+    }
+
+    /// <inheritdoc/>
+    internal override void RunStep(Action? beforeUpdate)
+    {
+        _work.Clear();
+        _fused.Clear();
+        try
         {
+            ApplySchedules();
+            CollectAndCheck();
+            beforeUpdate?.Invoke();
+            foreach (var (options, p, g, state, fused) in _work)
+            {
+                state.Step++;
+                if (fused != FusedTarget.None)
+                {
+                    state.AllocateMissing(options);
+                    InitializeFromFirstGradient(g, state);
+                    state.FusedScalars ??= new float[Math.Max(1, FusedKernel!.ScalarCount)];
+                    FillScalars(options, state, state.FusedScalars);
+                    if (fused == FusedTarget.Cuda) _fused.Add(new FusedItem(p, g, state));
+                    else _cpu.Add(p, g, state, state.FusedScalars);
+                }
+                else
+                {
+                    using var scope = torch.NewDisposeScope();
+                    state.AllocateMissing(options);
+                    InitializeFromFirstGradient(g, state);
+                    UpdatePortable(options, p, g, state);
+                }
+            }
+            LaunchFused();
+            _cpu.Run(_cpuUpdate ??= UpdateCpu);
+            StepCount++;
+        }
+        finally
+        {
+            foreach (var item in _work) item.G.Dispose();
             _work.Clear();
             _fused.Clear();
-            try
-            {
-                ApplySchedules();
-                CollectAndCheck();
-                foreach (var (options, p, g, state, fused) in _work)
-                {
-                    state.Step++;
-                    if (fused != FusedTarget.None)
-                    {
-                        state.AllocateMissing(options);
-                        InitializeFromFirstGradient(g, state);
-                        state.FusedScalars ??= new float[Math.Max(1, FusedKernel!.ScalarCount)];
-                        FillScalars(options, state, state.FusedScalars);
-                        if (fused == FusedTarget.Cuda) _fused.Add(new FusedItem(p, g, state));
-                        else _cpu.Add(p, g, state, state.FusedScalars);
-                    }
-                    else
-                    {
-                        using var scope = torch.NewDisposeScope();
-                        state.AllocateMissing(options);
-                        InitializeFromFirstGradient(g, state);
-                        UpdatePortable(options, p, g, state);
-                    }
-                }
-                LaunchFused();
-                _cpu.Run(_cpuUpdate ??= UpdateCpu);
-                StepCount++;
-            }
-            finally
-            {
-                foreach (var item in _work) item.G.Dispose();
-                _work.Clear();
-                _fused.Clear();
-            }
         }
-        return loss!;
     }
 
     readonly List<(TOptions Options, Parameter P, Tensor G, TState State, FusedTarget Fused)> _work = new();

@@ -95,6 +95,8 @@ public abstract class DeclaredOptimizer : OptimizerHelper
     internal Action StageCheckpoint(BinaryReader reader, string path)
     {
         var name = reader.ReadString();
+        if (name == Composition.ComposedOptimizer.Tag)
+            throw new InvalidDataException($"{path} is a checkpoint of a composed optimizer; load it with ComposedOptimizer.LoadCheckpoint.");
         if (name != Spec.Name)
             throw new InvalidDataException($"{path} is a checkpoint of {name}; this optimizer is {Spec.Name}.");
         if (reader.ReadString() != Fingerprint())
@@ -108,6 +110,13 @@ public abstract class DeclaredOptimizer : OptimizerHelper
             StepCount = stepCount;
         };
     }
+
+    /// <summary>
+    /// One step under <c>no_grad</c>: schedules, then every check, then <paramref name="beforeUpdate"/> (a composed
+    /// optimizer's gradient stages, which change gradients in place), then the update. Anything that throws before
+    /// the update leaves parameters, state and <see cref="StepCount"/> as they were.
+    /// </summary>
+    internal abstract void RunStep(Action? beforeUpdate);
 
     /// <summary>The parameters of every group, in order.</summary>
     internal IEnumerable<Parameter> AllParameters => _parameter_groups.SelectMany(g => g.Parameters);

@@ -11,6 +11,16 @@ public static class Schedules
     /// <summary>Always <paramref name="value"/>.</summary>
     public static Schedule Constant(double value) => new Function(_ => value);
 
+    /// <summary>
+    /// Any function of the step (from 0), e.g. the EMA decay warmup <c>t =&gt; Math.Min(0.999, (1 + t) / (10.0 + t))</c>.
+    /// It must be pure: checkpoints resume it by the step alone.
+    /// </summary>
+    public static Schedule Of(Func<long, double> at)
+    {
+        ArgumentNullException.ThrowIfNull(at);
+        return new Function(at);
+    }
+
     /// <summary>From <paramref name="start"/> at step 0 to <paramref name="end"/> at <paramref name="steps"/>, in a straight line (PyTorch's <c>LinearLR</c> as a factor).</summary>
     public static Schedule Linear(double start, double end, long steps)
     {

@@ -1,0 +1,221 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using OptDsl.Runtime.Checkpoints;
+using OptDsl.Runtime.Native;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace OptDsl.Runtime.Composition;
+
+/// <summary>
+/// An optimizer made of an inner optimizer and stages around its update, as in optax's <c>chain</c>: at each
+/// update every stage is checked, then the stages' gradient work runs in order, then the inner update, then the
+/// stages' weight work in order. It is a TorchSharp optimizer: <c>step()</c>, <c>zero_grad()</c> and TorchSharp's LR
+/// schedulers (through <see cref="ParamGroups"/>) work as usual. It owns the inner optimizer and the stages.
+/// </summary>
+public sealed class ComposedOptimizer : optim.Optimizer
+{
+    static ComposedOptimizer() => TorchSharpNative.EnsureLoadable();
+
+    readonly OptimizerStage[] _stages;
+    readonly AccumulateGradients? _accumulate;
+
+    /// <summary>Composes <paramref name="stages"/> around <paramref name="inner"/>; see <see cref="Composition.Compose"/>.</summary>
+    public ComposedOptimizer(optim.Optimizer inner, params OptimizerStage[] stages) : base(IntPtr.Zero)
+    {
+        ArgumentNullException.ThrowIfNull(inner);
+        ArgumentNullException.ThrowIfNull(stages);
+        if (inner is ComposedOptimizer)
+            throw new ArgumentException("The inner optimizer is already composed; give all the stages to one Compose call.", nameof(inner));
+        for (int i = 0; i < stages.Length; i++)
+        {
+            var stage = stages[i] ?? throw new ArgumentException($"Stage {i} is null.", nameof(stages));
+            if (stage.Owner is not null || Array.IndexOf(stages, stage) != i)
+                throw new ArgumentException($"Stage {i} ({stage.Name}) already belongs to a composed optimizer; create one stage per optimizer.", nameof(stages));
+            if (stage is AccumulateGradients accumulate)
+            {
+                if (i != 0)
+                    throw new ArgumentException(
+                        $"AccumulateGradients is stage {i}; it must be the first stage, because backward() sums the micro-steps' gradients before any stage sees them.",
+                        nameof(stages));
+                _accumulate = accumulate;
+            }
+        }
+        foreach (var stage in stages) stage.Owner = this;
+        Inner = inner;
+        _stages = stages;
+    }
+
+    /// <summary>The optimizer whose update the stages surround.</summary>
+    public optim.Optimizer Inner { get; }
+
+    /// <summary>The stages, in the order they run.</summary>
+    public IReadOnlyList<OptimizerStage> Stages => _stages;
+
+    /// <summary>The first stage of type <typeparamref name="T"/>; throws if there is none.</summary>
+    public T Stage<T>() where T : OptimizerStage =>
+        _stages.OfType<T>().FirstOrDefault() ?? throw new InvalidOperationException($"This optimizer has no {typeof(T).Name} stage.");
+
+    /// <summary>Updates made (micro-steps that only accumulated gradients do not count); kept in checkpoints.</summary>
+    public long StepCount { get; private set; }
+
+    /// <summary>The inner optimizer's parameter groups, so TorchSharp's LR schedulers drive its learning rates.</summary>
+    public override IEnumerable<optim.ILearningRateController> ParamGroups => Inner.ParamGroups;
+
+    /// <inheritdoc/>
+    public override IEnumerable<Parameter> parameters() => Inner.parameters();
+
+    /// <inheritdoc/>
+    public override void add_param_group(ParamGroup param_group) => Inner.add_param_group(param_group);
+
+    /// <summary>Zeroes the gradients, except within an accumulation window, where they keep summing.</summary>
+    public override void zero_grad()
+    {
+        if (_accumulate is { IsMidWindow: true }) return;
+        Inner.zero_grad();
+    }
+
+    /// <summary>
+    /// Evaluates <paramref name="closure"/> (if any), then makes one update — or, within an accumulation window, only
+    /// counts the micro-step. Every stage and the inner optimizer check everything before anything changes.
+    /// </summary>
+    public override Tensor step(Func<Tensor>? closure = null)
+    {
+        foreach (var stage in _stages)
+            if (stage is WeightAverage { IsSwappedIn: true } average)
+                throw new InvalidOperationException(
+                    $"{average.Name}'s averaged weights are swapped into the model; dispose the scope SwapIn() returned before training on.");
+        Tensor? loss = null;
+        if (closure is not null)
+        {
+            using var _ = torch.enable_grad();
+            loss = closure();
+        }
+        if (_accumulate is not null && !_accumulate.CompletesWindow()) return loss!;
+
+        using (torch.no_grad())
+        {
+            var context = new StageContext(Inner.parameters().ToList(), StepCount);
+            foreach (var stage in _stages) stage.Check(context);
+            if (Inner is DeclaredOptimizer declared)
+            {
+                declared.RunStep(() => BeforeUpdate(context));
+            }
+            else
+            {
+                BeforeUpdate(context);
+                Inner.step();
+            }
+            foreach (var stage in _stages) stage.AfterUpdate(context);
+        }
+        StepCount++;
+        _accumulate?.EndWindow();
+        return loss!;
+    }
+
+    void BeforeUpdate(StageContext context)
+    {
+        foreach (var stage in _stages) stage.BeforeUpdate(context);
+    }
+
+    /// <summary>Moves the inner optimizer's state and every stage's tensors to <paramref name="device"/>.</summary>
+    public void to(Device device)
+    {
+        if (Inner is OptimizerHelper helper) helper.to(device);
+        foreach (var stage in _stages) stage.MoveTo(device);
+    }
+
+    /// <summary>
+    /// Saves the whole recipe — the inner optimizer (hyperparameters, state, schedule positions), every stage's state
+    /// and the step and micro-step counters — as one versioned, checksummed file, written atomically. Needs an inner
+    /// optimizer declared with OptDsl.
+    /// </summary>
+    public void SaveCheckpoint(string path)
+    {
+        var declared = DeclaredInner();
+        if (_accumulate is { IsMidWindow: true } a)
+            throw new InvalidOperationException(
+                $"{a.Pending} of {a.MicroSteps} micro-steps of an accumulation window are taken, and their gradients live in the parameters, not in the optimizer; save after the update.");
+        CheckpointFile.Write(path, writer =>
+        {
+            writer.Write(Tag);
+            writer.Write(Fingerprint());
+            writer.Write(StepCount);
+            writer.Write(_accumulate?.MicroSteps ?? 1);
+            declared.WriteCheckpoint(writer);
+            foreach (var stage in _stages) stage.WriteState(writer);
+        });
+    }
+
+    /// <summary>
+    /// Loads a checkpoint written by <see cref="SaveCheckpoint"/> into an optimizer composed the same way. The whole
+    /// file is read and checked before anything is replaced; a mismatch or a corrupt file throws
+    /// <see cref="InvalidDataException"/> and leaves the optimizer and its stages as they were.
+    /// </summary>
+    public void LoadCheckpoint(string path)
+    {
+        var declared = DeclaredInner();
+        using var reader = CheckpointFile.Open(path);
+        var commit = CheckpointFile.Staged(path, () =>
+        {
+            var tag = reader.ReadString();
+            if (tag != Tag)
+                throw new InvalidDataException($"{path} is a checkpoint of a plain {tag}, not of a composed optimizer; load it with {tag}.LoadCheckpoint.");
+            var fingerprint = reader.ReadString();
+            if (fingerprint != Fingerprint())
+                throw new InvalidDataException($"{path} is a checkpoint of a recipe with stages [{fingerprint}]; this one has [{Fingerprint()}].");
+            long stepCount = reader.ReadInt64();
+            int microSteps = reader.ReadInt32();
+            if (stepCount < 0 || microSteps < 1)
+                throw new InvalidDataException($"{path} is corrupt (step {stepCount}, {microSteps} micro-steps per update).");
+            if (microSteps != (_accumulate?.MicroSteps ?? 1))
+                throw new InvalidDataException($"{path} accumulates gradients over {microSteps} micro-steps; this optimizer over {_accumulate?.MicroSteps ?? 1}.");
+            var commits = new List<Action> { declared.StageCheckpoint(reader, path) };
+            var parameters = declared.AllParameters.ToList();
+            foreach (var stage in _stages)
+            {
+                try
+                {
+                    commits.Add(stage.ReadState(reader, parameters));
+                }
+                catch (InvalidDataException e)
+                {
+                    throw new InvalidDataException($"{path}: {e.Message}", e);
+                }
+            }
+            CheckpointFile.ExpectEnd(reader, path);
+            return () =>
+            {
+                foreach (var c in commits) c();
+                StepCount = stepCount;
+                _accumulate?.EndWindow();
+            };
+        });
+        commit();
+    }
+
+    DeclaredOptimizer DeclaredInner() =>
+        Inner as DeclaredOptimizer ?? throw new NotSupportedException(
+            $"Checkpoints of a composed optimizer need an inner optimizer declared with OptDsl; {Inner.GetType().Name} saves with its own save_state_dict.");
+
+    /// <summary>Opens a composed checkpoint, where a plain optimizer's opens with its name.</summary>
+    internal const string Tag = "OptDsl.ComposedOptimizer";
+
+    string Fingerprint() => string.Join(",", _stages.Select(s => s.Name));
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            // An average still swapped in goes back out first: the model keeps its trained weights.
+            foreach (var stage in _stages) (stage as WeightAverage)?.SwapOutIfIn();
+            foreach (var stage in _stages) stage.Dispose();
+            Inner.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+}
