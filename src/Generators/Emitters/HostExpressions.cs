@@ -6,24 +6,26 @@ namespace OptDsl.Generators.Emitters;
 
 /// <summary>
 /// Writes a host-only expression as C#: reals in double (the declaration's float math, computed once per step in
-/// higher precision), integers and bools as declared. Names are resolved by the caller.
+/// higher precision), integers and bools as declared. Names are resolved by the caller; so is the matrix view's
+/// shape (<c>Matrix.Rows()</c>, <c>Columns()</c>), which only a backend with the parameter at hand can read.
 /// </summary>
 static class HostExpressions
 {
     const string HostMath = "global::OptDsl.Runtime.HostMath";
 
-    public static string Write(Expr e, Func<Reference, string> name, Func<Hoisted, string> hoisted) => e switch
+    public static string Write(Expr e, Func<Reference, string> name, Func<Hoisted, string> hoisted, Func<MathFunction, string>? shape = null) => e switch
     {
         Constant c => Wrap(Literals.Of(c.Value, c.Type), c.Value < 0),
         Reference r => name(r),
         Hoisted h => hoisted(h),
-        Unary { Op: UnaryOp.Negate } u => $"(-{Write(u.Operand, name, hoisted)})",
-        Unary u => $"(!{Write(u.Operand, name, hoisted)})",
-        Binary b => $"({Write(b.Left, name, hoisted)} {Operator(b.Op)} {Write(b.Right, name, hoisted)})",
-        Select s => $"({Write(s.Condition, name, hoisted)} ? {Write(s.WhenTrue, name, hoisted)} : {Write(s.WhenFalse, name, hoisted)})",
-        Model.Convert { Type: ValueKind.Real } c => $"((double){Write(c.Operand, name, hoisted)})",
-        Model.Convert c => $"((long){Write(c.Operand, name, hoisted)})",
-        Call c => Function(c, c.Arguments.Select(a => Write(a, name, hoisted)).ToArray()),
+        Unary { Op: UnaryOp.Negate } u => $"(-{Write(u.Operand, name, hoisted, shape)})",
+        Unary u => $"(!{Write(u.Operand, name, hoisted, shape)})",
+        Binary b => $"({Write(b.Left, name, hoisted, shape)} {Operator(b.Op)} {Write(b.Right, name, hoisted, shape)})",
+        Select s => $"({Write(s.Condition, name, hoisted, shape)} ? {Write(s.WhenTrue, name, hoisted, shape)} : {Write(s.WhenFalse, name, hoisted, shape)})",
+        Model.Convert { Type: ValueKind.Real } c => $"((double){Write(c.Operand, name, hoisted, shape)})",
+        Model.Convert c => $"((long){Write(c.Operand, name, hoisted, shape)})",
+        Call c when c.Function.IsShape() => shape?.Invoke(c.Function) ?? c.Function.Display() + "()",
+        Call c => Function(c, c.Arguments.Select(a => Write(a, name, hoisted, shape)).ToArray()),
         _ => throw new ArgumentOutOfRangeException(nameof(e), e.GetType().Name),
     };
 

@@ -193,6 +193,17 @@ sealed class PortableEmitter
             }
         }
 
+        // X = Lerp(X, e, w): one in-place lerp_ (a value the same for every element is left to the general case).
+        if (value is Call { Function: MathFunction.Lerp } lerp && IsSelf(lerp.Arguments[0]) && lerp.Arguments[1].Varying)
+        {
+            var end = Tensor(lerp.Arguments[1]);
+            var weight = Code(Evaluate(lerp.Arguments[2]));
+            var self = Handle((target.Kind, target.Name));
+            ProtectAliases(self, (target.Kind, target.Name));
+            _w.Line($"{self}.lerp_({end}, {weight});");
+            return true;
+        }
+
         Expr? scale, addend = null;
         bool divide, negative = false;
         if (value is Binary { Op: BinaryOp.Add or BinaryOp.Subtract } b && Linear(b.Left, out scale, out divide))
@@ -205,11 +216,14 @@ sealed class PortableEmitter
         // A scaled X must not be read again by the addend: the chain would see X already scaled.
         if (scale is not null && addend is not null && Reads(addend, target)) return false;
 
-        var scaleCode = scale is null ? "" : $".{(divide ? "div_" : "mul_")}({Code(Evaluate(scale))})";
+        var scaleValue = scale is null ? null : Evaluate(scale);
+        var scaleCode = scaleValue is null ? "" : $".{(divide ? "div_" : "mul_")}({Code(scaleValue)})";
         var addendCall = addend is null ? "" : "." + AddendCall(addend, negative);
         var handle = Handle((target.Kind, target.Name));
         ProtectAliases(handle, (target.Kind, target.Name));
-        _w.Line($"{handle}{scaleCode}{addendCall};");
+        // Scaling by exactly 1 (weight decay 0) leaves every value as it is: skip the pass over the tensor.
+        var skip = addend is null && scaleValue is HostValue one ? $"if ({one.Code} != 1) " : "";
+        _w.Line($"{skip}{handle}{scaleCode}{addendCall};");
         return true;
     }
 
@@ -456,9 +470,6 @@ sealed class PortableEmitter
             case var line when line.IsRowOrColumn():
                 code = $"{MatrixMath}.{line.ToString().Substring("Matrix".Length)}({Code(args[0])}, {_p})";
                 break;
-            case MathFunction.MatrixRows or MathFunction.MatrixColumns:
-                code = $"{MatrixMath}.{(c.Function == MathFunction.MatrixRows ? "Rows" : "Columns")}({_p})";
-                break;
             case var global when global.IsGlobal():
             {
                 var request = _names.Take("request");
@@ -534,7 +545,10 @@ sealed class PortableEmitter
 
     string AsTensor(Value v) => v is HostValue h ? $"{TensorMath}.AsTensor({h.Code}, {_p})" : Code(v);
 
-    string Host(Expr e) => HostExpressions.Write(e, HostName, h => HoistedName(h.Index));
+    string Host(Expr e) => HostExpressions.Write(e, HostName, h => HoistedName(h.Index), Shape);
+
+    /// <summary>The matrix view's rows (<c>shape[0]</c>) or columns (the rest of the elements), read on the host.</summary>
+    string Shape(MathFunction f) => f == MathFunction.MatrixRows ? $"((double){MatrixMath}.RowCount({_p}))" : $"((double){MatrixMath}.ColumnCount({_p}))";
 
     string HostName(Reference r) => r.Kind switch
     {

@@ -54,6 +54,9 @@ public static class MathFunctionExtensions
     /// <summary>Whether <paramref name="f"/> reduces over the tensors of one parameter group only.</summary>
     public static bool IsPerGroup(this MathFunction f) => f is >= MathFunction.GroupSum and <= MathFunction.GroupMaxAbs;
 
+    /// <summary>Whether <paramref name="f"/> describes the parameter's matrix view (<c>Matrix.Rows</c>, <c>Columns</c>): a host value per tensor.</summary>
+    public static bool IsShape(this MathFunction f) => f is MathFunction.MatrixRows or MathFunction.MatrixColumns;
+
     /// <summary>Whether <paramref name="f"/> needs the whole tensor (a pass of its own), not one element.</summary>
     public static bool IsWholeTensor(this MathFunction f) => f.IsReduction() || f.IsMatrix() || f.IsGlobal();
 
@@ -82,9 +85,12 @@ public sealed record Unary(UnaryOp Op, Expr Operand, ValueKind Type) : Expr(Type
 
 public sealed record Binary(BinaryOp Op, Expr Left, Expr Right, ValueKind Type) : Expr(Type, Left.Varying || Right.Varying);
 
-/// <summary>A function call; whole-tensor functions give device values, which count as varying (never hoisted or shared).</summary>
+/// <summary>
+/// A function call; whole-tensor functions give device values, which count as varying (never hoisted or shared) —
+/// except the matrix view's shape, which the host knows.
+/// </summary>
 public sealed record Call(MathFunction Function, EquatableArray<Expr> Arguments, ValueKind Type)
-    : Expr(Type, Function.IsWholeTensor() || System.Linq.Enumerable.Any(Arguments, a => a.Varying));
+    : Expr(Type, (Function.IsWholeTensor() && !Function.IsShape()) || System.Linq.Enumerable.Any(Arguments, a => a.Varying));
 
 public sealed record Select(Expr Condition, Expr WhenTrue, Expr WhenFalse, ValueKind Type)
     : Expr(Type, Condition.Varying || WhenTrue.Varying || WhenFalse.Varying);

@@ -26,27 +26,67 @@ public static class MatrixMath
     public static Tensor Orthogonalize(Tensor x, double steps, double a, double b, double c)
     {
         if (steps < 0 || steps != Math.Floor(steps)) throw new ArgumentOutOfRangeException(nameof(steps), steps, "Newton–Schulz needs a whole number of steps, 0 or more.");
-        var work = x.device_type == DeviceType.CUDA ? x.to(ScalarType.BFloat16) : x;
+        var work = x.to(WorkType(x));
         bool tall = work.shape[^2] > work.shape[^1];
         if (tall) work = work.mT;
-        // Unit Frobenius norm bounds every singular value by 1, inside the iteration's basin.
-        var norm = DeclaredState.InStateType(work).square().sum(new long[] { -2, -1 }, keepdim: true).sqrt().to(work.dtype);
+        // Unit Frobenius norm bounds every singular value by 1, inside the iteration's basin; the reduction
+        // accumulates in float32 whatever the work type.
+        var norm = torch.linalg.vector_norm(work, 2, new long[] { -2, -1 }, keepdim: true);
         work = work / norm.add(1e-7);
+        bool fused = work.dtype == ScalarType.BFloat16 && work.dim() <= 3;
         for (int i = 0; i < (int)steps; i++)
         {
+            // X <- aX + (bA + cA²)X with A = XXᵀ. In bfloat16 each sum is folded into its matmul's epilogue (float
+            // coefficients suffice there); in other types the coefficients stay exact.
             var gram = work.matmul(work.mT);
-            var poly = gram.mul(b).add(gram.matmul(gram).mul(c));
-            work = work.mul(a).add(poly.matmul(work));
+            if (fused && work.dim() == 3)
+            {
+                var poly = AddBatchMatmul(gram, gram, gram, beta: (float)b, alpha: (float)c);
+                work = AddBatchMatmul(work, poly, work, beta: (float)a, alpha: 1);
+            }
+            else if (fused)
+            {
+                var poly = torch.addmm(gram, gram, gram, beta: (float)b, alpha: (float)c);
+                work = torch.addmm(work, poly, work, beta: (float)a, alpha: 1);
+            }
+            else
+            {
+                var poly = gram.mul(b).add(gram.matmul(gram).mul(c));
+                work = work.mul(a).add(poly.matmul(work));
+            }
         }
         if (tall) work = work.mT;
         return work.to(x.dtype);
     }
 
-    /// <summary><c>shape[0]</c> as a 0-d tensor beside <paramref name="p"/>.</summary>
-    public static Tensor Rows(Tensor p) => TensorMath.Scalar(p.shape[0], p);
+    /// <summary><c>beta * input + alpha * (batch1 @ batch2)</c>, one batched matmul with the sum in its epilogue.</summary>
+    static Tensor AddBatchMatmul(Tensor input, Tensor batch1, Tensor batch2, float beta, float alpha) =>
+        BaddbmmTakesProductFirst.Value
+            ? torch.baddbmm(batch1, batch2, input, beta, alpha)
+            : torch.baddbmm(input, batch1, batch2, beta, alpha);
 
-    /// <summary><c>numel / shape[0]</c> as a 0-d tensor beside <paramref name="p"/>.</summary>
-    public static Tensor Columns(Tensor p) => TensorMath.Scalar(ColumnCount(p), p);
+    /// <summary>
+    /// TorchSharp 0.107's <c>torch.baddbmm(input, batch1, batch2)</c> hands its tensors to the native call in another
+    /// order and computes <c>beta * batch2 + alpha * (input @ batch1)</c>. Which order this TorchSharp has is asked once,
+    /// on 1x1 matrices, so a fixed release keeps working.
+    /// </summary>
+    static readonly Lazy<bool> BaddbmmTakesProductFirst = new(() =>
+    {
+        using var scope = torch.NewDisposeScope();
+        var (one, two, three) = (torch.full(new long[] { 1, 1, 1 }, 1.0), torch.full(new long[] { 1, 1, 1 }, 2.0), torch.full(new long[] { 1, 1, 1 }, 3.0));
+        // As documented: 1 + 2 * 3 = 7; as 0.107 does it: 3 + 1 * 2 = 5.
+        return torch.baddbmm(one, two, three).item<float>() != 7f;
+    });
+
+    /// <summary>The type the iterations run in: bfloat16 on CUDA (tensor cores), the input's type elsewhere.</summary>
+    internal static ScalarType WorkType(Tensor x) => x.device_type == DeviceType.CUDA ? ScalarType.BFloat16 : x.dtype;
+
+    /// <summary>The matrix view's rows: <c>shape[0]</c> (what <c>Matrix.Rows()</c> reads).</summary>
+    public static long RowCount(Tensor p) => p.dim() > 0 ? p.shape[0]
+        : throw new ArgumentException("Matrix.Rows() needs a parameter of at least one dimension; this one is a scalar.", nameof(p));
+
+    /// <summary>The matrix view's columns: the product of every dimension but the first, so empty tensors work too (what <c>Matrix.Columns()</c> reads).</summary>
+    public static long ColumnCount(Tensor like) => like.shape.Skip(1).Aggregate(1L, (a, b) => a * b);
 
     // Per-row and per-column reductions of the matrix view (shape[0] rows), shaped to broadcast over the parameter:
     // a row's value as [rows, 1, 1, ...], a column's as [1, rest of the shape].
@@ -54,8 +94,6 @@ public static class MatrixMath
     static Tensor View(Tensor x, Tensor like) =>
         (x.shape.AsSpan().SequenceEqual(like.shape) ? x : x.expand_as(like)).reshape(like.shape[0], ColumnCount(like));
 
-    /// <summary>The matrix view's columns: the product of every dimension but the first (so empty tensors work too).</summary>
-    internal static long ColumnCount(Tensor like) => like.shape.Skip(1).Aggregate(1L, (a, b) => a * b);
 
     static Tensor AsRows(Tensor perRow, Tensor like) =>
         perRow.reshape(new[] { like.shape[0] }.Concat(Enumerable.Repeat(1L, (int)like.dim() - 1)).ToArray());

@@ -12,7 +12,8 @@ namespace OptDsl.Runtime.Portable;
 public static class TensorMath
 {
     /// <summary>A 0-d tensor holding <paramref name="value"/>, typed and placed like <paramref name="like"/>; broadcasts.</summary>
-    public static Tensor Scalar(double value, Tensor like) => torch.tensor(value, dtype: like.dtype, device: like.device);
+    /// <remarks>Filled on the device: <c>torch.tensor</c> would copy from the host and wait for the device each time.</remarks>
+    public static Tensor Scalar(double value, Tensor like) => torch.full(Array.Empty<long>(), value, dtype: like.dtype, device: like.device);
 
     /// <summary><c>a - b</c> for a scalar <paramref name="a"/>.</summary>
     public static Tensor Sub(double a, Tensor b) => b.neg().add_(a);
@@ -71,8 +72,8 @@ public static class TensorMath
     /// <summary><c>a + w * (b - a)</c>.</summary>
     public static Tensor Lerp(Tensor a, Tensor b, Tensor w) => b.sub(a).mul_(w).add_(a);
 
-    /// <summary><c>a + w * (b - a)</c> with a scalar weight.</summary>
-    public static Tensor Lerp(Tensor a, Tensor b, double w) => b.sub(a).mul_(w).add_(a);
+    /// <summary><c>a + w * (b - a)</c> with a scalar weight, in one pass (PyTorch's lerp, exact at both ends).</summary>
+    public static Tensor Lerp(Tensor a, Tensor b, double w) => a.dtype == b.dtype && a.shape.AsSpan().SequenceEqual(b.shape) ? a.lerp(b, w) : b.sub(a).mul_(w).add_(a);
 
     // Reductions over the whole tensor (OptDsl.Reduce), as 0-d tensors on the tensor's device. The value is expanded to
     // the parameter's shape first, so a value that is uniform (a 0-d tensor) counts once per element.

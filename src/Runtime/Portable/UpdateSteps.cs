@@ -154,8 +154,10 @@ public static class StepRunner
             return;
         }
         long rows = first.Like.shape[0], columns = MatrixMath.ColumnCount(first.Like);
-        var stacked = torch.stack(same.Select(r => r.Full.reshape(rows, columns)));
-        var results = MatrixMath.Orthogonalize(stacked, first.Steps, first.A, first.B, first.C).unbind(0);
+        // Each matrix is converted straight into its slot of the batch, in the iterations' type: no float32 stack.
+        var stacked = torch.empty(new[] { same.Count, rows, columns }, MatrixMath.WorkType(first.Input), first.Input.device);
+        for (int i = 0; i < same.Count; i++) stacked[i].copy_(same[i].Full.reshape(rows, columns));
+        var results = MatrixMath.Orthogonalize(stacked, first.Steps, first.A, first.B, first.C).to(first.Input.dtype).unbind(0);
         for (int i = 0; i < same.Count; i++) same[i].Result = results[i].reshape(same[i].Like.shape);
     }
 }
