@@ -1,10 +1,12 @@
 using System;
 using System.Linq;
 using OptDsl.GpuCheck;
+using OptDsl.Optimizers;
 using OptDsl.Runtime;
 using OptDsl.Runtime.Native;
 using OptDsl.Tests.Catalog;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 // On a CUDA device: every catalog optimizer's fused kernel and portable path against the CPU tests' references,
@@ -101,14 +103,19 @@ Console.WriteLine("6. Schedule-free AdamW, fused on CUDA in fp32 against the por
 }
 
 Console.WriteLine();
-Console.WriteLine("7. Muon on CUDA (Newton-Schulz in bf16) against float64 on the CPU: 64x192, 256x64, 32x3x3x3, 6 steps");
+Console.WriteLine("7. Newton-Schulz optimizers on CUDA (bf16) against float64 on the CPU: 64x192 (twice: batched), 256x64, 32x3x3x3, 6 steps");
+foreach (var (name, create) in new (string, Func<Parameter[], DeclaredOptimizer>)[]
+{
+    ("Muon", ps => new Muon(ps, lr: 0.02, weightDecay: 0.01)),
+    ("SWAN", ps => new Swan(ps, lr: 0.01, weightDecay: 0.01)),
+})
 {
     // bf16 keeps 8 bits of mantissa: the orthogonalised update is off by about 1% relative, so the weights' movement
     // over 6 steps is too; 5% leaves room, and a wrong transpose, scale or coefficient is off by far more.
-    double relative = MuonCheck.RelativeToMovement();
+    double relative = NewtonSchulzCheck.RelativeToMovement(create);
     bool close = relative <= 0.05;
     if (!close) failures++;
-    Console.WriteLine($"   max |CUDA - CPU| / max |movement|, worst tensor: {relative:E2} {(close ? "" : "FAIL")}");
+    Console.WriteLine($"   {name}: max |CUDA - CPU| / max |movement|, worst tensor: {relative:E2} {(close ? "" : "FAIL")}");
 }
 
 Console.WriteLine();

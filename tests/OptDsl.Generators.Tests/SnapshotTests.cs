@@ -16,6 +16,7 @@ public class SnapshotTests
     [InlineData("Lamb")]
     [InlineData("Muon")]
     [InlineData("Adafactor")]
+    [InlineData("Swan")]
     public void Catalog_declaration_generates_the_reviewed_source(string name)
     {
         var run = GeneratorHarness.Generate(Declarations.Catalog(name));

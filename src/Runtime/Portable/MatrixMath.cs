@@ -39,7 +39,14 @@ public static class MatrixMath
             // X <- aX + (bA + cA²)X with A = XXᵀ. In bfloat16 each sum is folded into its matmul's epilogue (float
             // coefficients suffice there); in other types the coefficients stay exact.
             var gram = work.matmul(work.mT);
-            if (fused && work.dim() == 3)
+            if (c == 0)
+            {
+                // The cubic iteration (c = 0) needs no A²: X <- aX + bAX.
+                work = fused && work.dim() == 3 ? AddBatchMatmul(work, gram, work, beta: (float)a, alpha: (float)b)
+                    : fused ? torch.addmm(work, gram, work, beta: (float)a, alpha: (float)b)
+                    : work.mul(a).add(gram.matmul(work).mul(b));
+            }
+            else if (fused && work.dim() == 3)
             {
                 var poly = AddBatchMatmul(gram, gram, gram, beta: (float)b, alpha: (float)c);
                 work = AddBatchMatmul(work, poly, work, beta: (float)a, alpha: 1);

@@ -33,5 +33,6 @@ public static class CatalogIndex
             ["Muon"] = ps => new Muon(ps),
             ["SgdSai"] = ps => new SgdSai(ps),
             ["Adafactor"] = ps => new Adafactor(ps),
+            ["Swan"] = ps => new Swan(ps),
         };
 }

@@ -1,39 +1,41 @@
+using System;
 using System.Linq;
 using OptDsl.Optimizers;
+using OptDsl.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace OptDsl.GpuCheck;
 
-/// <summary>Muon on CUDA (Newton–Schulz in bfloat16 on tensor cores) against float64 on the CPU.</summary>
-public static class MuonCheck
+/// <summary>Optimizers with Newton–Schulz work (Muon, SWAN) on CUDA, in bfloat16 on tensor cores, against float64 on the CPU.</summary>
+public static class NewtonSchulzCheck
 {
     // Two 64x192 matrices, so that the batched chain is checked too.
     static readonly long[][] Shapes = { new long[] { 64, 192 }, new long[] { 256, 64 }, new long[] { 32, 3, 3, 3 }, new long[] { 64, 192 } };
 
-    static Parameter[] Train(ScalarType dtype, Device device, out Parameter[] initial)
+    static Parameter[] Train(Func<Parameter[], DeclaredOptimizer> create, ScalarType dtype, Device device, out Parameter[] initial)
     {
         torch.manual_seed(5);
         var start = Shapes.Select(s => torch.randn(s, ScalarType.Float64) * 0.05).ToArray();
         initial = start.Select(t => new Parameter(t.clone())).ToArray();
         var parameters = start.Select(t => new Parameter(t.to(dtype).to(device))).ToArray();
-        using var muon = new Muon(parameters, lr: 0.02, weightDecay: 0.01);
+        using var optimizer = create(parameters);
         for (int step = 1; step <= 6; step++)
         {
             torch.manual_seed(100 + step);
             using (torch.no_grad())
                 foreach (var p in parameters) p.grad = torch.randn(p.shape, ScalarType.Float64).to(dtype).to(device);
-            muon.step();
+            optimizer.step();
         }
         return parameters;
     }
 
     /// <summary>Max |CUDA - CPU fp64| over each tensor's movement, worst tensor: the bf16 orthogonalisation's relative error.</summary>
-    public static double RelativeToMovement()
+    public static double RelativeToMovement(Func<Parameter[], DeclaredOptimizer> create)
     {
-        var gpu = Train(ScalarType.Float32, CUDA, out _);
-        var cpu = Train(ScalarType.Float64, CPU, out var initial);
+        var gpu = Train(create, ScalarType.Float32, CUDA, out _);
+        var cpu = Train(create, ScalarType.Float64, CPU, out var initial);
         return gpu.Zip(cpu, initial).Max(t =>
             (t.First.detach().cpu().to(ScalarType.Float64) - t.Second).abs().max().item<double>()
             / (t.Second - t.Third).abs().max().item<double>());
