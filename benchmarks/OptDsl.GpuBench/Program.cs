@@ -6,6 +6,7 @@ using System.Linq;
 using System.Text.Json;
 using OptDsl.GpuBench;
 using OptDsl.Runtime;
+using OptDsl.Runtime.Composition;
 using OptDsl.Runtime.Native;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -13,7 +14,7 @@ using static TorchSharp.torch;
 
 // Median ms per optimizer step on GPT-2 small's parameter list (148 tensors, 124.4M fp32 elements), with the
 // device-to-device copy that moves the same bytes as the floor, all in one process. Writes JSON for report.py.
-// Usage: OPTDSL_LIBTORCH=<torch/lib> OptDsl.GpuBench results.json [--muon]   (--muon: only the Muon rows)
+// Usage: OPTDSL_LIBTORCH=<torch/lib> OptDsl.GpuBench results.json [--muon | --clip]   (only the Muon, or the clipping, rows)
 Console.WriteLine("native loading: " + TorchSharpNative.Outcome);
 torch.InitializeDeviceType(DeviceType.CUDA);
 if (!torch.cuda.is_available()) { Console.WriteLine("no CUDA device"); return 2; }
@@ -32,7 +33,7 @@ Parameter[] Parameters()
 }
 
 var results = new Dictionary<string, double>();
-bool onlyMuon = args.Contains("--muon");
+bool onlyMuon = args.Contains("--muon"), onlyClip = args.Contains("--clip");
 
 double Median(Action step, int windows = 15, int perWindow = 10)
 {
@@ -66,7 +67,7 @@ void CopyFloor(int bytesPerElement)
     Record($"copy floor ({bytesPerElement} B/element)", Median(() => target.copy_(source)));
 }
 
-if (!onlyMuon)
+if (!onlyMuon && !onlyClip)
 {
     CopyFloor(28);
     {
@@ -114,6 +115,22 @@ if (!onlyMuon)
     }
 }
 
+if (!onlyMuon)
+{
+    // Global-norm clipping in front of fused AdamW: its factor handed to the kernel (one extra read of the gradients:
+    // the norm), and scaled into the gradients first as PyTorch does (three: the norm, then a read and a write).
+    var ps = Parameters();
+    using var plain = new OptDsl.Optimizers.AdamW(ps, lr: 1e-3) { Backend = UpdateBackend.Fused };
+    Record("OptDsl AdamW, fused CUDA (no clipping)", Median(() => plain.step()));
+    foreach (var (name, fold) in new[] { ("OptDsl ClipGradNorm + AdamW, factor in kernel", true), ("OptDsl ClipGradNorm + AdamW, grads scaled", false) })
+    {
+        using var clipped = new OptDsl.Optimizers.AdamW(ps, lr: 1e-3) { Backend = UpdateBackend.Fused }
+            .Compose(new ClipGradNorm(1.0, foldIntoUpdate: fold));
+        Record(name, Median(() => clipped.step()));
+    }
+}
+
+if (!onlyClip)
 {
     // Muon on the 48 hidden matrices: momentum, 5 Newton-Schulz iterations in bf16, update. Compare with
     // pytorch_muon.py's per-matrix loop and per-shape batched chain, run in the same command.
@@ -122,6 +139,14 @@ if (!onlyMuon)
         foreach (var p in ps) p.grad = torch.randn_like(p) * 1e-3;
     using var muon = new OptDsl.Optimizers.Muon(ps, lr: 0.02);
     Record("OptDsl Muon, 48 hidden matrices", Median(() => muon.step(), windows: 9, perWindow: 5));
+    // Where the time goes: the four per-shape bf16 Newton-Schulz chains alone, on inputs already stacked.
+    var batches = Gpt2Shapes.HiddenMatrices().GroupBy(s => (s[0], s[1]))
+        .Select(g => torch.randn(new[] { g.Count(), g.Key.Item1, g.Key.Item2 }, device: torch.CUDA).to(ScalarType.BFloat16)).ToArray();
+    Record("OptDsl Newton-Schulz alone, 4 bf16 batches", Median(() =>
+    {
+        using var scope = torch.NewDisposeScope();
+        foreach (var b in batches) OptDsl.Runtime.Portable.MatrixMath.Orthogonalize(b, 5, 3.4445, -4.7750, 2.0315);
+    }, windows: 9, perWindow: 5));
 }
 
 File.WriteAllText(args.FirstOrDefault(a => !a.StartsWith("--")) ?? "csharp.json", JsonSerializer.Serialize(results));

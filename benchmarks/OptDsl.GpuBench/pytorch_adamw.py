@@ -48,6 +48,17 @@ def main():
         print(f"{name:44} {results[name]:8.3f} ms", flush=True)
         del opt
         torch.cuda.empty_cache()
+    # Global-norm clipping in front of the fused step, as a PyTorch training loop writes it.
+    ps = params()
+    opt = torch.optim.AdamW(ps, lr=1e-3, fused=True)
+
+    def clipped_step():
+        torch.nn.utils.clip_grad_norm_(ps, 1.0, foreach=True)
+        opt.step()
+
+    name = "PyTorch clip_grad_norm_ + AdamW fused"
+    results[name] = median_ms(clipped_step)
+    print(f"{name:44} {results[name]:8.3f} ms", flush=True)
     with open(sys.argv[1] if len(sys.argv) > 1 else "pytorch.json", "w") as f:
         json.dump(results, f)
 

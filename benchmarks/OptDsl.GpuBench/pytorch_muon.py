@@ -65,6 +65,9 @@ def main():
         for lst, t in zip(by_shape[tuple(p.shape)], (p, g, b)):
             lst.append(t)
     results["PyTorch Muon, batched per shape"] = median_ms(lambda: step_batched(list(by_shape.values())), windows=9, per_window=5)
+    # Where the time goes: the per-shape Newton-Schulz chains alone, on inputs already stacked in bf16.
+    batches = [torch.randn(len(v[0]), *k, device="cuda").bfloat16() for k, v in by_shape.items()]
+    results["PyTorch Newton-Schulz alone, 4 bf16 batches"] = median_ms(lambda: [newton_schulz(b) for b in batches], windows=9, per_window=5)
     for name, ms in results.items():
         print(f"{name:44} {ms:8.3f} ms", flush=True)
     with open(sys.argv[1] if len(sys.argv) > 1 else "pytorch_muon.json", "w") as f:

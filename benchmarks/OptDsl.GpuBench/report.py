@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Prints OptDsl.GpuBench's and pytorch_adamw.py's results side by side, each as a ratio to its copy floor.
-Usage: python3 benchmarks/OptDsl.GpuBench/report.py csharp.json pytorch.json [pytorch_muon.json]"""
+Usage: python3 benchmarks/OptDsl.GpuBench/report.py csharp.json pytorch.json [more.json ...] (more: pytorch_muon.py's,
+or a later --clip or --muon run of either side, whose rows replace the earlier ones)"""
 import json
 import sys
 
 ours = json.load(open(sys.argv[1]))
 theirs = json.load(open(sys.argv[2]))
-if len(sys.argv) > 3:
-    theirs.update(json.load(open(sys.argv[3])))
+for extra in sys.argv[3:]:
+    theirs.update(json.load(open(extra)))
+ours = {k: theirs.get(k, v) if k.startswith("OptDsl") and k in theirs else v for k, v in ours.items()}
 floor28 = ours["copy floor (28 B/element)"]
 floor20 = ours["copy floor (20 B/element)"]
 floor22 = ours["copy floor (22 B/element)"]
@@ -40,7 +42,20 @@ if muon is not None:
     print()
     print("| Muon, GPT-2 small's 48 hidden matrices | ms/step |")
     print("| --- | --- |")
-    for name in ["OptDsl Muon, 48 hidden matrices", "PyTorch Muon, per-matrix loop", "PyTorch Muon, batched per shape"]:
+    for name in ["OptDsl Muon, 48 hidden matrices", "PyTorch Muon, per-matrix loop", "PyTorch Muon, batched per shape",
+                 "OptDsl Newton-Schulz alone, 4 bf16 batches", "PyTorch Newton-Schulz alone, 4 bf16 batches"]:
         ms = ours.get(name, theirs.get(name))
         if ms is not None:
             print(f"| {name} | {ms:.3f} |")
+
+plain = theirs.get("OptDsl AdamW, fused CUDA (no clipping)", ours.get("OptDsl AdamW, fused CUDA (no clipping)"))
+if plain is not None:
+    print()
+    print("| Global-norm clipping (max norm 1) in front of AdamW | ms/step | clipping's cost |")
+    print("| --- | --- | --- |")
+    baselines = {"OptDsl": plain, "PyTorch": theirs["PyTorch AdamW fused=True"]}
+    for name in ["OptDsl AdamW, fused CUDA (no clipping)", "OptDsl ClipGradNorm + AdamW, factor in kernel",
+                 "OptDsl ClipGradNorm + AdamW, grads scaled", "PyTorch AdamW fused=True", "PyTorch clip_grad_norm_ + AdamW fused"]:
+        ms = theirs.get(name, ours.get(name))
+        if ms is not None:
+            print(f"| {name} | {ms:.3f} | {ms - baselines[name.split()[0]]:+.3f} |")

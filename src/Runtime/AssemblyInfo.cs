@@ -1,3 +1,4 @@
 using System.Runtime.CompilerServices;
 
 [assembly: InternalsVisibleTo("OptDsl.Tests")]
+[assembly: InternalsVisibleTo("OptDsl.GpuCheck")]

@@ -119,5 +119,31 @@ foreach (var (name, create) in new (string, Func<Parameter[], DeclaredOptimizer>
 }
 
 Console.WriteLine();
+Console.WriteLine("8. ClipGradNorm's factor in the fused AdamW kernel against gradients scaled in place, 5 steps");
+{
+    var (identical, kept) = OptDsl.Tests.Runtime.ClipFolding.FoldedAgainstInPlace(CUDA);
+    if (!identical || !kept) failures++;
+    Console.WriteLine($"   parameters bit for bit: {identical}; gradients left as they were: {kept} {(identical && kept ? "" : "FAIL")}");
+}
+
+Console.WriteLine();
+Console.WriteLine("9. ClipGradNorm's multi-tensor norm on CUDA against float64 on the CPU: 300 tensors, one of 30M elements");
+foreach (bool large in new[] { true, false })
+{
+    // The small (4 KB) layout takes 320 chunks and 110 tensors a launch, so the 30M-element tensor (458 chunks) and
+    // the 300 tensors both span launches; float32 partials are good to about 1e-6 relative.
+    OptDsl.Runtime.Cuda.MultiTensorNorm.UseLayout(large);
+    foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
+        foreach (var p in new[] { 2.0, 1.0, 3.0, double.PositiveInfinity })
+        {
+            double error = OptDsl.Tests.Runtime.ClipFolding.NormRelativeError(CUDA, dtype, p, 300, 30_000_000);
+            bool close = error < 1e-5;
+            if (!close) failures++;
+            Console.WriteLine($"   {(large ? "32 KB" : "4 KB")} layout, {dtype}, p = {p}: relative error {error:E2} {(close ? "" : "FAIL")}");
+        }
+}
+OptDsl.Runtime.Cuda.MultiTensorNorm.UseLayout(null);
+
+Console.WriteLine();
 Console.WriteLine(failures == 0 ? $"all checks passed on {torch.cuda.device_count()} CUDA device(s)" : $"{failures} checks failed");
 return failures == 0 ? 0 : 1;

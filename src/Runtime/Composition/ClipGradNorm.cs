@@ -10,19 +10,30 @@ namespace OptDsl.Runtime.Composition;
 /// computed on the device, and every gradient is scaled by <c>min(1, maxNorm / (norm + 1e-6))</c> — without copying
 /// the norm to the host, so the step does not wait for the GPU. Half-precision gradients are measured in float32.
 /// </summary>
+/// <remarks>
+/// As the last gradient stage in front of an optimizer declared with OptDsl (or routed among such), the factor goes
+/// to the update instead (<see cref="FoldIntoUpdate"/>): the fused CUDA kernel multiplies each gradient as it reads
+/// it, so clipping costs one read of the gradients (the norm) rather than three (norm, then a read and a write to
+/// scale them). <c>p.grad</c> then keeps the unclipped gradient.
+/// </remarks>
 public sealed class ClipGradNorm : OptimizerStage
 {
     /// <summary>Clips to <paramref name="maxNorm"/> in the <paramref name="normType"/>-norm (2 by default; any p &gt; 0 or infinity).</summary>
     /// <param name="maxNorm">The largest norm the gradients keep; positive and finite.</param>
     /// <param name="normType">The norm's p.</param>
     /// <param name="errorIfNonfinite">Throw when the norm is NaN or infinite, before anything changes (this reads the norm on the host).</param>
-    public ClipGradNorm(double maxNorm, double normType = 2, bool errorIfNonfinite = false)
+    /// <param name="foldIntoUpdate">Hand the factor to the update where it can take it, leaving <c>p.grad</c> unclipped (see remarks); false scales the gradients in place, as PyTorch does.</param>
+    public ClipGradNorm(double maxNorm, double normType = 2, bool errorIfNonfinite = false, bool foldIntoUpdate = true)
     {
         GradientNorms.CheckMaxNorm(maxNorm, normType);
         MaxNorm = maxNorm;
         NormType = normType;
         ErrorIfNonfinite = errorIfNonfinite;
+        FoldIntoUpdate = foldIntoUpdate;
     }
+
+    /// <summary>Whether the factor goes to the update where it can (leaving the gradients unclipped) rather than into the gradients.</summary>
+    public bool FoldIntoUpdate { get; }
 
     /// <summary>The largest norm the gradients keep.</summary>
     public double MaxNorm { get; }
@@ -45,15 +56,13 @@ public sealed class ClipGradNorm : OptimizerStage
         using var scope = torch.NewDisposeScope();
         var grads = GradientNorms.Gradients(context.Parameters);
         if (grads.Count == 0) return;
-        var device = grads[0].device;
-        var norms = new List<Tensor>(grads.Count);
-        foreach (var g in grads) norms.Add(GradientNorms.Norm(g, NormType).to(device));
-        var total = GradientNorms.Combine(norms, NormType);
+        var total = GradientNorms.Total(grads, NormType);
         if (ErrorIfNonfinite && !total.isfinite().item<bool>())
             throw new InvalidOperationException(
                 $"ClipGradNorm: the total {NormType}-norm of the gradients is {total.to(ScalarType.Float64).item<double>()}; the loss or its gradients are not finite.");
         var coefficient = (MaxNorm / (total + 1e-6)).clamp_max(1.0);
-        foreach (var g in grads) g.mul_(coefficient.to(g.device));
+        if (!(FoldIntoUpdate && context.ScaleInUpdate is { } scale && scale(coefficient)))
+            foreach (var g in grads) g.mul_(coefficient.to(g.device));
         LastNorm?.Dispose();
         LastNorm = total.DetachFromDisposeScope();
     }
@@ -138,6 +147,19 @@ static class GradientNorms
     public static Tensor Norm(Tensor g, double p)
     {
         return torch.linalg.vector_norm(DeclaredState.InStateType(g), p);
+    }
+
+    /// <summary>
+    /// The p-norm of all <paramref name="grads"/> together, on the first one's device: one multi-tensor kernel where they
+    /// are all on one CUDA device (a read of each gradient and a few launches), else a norm per tensor combined.
+    /// </summary>
+    public static Tensor Total(List<Tensor> grads, double p)
+    {
+        if (Cuda.MultiTensorNorm.TryNorm(grads, p) is { } fused) return fused;
+        var device = grads[0].device;
+        var norms = new List<Tensor>(grads.Count);
+        foreach (var g in grads) norms.Add(Norm(g, p).to(device));
+        return Combine(norms, p);
     }
 
     /// <summary>The p-norm of the vector of per-tensor p-norms: the norm of all elements together.</summary>

@@ -102,13 +102,13 @@ public sealed class ComposedOptimizer : optim.Optimizer
         {
             updated = atomic.RunStep(() =>
             {
-                BeforeUpdate(context);
+                BeforeUpdate(context, atomic.ScaleGradientsInUpdate);
                 return true;
             });
         }
         else
         {
-            BeforeUpdate(context);
+            BeforeUpdate(context, null);
             Inner.step();
         }
         // A skipped update (non-finite gradients) is no update for the weight stages either; the window still ends.
@@ -120,10 +120,20 @@ public sealed class ComposedOptimizer : optim.Optimizer
         _accumulate?.EndWindow();
     }
 
-    void BeforeUpdate(StageContext context)
+    /// <summary>
+    /// The gradient stages, in order; the last one that acts on gradients may hand a factor to the update
+    /// (<paramref name="scaleInUpdate"/>) instead of writing the gradients, since no later stage reads them.
+    /// </summary>
+    void BeforeUpdate(StageContext context, Func<Tensor, bool>? scaleInUpdate)
     {
-        foreach (var stage in _stages) stage.BeforeUpdate(context);
+        int last = Array.FindLastIndex(_stages, ActsOnGradients);
+        for (int i = 0; i < _stages.Length; i++)
+            _stages[i].BeforeUpdate(i == last && scaleInUpdate is not null ? context with { ScaleInUpdate = scaleInUpdate } : context);
     }
+
+    static bool ActsOnGradients(OptimizerStage stage) =>
+        stage.GetType().GetMethod(nameof(OptimizerStage.BeforeUpdate), System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic)!
+            .DeclaringType != typeof(OptimizerStage);
 
     /// <summary>Moves the inner optimizer's state and every stage's tensors to <paramref name="device"/>.</summary>
     public void to(Device device)

@@ -19,6 +19,13 @@ internal interface IAtomicOptimizer
     /// </summary>
     bool RunStep(Func<bool>? beforeUpdate);
 
+    /// <summary>
+    /// From inside <see cref="RunStep"/>'s <c>beforeUpdate</c>: multiply every gradient by <paramref name="coefficient"/>
+    /// (a 0-d tensor) as this update reads it, leaving the gradient tensors as they are. Returns false, having done
+    /// nothing, where the optimizer cannot (a routed optimizer with a part not declared with OptDsl).
+    /// </summary>
+    bool ScaleGradientsInUpdate(TorchSharp.torch.Tensor coefficient);
+
     /// <summary>Writes the optimizer's part of a checkpoint.</summary>
     void WriteCheckpoint(BinaryWriter writer);
 

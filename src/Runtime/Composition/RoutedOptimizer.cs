@@ -90,6 +90,13 @@ public sealed class RoutedOptimizer : optim.Optimizer, IAtomicOptimizer
 
     bool IAtomicOptimizer.RunStep(Func<bool>? beforeUpdate) => RunStep(beforeUpdate);
 
+    bool IAtomicOptimizer.ScaleGradientsInUpdate(TorchSharp.torch.Tensor coefficient)
+    {
+        if (Optimizers.Any(o => o is not IAtomicOptimizer)) return false;
+        foreach (var o in Atomic()) o.ScaleGradientsInUpdate(coefficient);
+        return true;
+    }
+
     IEnumerable<Parameter> IAtomicOptimizer.AllParameters => Atomic().SelectMany(o => o.AllParameters);
 
     /// <summary>Moves every routed optimizer's state to <paramref name="device"/>.</summary>

@@ -18,10 +18,13 @@ internal static unsafe class CudaModules
 
     static readonly ConcurrentDictionary<(string Source, int Device), Lazy<Compiled>> Cache = new();
 
-    /// <summary>The kernel's function on <paramref name="device"/>, with that device's context current on this thread.</summary>
-    public static IntPtr Function(CudaApi api, string source, int device, out string report)
+    /// <summary>
+    /// The function <paramref name="name"/> of the kernel source on <paramref name="device"/>, with that device's context
+    /// current on this thread.
+    /// </summary>
+    public static IntPtr Function(CudaApi api, string source, int device, out string report, string name = "optdsl_update")
     {
-        var compiled = Cache.GetOrAdd((source, device), key => new Lazy<Compiled>(() => Compile(api, key.Source, key.Device))).Value;
+        var compiled = Cache.GetOrAdd((source, device), key => new Lazy<Compiled>(() => Compile(api, key.Source, key.Device, name))).Value;
         IntPtr current;
         api.Check(api.cuCtxGetCurrent(&current), "cuCtxGetCurrent");
         if (current != compiled.Context) api.Check(api.cuCtxSetCurrent(compiled.Context), "cuCtxSetCurrent");
@@ -41,7 +44,7 @@ internal static unsafe class CudaModules
         return major >= 7;
     }
 
-    static Compiled Compile(CudaApi api, string source, int device)
+    static Compiled Compile(CudaApi api, string source, int device, string functionName)
     {
         int dev, major, minor;
         IntPtr context;
@@ -65,8 +68,8 @@ internal static unsafe class CudaModules
         IntPtr module, function;
         fixed (byte* image = cubin)
             api.Check(api.cuModuleLoadData(&module, image), $"loading the {arch} kernel");
-        fixed (byte* name = CudaApi.Utf8("optdsl_update"))
-            api.Check(api.cuModuleGetFunction(&function, module, name), "finding optdsl_update");
+        fixed (byte* name = CudaApi.Utf8(functionName))
+            api.Check(api.cuModuleGetFunction(&function, module, name), $"finding {functionName}");
         return new Compiled(function, context, arch, watch.Elapsed.TotalMilliseconds, fromDisk);
     }
 

@@ -20,6 +20,7 @@ internal sealed unsafe class FusedCudaLauncher
     IntPtr _function;
     int _device = -1;
     int _blocks, _tensors, _slot = -1;
+    IntPtr _gradientScale;
 
     FusedCudaLauncher(CudaApi api, CudaKernel kernel)
     {
@@ -75,10 +76,14 @@ internal sealed unsafe class FusedCudaLauncher
         _ => null,
     };
 
-    /// <summary>Updates <paramref name="items"/>, all on one device and of one type, with the same <paramref name="scalars"/>.</summary>
-    public void Launch(ReadOnlySpan<FusedItem> items, ReadOnlySpan<float> scalars)
+    /// <summary>
+    /// Updates <paramref name="items"/>, all on one device and of one type, with the same <paramref name="scalars"/>;
+    /// every gradient is multiplied by the float32 at <paramref name="gradientScale"/> on that device, if not null.
+    /// </summary>
+    public void Launch(ReadOnlySpan<FusedItem> items, ReadOnlySpan<float> scalars, IntPtr gradientScale = default)
     {
         if (items.Length == 0) return;
+        _gradientScale = gradientScale;
         Prepare(items[0].P.device_index, KindOf(items[0].P.dtype)!.Value);
         scalars.CopyTo(_scalars);
         _blocks = _tensors = 0;
@@ -126,9 +131,11 @@ internal sealed unsafe class FusedCudaLauncher
             fixed (byte* meta = _meta)
             fixed (float* scalars = _scalars)
             {
-                void** args = stackalloc void*[2];
+                IntPtr gradientScale = _gradientScale;
+                void** args = stackalloc void*[3];
                 args[0] = meta;
                 args[1] = scalars;
+                args[2] = &gradientScale;
                 _api.Check(_api.cuLaunchKernel(_function, (uint)_blocks, 1, 1, MultiTensorLayout.Threads, 1, 1, 0, IntPtr.Zero, args, null),
                     "launching the fused update");
             }

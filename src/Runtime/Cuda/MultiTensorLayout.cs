@@ -124,13 +124,13 @@ internal sealed class MultiTensorLayout
 
         struct OptDslScalars {{ float v[OPTDSL_SCALARS]; }};
 
-        __device__ __forceinline__ void optdsl_element(optdsl_param* __restrict__ p, const optdsl_param* __restrict__ g, float** st, long long i, const float* s)
+        __device__ __forceinline__ void optdsl_element(optdsl_param* __restrict__ p, const optdsl_param* __restrict__ g, float gs, float** st, long long i, const float* s)
         {{
             float pv = optdsl_load(p[i]);
             float sv[OPTDSL_STATE_SLOTS];
         #pragma unroll
             for (int k = 0; k < OPTDSL_STATES; k++) sv[k] = st[k] ? st[k][i] : 0.f;
-            optdsl_body(pv, optdsl_load(g[i]), sv, s);
+            optdsl_body(pv, optdsl_load(g[i]) * gs, sv, s);
             p[i] = optdsl_store(pv);
         #pragma unroll
             for (int k = 0; k < OPTDSL_STATES; k++) if (st[k]) st[k][i] = sv[k];
@@ -142,8 +142,10 @@ internal sealed class MultiTensorLayout
             optdsl_body(pv.c, gv.c, sl, sc.v); \
             _Pragma("unroll") for (int k = 0; k < OPTDSL_STATES; k++) sv[k].c = sl[k]; }}
 
-        extern "C" __global__ void __launch_bounds__(OPTDSL_THREADS) optdsl_update(const OptDslMeta meta, const OptDslScalars sc)
+        // gscale: a factor for every gradient, on the device (global-norm clipping's coefficient), or null for none.
+        extern "C" __global__ void __launch_bounds__(OPTDSL_THREADS) optdsl_update(const OptDslMeta meta, const OptDslScalars sc, const float* __restrict__ gscale)
         {{
+            const float gs = gscale ? *gscale : 1.f;
             const int t = meta.tensor[blockIdx.x];
             const long long n = meta.numel[t];
             const long long start = (long long)meta.chunk[blockIdx.x] * OPTDSL_CHUNK;
@@ -166,6 +168,7 @@ internal sealed class MultiTensorLayout
                 {{
                     float4 pv = optdsl_load4(p + i);
                     float4 gv = optdsl_load4(g + i);
+                    gv.x *= gs; gv.y *= gs; gv.z *= gs; gv.w *= gs;
                     float4 sv[OPTDSL_STATE_SLOTS];
         #pragma unroll
                     for (int k = 0; k < OPTDSL_STATES; k++)
@@ -179,7 +182,7 @@ internal sealed class MultiTensorLayout
                 scalarFrom = start + ((end - start) & ~3LL);
             }}
             for (long long i = scalarFrom + threadIdx.x; i < end; i += OPTDSL_THREADS)
-                optdsl_element(p, g, st, i, sc.v);
+                optdsl_element(p, g, gs, st, i, sc.v);
         }}
         """;
 }

@@ -188,6 +188,7 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
             CollectAndCheck();
             if (!GradientsFinite()) return false;
             if (beforeUpdate is not null && !beforeUpdate()) return false;
+            ScaleGradientsOutsideKernel();
             foreach (var (options, p, g, state, fused) in _work)
             {
                 state.Step++;
@@ -218,6 +219,10 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
         finally
         {
             foreach (var item in _work) item.G.Dispose();
+            foreach (var (_, _, scale) in _gradientScales) scale.Dispose();
+            _gradientScales.Clear();
+            _gradientScale?.Dispose();
+            _gradientScale = null;
             _work.Clear();
             _stepsWork.Clear();
             _fused.Clear();
@@ -225,6 +230,39 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
     }
 
     readonly List<(TOptions Options, Parameter P, Tensor G, TState State, FusedTarget Fused)> _work = new();
+
+    // The gradient factor of the update under way (ScaleGradientsInUpdate), and its copies per device (float32 for the kernel).
+    Tensor? _gradientScale;
+    readonly List<(Device Device, bool Float32, Tensor Scale)> _gradientScales = new();
+
+    internal override void ScaleGradientsInUpdate(Tensor coefficient)
+    {
+        if (coefficient.NumberOfElements != 1) throw new ArgumentException("The gradient factor is one value (a 0-d tensor).", nameof(coefficient));
+        // The caller's tensor may belong to its dispose scope: keep a copy of our own until the step ends.
+        _gradientScale?.Dispose();
+        _gradientScale = coefficient.detach().clone().DetachFromDisposeScope();
+    }
+
+    /// <summary>
+    /// The gradient factor on <paramref name="device"/>, copied there once per step: as a contiguous float32 value for
+    /// the kernel, else in the type it came in (an in-place multiply rounds it to the gradient's type, as clipping does).
+    /// </summary>
+    Tensor GradientScaleOn(Device device, bool float32)
+    {
+        foreach (var (d, f, scale) in _gradientScales)
+            if (f == float32 && Devices.Same(d, device)) return scale;
+        var copy = (float32 ? _gradientScale!.to(ScalarType.Float32) : _gradientScale!).to(device).reshape(Array.Empty<long>()).contiguous().DetachFromDisposeScope();
+        _gradientScales.Add((device, float32, copy));
+        return copy;
+    }
+
+    /// <summary>Applies a pending gradient factor in place to the gradients that the fused CUDA kernel will not scale itself.</summary>
+    void ScaleGradientsOutsideKernel()
+    {
+        if (_gradientScale is null) return;
+        foreach (var (_, _, g, _, fused) in _work)
+            if (fused != FusedTarget.Cuda) g.mul_(GradientScaleOn(g.device, float32: false));
+    }
 
     /// <summary>
     /// Collects the parameters that have gradients and checks everything a step needs — hyperparameters, gradients,
@@ -321,7 +359,8 @@ public abstract class DeclaredOptimizer<TOptions, TState> : DeclaredOptimizer
                    && items[end].P.dtype == items[start].P.dtype
                    && items[end].State.FusedScalars.AsSpan().SequenceEqual(scalars))
                 end++;
-            _launcher!.Launch(items[start..end], scalars);
+            var scale = _gradientScale is null ? IntPtr.Zero : TensorAddress.Of(GradientScaleOn(items[start].P.device, float32: true));
+            _launcher!.Launch(items[start..end], scalars, scale);
             start = end;
         }
     }

@@ -133,7 +133,19 @@ public abstract class DeclaredOptimizer : OptimizerHelper, Composition.IAtomicOp
     /// <summary>The parameters of every group, in order.</summary>
     internal IEnumerable<Parameter> AllParameters => _parameter_groups.SelectMany(g => g.Parameters);
 
+    /// <summary>
+    /// Multiplies every gradient of the update under way by <paramref name="coefficient"/> (a 0-d tensor) as the update
+    /// reads it, without writing the gradients: the fused CUDA kernel reads the factor on the device, other paths
+    /// scale the gradient in place first. Only from inside <see cref="RunStep"/>'s <c>beforeUpdate</c>.
+    /// </summary>
+    internal abstract void ScaleGradientsInUpdate(TorchSharp.torch.Tensor coefficient);
+
     bool Composition.IAtomicOptimizer.RunStep(Func<bool>? beforeUpdate) => RunStep(beforeUpdate);
+    bool Composition.IAtomicOptimizer.ScaleGradientsInUpdate(TorchSharp.torch.Tensor coefficient)
+    {
+        ScaleGradientsInUpdate(coefficient);
+        return true;
+    }
     void Composition.IAtomicOptimizer.WriteCheckpoint(BinaryWriter writer) => WriteCheckpoint(writer);
     Action Composition.IAtomicOptimizer.StageCheckpoint(BinaryReader reader, string path) => StageCheckpoint(reader, path);
     IEnumerable<Parameter> Composition.IAtomicOptimizer.AllParameters => AllParameters;
