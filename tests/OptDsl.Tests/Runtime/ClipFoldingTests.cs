@@ -65,12 +65,10 @@ public class ClipFoldingTests
             ClipFolding.SetGradients(reference, step);
             torch.nn.utils.clip_grad_norm_(reference, 1.0);
             torch.nn.utils.clip_grad_value_(reference, 0.05);
-            using (torch.no_grad())
-                foreach (var p in reference) p.sub_(p.grad! * 0.1);
+            SgdByHand(reference, 0.1);
             opt.step();
         }
-        for (int k = 0; k < ours.Length; k++)
-            Assert.True(ours[k].allclose(reference[k], rtol: 1e-13, atol: 1e-15), $"parameter {k}");
+        AssertClose(reference, ours);
     }
 
     [Fact]
@@ -85,10 +83,20 @@ public class ClipFoldingTests
         ClipFolding.SetGradients(ours, 1);
         ClipFolding.SetGradients(reference, 1);
         torch.nn.utils.clip_grad_norm_(reference, 1.0);
-        using (torch.no_grad())
-            foreach (var p in reference) p.sub_(p.grad! * 0.1);
+        SgdByHand(reference, 0.1);
         opt.step();
-        for (int k = 0; k < ours.Length; k++)
-            Assert.True(ours[k].allclose(reference[k], rtol: 1e-13, atol: 1e-15), $"parameter {k}");
+        AssertClose(reference, ours);
+    }
+
+    static void SgdByHand(Parameter[] parameters, double lr)
+    {
+        using var _ = torch.no_grad();
+        foreach (var p in parameters) p.sub_(p.grad! * lr);
+    }
+
+    static void AssertClose(Parameter[] expected, Parameter[] actual)
+    {
+        for (int k = 0; k < actual.Length; k++)
+            Assert.True(actual[k].allclose(expected[k], rtol: 1e-13, atol: 1e-15), $"parameter {k}");
     }
 }
