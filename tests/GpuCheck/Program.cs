@@ -145,5 +145,17 @@ foreach (bool large in new[] { true, false })
 OptDsl.Runtime.Cuda.MultiTensorNorm.UseLayout(null);
 
 Console.WriteLine();
+Console.WriteLine("10. Counter-based normals (Philox + Box-Muller) on CUDA against the host code, bit for bit: 10M elements from index 2^32 - 5M");
+{
+    const long count = 10_000_000, offset = (1L << 32) - 5_000_000;
+    var cuda = CounterRandomTensors.Normal(0xC0FFEE, 17, new[] { count }, CUDA, offset).cpu();
+    var host = CounterRandomTensors.Normal(0xC0FFEE, 17, new[] { count }, CPU, offset);
+    long differ = cuda.ne(host).sum().item<long>();
+    bool uniformSame = CounterRandomTensors.Uniform(3, 4, new[] { count }, CUDA).cpu().ne(CounterRandomTensors.Uniform(3, 4, new[] { count }, CPU)).sum().item<long>() == 0;
+    if (differ != 0 || !uniformSame) failures++;
+    Console.WriteLine($"   normals differing: {differ} of {count}; uniforms identical: {uniformSame} {(differ == 0 && uniformSame ? "" : "FAIL")}");
+}
+
+Console.WriteLine();
 Console.WriteLine(failures == 0 ? $"all checks passed on {torch.cuda.device_count()} CUDA device(s)" : $"{failures} checks failed");
 return failures == 0 ? 0 : 1;
