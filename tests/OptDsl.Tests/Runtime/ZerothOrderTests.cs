@@ -1,0 +1,179 @@
+using System;
+using System.IO;
+using System.Linq;
+using OptDsl.Runtime;
+using OptDsl.Runtime.ZerothOrder;
+using OptDsl.Tests.Catalog;
+using TorchSharp;
+using TorchSharp.Modules;
+using Xunit;
+using static TorchSharp.torch;
+using SGD = OptDsl.Optimizers.SGD;
+using Adam = OptDsl.Optimizers.Adam;
+
+namespace OptDsl.Tests.Runtime;
+
+/// <summary>
+/// Zeroth-order steps: the perturbation's exact round trip, MeZO's update against its equations written out here in
+/// float64 (with the generator's noise), q-SPSA, an inner declared optimizer, replay from the log bit for bit, refusals.
+/// </summary>
+public sealed class ZerothOrderTests : IDisposable
+{
+    readonly string _folder = Directory.CreateTempSubdirectory("optdsl-zo").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    static readonly long[][] Shapes = { new long[] { 5, 7 }, new long[] { 13 }, new long[] { 1 } };
+
+    static Parameter[] Parameters(ScalarType dtype) =>
+        Shapes.Select((s, k) => new Parameter(TestData.Normal(s, 60 + (ulong)k).to(dtype))).ToArray();
+
+    static readonly Tensor[] Targets = Shapes.Select((s, k) => TestData.Normal(s, 70 + (ulong)k)).ToArray();
+
+    /// <summary>A quadratic with a different weight per element: sum w (θ - target)².</summary>
+    static Tensor Loss(Parameter[] ps) =>
+        ps.Select((p, k) => (p.to(ScalarType.Float64) - Targets[k]).square().mul(torch.linspace(0.5, 2, p.NumberOfElements, ScalarType.Float64).reshape(p.shape)).sum())
+            .Aggregate((a, b) => a + b);
+
+    static uint[] Bits(Tensor t) => t.to(ScalarType.Float32).data<float>().ToArray().Select(BitConverter.SingleToUInt32Bits).ToArray();
+
+    [Fact]
+    public void A_perturbation_round_trip_gives_back_every_bit()
+    {
+        // Values that subtraction alone would not give back: far below the step, zeros of both signs, NaN, infinity,
+        // subnormals; and ordinary weights.
+        var special = new[] { 0f, -0f, float.NaN, float.PositiveInfinity, float.NegativeInfinity, 1e-40f, -1e-38f, 1e-9f, 3.4e38f, 1f, -2.5f };
+        var values = special.Concat(TestData.Normal(new long[] { 4000 }, 3).mul(0.02).to(ScalarType.Float32).data<float>().ToArray()).ToArray();
+        var p = new Parameter(torch.tensor(values));
+        var before = Bits(p);
+        using var opt = new ZerothOrderOptimizer(new[] { p }, lr: 0, eps: 1e-3, seed: 9);
+        opt.Step(() => torch.tensor(1.0));
+        Assert.Equal(before, Bits(p));
+        // Typical weights (std 0.02) keep a few percent of their elements' bits for the way back.
+        Assert.True(opt.LastKeptElements < values.Length / 10, $"kept {opt.LastKeptElements} of {values.Length}");
+    }
+
+    /// <summary>MeZO written out: the same noise, the losses in float64, θ ← θ(1 − lr·wd) − lr·Σ_j pg_j z_j / q.</summary>
+    static Tensor[] Reference(int steps, double lr, double eps, int q, double wd, ulong seed)
+    {
+        var p = Parameters(ScalarType.Float64).Select(x => x.detach().clone()).ToArray();
+        long[] offsets = { 0, 35, 48 };
+        Tensor Z(long stream, int k) => torch.tensor(Enumerable.Range(0, (int)p[k].NumberOfElements)
+            .Select(i => (double)CounterRandom.Normal(seed, (ulong)stream, offsets[k] + i)).ToArray()).reshape(p[k].shape);
+        double L(Tensor[] x) => x.Select((t, k) => (t - Targets[k]).square().mul(torch.linspace(0.5, 2, t.NumberOfElements, ScalarType.Float64).reshape(t.shape)).sum().item<double>()).Sum();
+        for (int t = 0; t < steps; t++)
+        {
+            var pg = new double[q];
+            for (int j = 0; j < q; j++)
+            {
+                long stream = t * q + j;
+                var plus = p.Select((x, k) => x + Z(stream, k) * eps).ToArray();
+                var minus = p.Select((x, k) => x + Z(stream, k) * -eps).ToArray();
+                pg[j] = (L(plus) - L(minus)) / (2 * eps);
+            }
+            for (int k = 0; k < p.Length; k++)
+            {
+                var next = p[k] * (1 - lr * wd);
+                for (int j = 0; j < q; j++) next = next - lr * (pg[j] / q) * Z(t * q + j, k);
+                p[k] = next;
+            }
+        }
+        return p;
+    }
+
+    [Theory]
+    [InlineData(1, 0.0)]
+    [InlineData(3, 0.1)]
+    public void MeZO_follows_its_equations(int q, double weightDecay)
+    {
+        // ZO-SGD's step grows with the dimension (|z|² ≈ 49 here): a small learning rate keeps it descending.
+        var expected = Reference(4, 0.005, 1e-3, q, weightDecay, seed: 11);
+        var ps = Parameters(ScalarType.Float64);
+        using var opt = new ZerothOrderOptimizer(ps, lr: 0.005, eps: 1e-3, perturbations: q, weightDecay: weightDecay, seed: 11);
+        double start = Loss(ps).item<double>();
+        for (int t = 0; t < 4; t++) opt.Step(() => Loss(ps));
+        for (int k = 0; k < ps.Length; k++)
+            Assert.True(ps[k].allclose(expected[k], rtol: 1e-9, atol: 1e-12), $"tensor {k}: off by {(ps[k] - expected[k]).abs().max().item<double>():E2}");
+        Assert.Equal(4, opt.StepCount);
+        Assert.True(Loss(ps).item<double>() < start);
+    }
+
+    [Fact]
+    public void An_inner_optimizer_takes_the_estimate_as_its_gradient()
+    {
+        // ZO with SGD momentum: the same as feeding SGD momentum the estimate sum_j pg_j z_j / q by hand.
+        var ps = Parameters(ScalarType.Float64);
+        var byHand = TestData.Copies(ps);
+        using var inner = new SGD(ps, lr: 0.02, momentum: 0.9);
+        using var zo = new ZerothOrderOptimizer(ps, eps: 1e-3, perturbations: 2, seed: 5, inner: inner);
+        using var reference = new SGD(byHand, lr: 0.02, momentum: 0.9);
+        long[] offsets = { 0, 35, 48 };
+        for (int t = 0; t < 5; t++)
+        {
+            zo.Step(() => Loss(ps));
+            var pg = zo.Log[t].ProjectedGradients;
+            for (int k = 0; k < byHand.Length; k++)
+            {
+                Tensor Z(int j) => CounterRandomTensors.Normal(5, (ulong)(t * 2 + j), byHand[k].shape, CPU, offsets[k]).to(ScalarType.Float64);
+                byHand[k].grad = Z(0).mul(pg[0] / 2).add_(Z(1), alpha: pg[1] / 2);
+            }
+            reference.step();
+        }
+        for (int k = 0; k < ps.Length; k++) Assert.True(TestData.Identical(ps[k], byHand[k]), $"tensor {k}");
+        Assert.All(ps, p => Assert.Null(p.grad));
+    }
+
+    [Fact]
+    public void The_log_replays_the_trajectory_bit_for_bit_from_a_file_of_a_few_bytes_per_step()
+    {
+        foreach (bool withAdam in new[] { false, true })
+        {
+            var ps = Parameters(ScalarType.Float32);
+            var initial = TestData.Copies(ps);
+            using var adam = withAdam ? new Adam(ps, lr: 0.01) : null;
+            using var opt = new ZerothOrderOptimizer(ps, lr: 0.01, perturbations: 2, weightDecay: 0.01, seed: 77, inner: adam);
+            for (int t = 0; t < 25; t++)
+            {
+                if (t == 10) opt.LearningRate = 0.005;   // a schedule's change is in the log too
+                opt.Step(() => Loss(ps));
+            }
+            var path = Path.Combine(_folder, $"zo{withAdam}.log");
+            opt.SaveLog(path);
+            Assert.True(new FileInfo(path).Length < 100 + 25 * 40, $"{new FileInfo(path).Length} bytes");
+
+            var (seed, steps) = ZerothOrderOptimizer.LoadLog(path);
+            using var freshAdam = withAdam ? new Adam(initial, lr: 0.01) : null;
+            ZerothOrderOptimizer.Replay(initial, seed, steps, freshAdam);
+            for (int k = 0; k < ps.Length; k++) Assert.Equal(Bits(ps[k]), Bits(initial[k]));
+        }
+    }
+
+    [Fact]
+    public void Bad_settings_a_non_finite_loss_and_a_damaged_log_are_refused_with_nothing_changed()
+    {
+        var ps = Parameters(ScalarType.Float32);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ZerothOrderOptimizer(ps, eps: 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ZerothOrderOptimizer(ps, lr: double.NaN));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ZerothOrderOptimizer(ps, perturbations: 0));
+        Assert.Throws<ArgumentException>(() => new ZerothOrderOptimizer(new[] { ps[0], ps[0] }));
+        Assert.Throws<ArgumentException>(() => new ZerothOrderOptimizer(new[] { new Parameter(torch.zeros(4, 4).t()) }));
+        using var other = new SGD(new[] { ps[0] });
+        Assert.Throws<ArgumentException>(() => new ZerothOrderOptimizer(ps, inner: other));
+
+        var before = ps.Select(Bits).ToArray();
+        using var opt = new ZerothOrderOptimizer(ps, lr: 0.1, seed: 1);
+        int calls = 0;
+        var e = Assert.Throws<InvalidOperationException>(() => opt.Step(() => ++calls == 2 ? torch.tensor(double.NaN) : Loss(ps)));
+        Assert.Contains("nothing was changed", e.Message);
+        Assert.Equal(before, ps.Select(Bits).ToArray());
+        Assert.Equal(0, opt.StepCount);
+
+        opt.Step(() => Loss(ps));
+        var path = Path.Combine(_folder, "damaged.log");
+        opt.SaveLog(path);
+        var bytes = File.ReadAllBytes(path);
+        bytes[bytes.Length / 2] ^= 0x40;
+        File.WriteAllBytes(path, bytes);
+        Assert.Throws<InvalidDataException>(() => ZerothOrderOptimizer.LoadLog(path));
+    }
+}
