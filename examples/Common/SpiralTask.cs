@@ -20,11 +20,11 @@ public sealed class SpiralTask
     readonly CrossEntropyLoss _loss = nn.CrossEntropyLoss();
     readonly int _seed;
 
-    public SpiralTask(int seed = 7)
+    public SpiralTask(int seed = 7, double rotation = 0)
     {
         _seed = seed;
         torch.manual_seed(seed);
-        (_points, _labels) = SpiralData.Generate(2048, seed);
+        (_points, _labels) = SpiralData.Generate(2048, seed, rotation);
         Model = nn.Sequential(
             ("hidden1", nn.Linear(2, 64)), ("act1", nn.Tanh()),
             ("hidden2", nn.Linear(64, 64)), ("act2", nn.Tanh()),
@@ -56,6 +56,14 @@ public sealed class SpiralTask
         }
         var (lossAfter, accuracyAfter) = Evaluate();
         return new TrainingResult(lossBefore, lossAfter, accuracyBefore, accuracyAfter, steps, losses);
+    }
+
+    /// <summary>The loss on step <paramref name="step"/>'s minibatch, forward only (what a zeroth-order step evaluates).</summary>
+    public Tensor BatchLoss(int step)
+    {
+        using var scope = torch.NewDisposeScope();
+        var batch = Batch(step);
+        return _loss.forward(Model.forward(_points[batch]), _labels[batch]).MoveToOuterDisposeScope();
     }
 
     Tensor Batch(int step)
