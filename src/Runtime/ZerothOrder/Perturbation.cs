@@ -16,13 +16,17 @@ internal sealed class Perturbation : IDisposable
     readonly Parameter[] _parameters;
     readonly long[] _offsets;
     readonly (Tensor Index, Tensor Values)?[] _kept;
+    readonly Tensor?[]? _masks;
     readonly ulong _seed, _stream;
     readonly double _scale;
 
-    /// <summary>Moves every parameter by <paramref name="scale"/> times its noise of (<paramref name="seed"/>, <paramref name="stream"/>).</summary>
-    public Perturbation(Parameter[] parameters, long[] offsets, ulong seed, ulong stream, double scale)
+    /// <summary>
+    /// Moves every parameter by <paramref name="scale"/> times its noise of (<paramref name="seed"/>, <paramref name="stream"/>),
+    /// only where its mask (if any) is true.
+    /// </summary>
+    public Perturbation(Parameter[] parameters, long[] offsets, ulong seed, ulong stream, double scale, Tensor?[]? masks = null)
     {
-        (_parameters, _offsets, _seed, _stream, _scale) = (parameters, offsets, seed, stream, scale);
+        (_parameters, _offsets, _seed, _stream, _scale, _masks) = (parameters, offsets, seed, stream, scale, masks);
         _kept = new (Tensor, Tensor)?[parameters.Length];
         using var _ = no_grad();
         for (int k = 0; k < parameters.Length; k++)
@@ -47,8 +51,8 @@ internal sealed class Perturbation : IDisposable
     Tensor Step(int k)
     {
         var p = _parameters[k];
-        var z = CounterRandomTensors.Normal(_seed, _stream, p.shape, p.device, _offsets[k]);
-        return z.to(p.dtype).mul(_scale);
+        var z = ZerothOrderOptimizer.Noise(_seed, _stream, p, _offsets[k], _masks?[k]);
+        return z.mul(_scale);
     }
 
     /// <summary>Elements whose original bits are kept for the way back.</summary>

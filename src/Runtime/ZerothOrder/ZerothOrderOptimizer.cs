@@ -43,9 +43,15 @@ public sealed class ZerothOrderOptimizer : IDisposable
     /// <param name="weightDecay">Decoupled weight decay of the ZO-SGD update.</param>
     /// <param name="seed">The generator's seed: with the log, it determines the run.</param>
     /// <param name="inner">An optimizer declared with OptDsl over the same parameters, to take the estimate as its gradient.</param>
+    /// <param name="sparsity">
+    /// Sparse MeZO (Liu et al., 2024): the fraction of each tensor, largest magnitudes first, that is neither perturbed nor
+    /// updated; the rest, the small weights, are. 0 (the default) perturbs everything.
+    /// </param>
     public ZerothOrderOptimizer(IEnumerable<Parameter> parameters, double lr = 1e-6, double eps = 1e-3, int perturbations = 1,
-        double weightDecay = 0, ulong seed = 0, DeclaredOptimizer? inner = null)
+        double weightDecay = 0, ulong seed = 0, DeclaredOptimizer? inner = null, double sparsity = 0)
     {
+        if (!(sparsity >= 0 && sparsity < 1)) throw new ArgumentOutOfRangeException(nameof(sparsity), sparsity, "The sparsity is a fraction in [0, 1).");
+        Sparsity = sparsity;
         _parameters = parameters.ToArray();
         if (_parameters.Length == 0) throw new ArgumentException("A zeroth-order optimizer needs at least one parameter.", nameof(parameters));
         if (_parameters.Distinct().Count() != _parameters.Length) throw new ArgumentException("A parameter is listed twice.", nameof(parameters));
@@ -83,6 +89,39 @@ public sealed class ZerothOrderOptimizer : IDisposable
     /// <summary>The generator's seed.</summary>
     public ulong Seed { get; }
 
+    /// <summary>The fraction of each tensor (its largest magnitudes) left out of perturbations and updates.</summary>
+    public double Sparsity { get; }
+
+    /// <summary>
+    /// Each tensor's mask of the weights a Sparse MeZO step moves — magnitude at most the tensor's
+    /// (1 − sparsity)-quantile of magnitudes, from the weights at the step's start — or null without sparsity.
+    /// </summary>
+    Tensor?[]? Masks()
+    {
+        if (Sparsity == 0) return null;
+        var masks = new Tensor?[_parameters.Length];
+        using var _ = no_grad();
+        for (int k = 0; k < _parameters.Length; k++)
+        {
+            var p = _parameters[k];
+            long n = p.NumberOfElements;
+            if (n == 0) continue;
+            using var scope = NewDisposeScope();
+            var magnitude = p.abs().flatten();
+            long kept = Math.Max(1, (long)Math.Ceiling((1 - Sparsity) * n));
+            var threshold = magnitude.kthvalue(kept, 0).values;
+            masks[k] = p.abs().le(threshold).MoveToOuterDisposeScope();
+        }
+        return masks;
+    }
+
+    /// <summary>The noise of a parameter (in its type), zero outside its mask.</summary>
+    internal static Tensor Noise(ulong seed, ulong stream, Tensor p, long offset, Tensor? mask)
+    {
+        var z = CounterRandomTensors.Normal(seed, stream, p.shape, p.device, offset).to(p.dtype);
+        return mask is null ? z : z.mul(mask);
+    }
+
     /// <summary>Steps taken.</summary>
     public long StepCount => _log.Count;
 
@@ -105,28 +144,36 @@ public sealed class ZerothOrderOptimizer : IDisposable
         var projected = new double[Perturbations];
         double total = 0;
         long kept = 0;
-        using (no_grad())
+        var masks = Masks();
+        try
         {
-            for (int j = 0; j < Perturbations; j++)
+            using (no_grad())
             {
-                ulong stream = (ulong)(step * Perturbations + j);
-                double plus = Evaluate(loss, stream, Eps, ref kept), minus = Evaluate(loss, stream, -Eps, ref kept);
-                if (!double.IsFinite(plus) || !double.IsFinite(minus))
-                    throw new InvalidOperationException($"Zeroth-order step {step}: the loss is {plus} at θ + εz and {minus} at θ − εz; nothing was changed.");
-                projected[j] = (plus - minus) / (2 * Eps);
-                total += plus + minus;
+                for (int j = 0; j < Perturbations; j++)
+                {
+                    ulong stream = (ulong)(step * Perturbations + j);
+                    double plus = Evaluate(loss, stream, Eps, masks, ref kept), minus = Evaluate(loss, stream, -Eps, masks, ref kept);
+                    if (!double.IsFinite(plus) || !double.IsFinite(minus))
+                        throw new InvalidOperationException($"Zeroth-order step {step}: the loss is {plus} at θ + εz and {minus} at θ − εz; nothing was changed.");
+                    projected[j] = (plus - minus) / (2 * Eps);
+                    total += plus + minus;
+                }
             }
+            LastKeptElements = kept;
+            var record = new ZerothOrderStep(step, projected, LearningRate, WeightDecay);
+            Apply(record, masks);
+            _log.Add(record);
+            return total / (2 * Perturbations);
         }
-        LastKeptElements = kept;
-        var record = new ZerothOrderStep(step, projected, LearningRate, WeightDecay);
-        Apply(record);
-        _log.Add(record);
-        return total / (2 * Perturbations);
+        finally
+        {
+            if (masks is not null) foreach (var m in masks) m?.Dispose();
+        }
     }
 
-    double Evaluate(Func<Tensor> loss, ulong stream, double scale, ref long kept)
+    double Evaluate(Func<Tensor> loss, ulong stream, double scale, Tensor?[]? masks, ref long kept)
     {
-        using var moved = new Perturbation(_parameters, _offsets, Seed, stream, scale);
+        using var moved = new Perturbation(_parameters, _offsets, Seed, stream, scale, masks);
         kept = Math.Max(kept, moved.KeptElements);
         try
         {
@@ -140,7 +187,7 @@ public sealed class ZerothOrderOptimizer : IDisposable
     }
 
     /// <summary>The update of one logged step: ZO-SGD in place, or the estimate handed to the inner optimizer.</summary>
-    void Apply(ZerothOrderStep record)
+    void Apply(ZerothOrderStep record, Tensor?[]? masks)
     {
         int q = record.ProjectedGradients.Length;
         using var _ = no_grad();
@@ -151,7 +198,7 @@ public sealed class ZerothOrderOptimizer : IDisposable
             Tensor? estimate = null;
             for (int j = 0; j < q; j++)
             {
-                var z = CounterRandomTensors.Normal(Seed, (ulong)(record.Step * q + j), p.shape, p.device, _offsets[k]).to(p.dtype);
+                var z = Noise(Seed, (ulong)(record.Step * q + j), p, _offsets[k], masks?[k]);
                 double weight = record.ProjectedGradients[j] / q;
                 if (_inner is null)
                 {
@@ -174,16 +221,18 @@ public sealed class ZerothOrderOptimizer : IDisposable
     /// seed and — for a run with an inner optimizer — a fresh one like it: the parameters end as training left them, bit
     /// for bit on the same device.
     /// </summary>
-    public static void Replay(IEnumerable<Parameter> parameters, ulong seed, IEnumerable<ZerothOrderStep> log, DeclaredOptimizer? inner = null)
+    public static void Replay(IEnumerable<Parameter> parameters, ulong seed, IEnumerable<ZerothOrderStep> log, DeclaredOptimizer? inner = null, double sparsity = 0)
     {
         var steps = log.ToList();
         if (steps.Count == 0) return;
-        using var replay = new ZerothOrderOptimizer(parameters, steps[0].LearningRate, 1e-3, steps[0].ProjectedGradients.Length, steps[0].WeightDecay, seed, inner);
+        using var replay = new ZerothOrderOptimizer(parameters, steps[0].LearningRate, 1e-3, steps[0].ProjectedGradients.Length, steps[0].WeightDecay, seed, inner, sparsity);
         for (int i = 0; i < steps.Count; i++)
         {
             if (steps[i].Step != i || steps[i].ProjectedGradients.Length != replay.Perturbations)
                 throw new InvalidDataException($"The log's step {i} is numbered {steps[i].Step} with {steps[i].ProjectedGradients.Length} perturbations: it is not one run's log.");
-            replay.Apply(steps[i]);
+            var masks = replay.Masks();
+            replay.Apply(steps[i], masks);
+            if (masks is not null) foreach (var m in masks) m?.Dispose();
             replay._log.Add(steps[i]);
         }
     }
@@ -196,6 +245,7 @@ public sealed class ZerothOrderOptimizer : IDisposable
         writer.Write(Tag);
         writer.Write(Seed);
         writer.Write(Perturbations);
+        writer.Write(Sparsity);
         writer.Write(_log.Count);
         foreach (var s in _log)
         {
@@ -205,17 +255,21 @@ public sealed class ZerothOrderOptimizer : IDisposable
         }
     });
 
-    /// <summary>Reads a log saved by <see cref="SaveLog"/>: its seed and steps (checked whole before anything is returned).</summary>
-    public static (ulong Seed, IReadOnlyList<ZerothOrderStep> Steps) LoadLog(string path)
+    /// <summary>Reads a log saved by <see cref="SaveLog"/>: its seed, sparsity and steps (checked whole before anything is returned).</summary>
+    public static (ulong Seed, double Sparsity, IReadOnlyList<ZerothOrderStep> Steps) LoadLog(string path)
     {
         ulong seed = 0;
+        double sparsity = 0;
         var steps = new List<ZerothOrderStep>();
         CheckpointFile.Load(path, reader =>
         {
             CheckpointFile.ExpectTag(reader.ReadString(), Tag, path);
             seed = reader.ReadUInt64();
-            int q = reader.ReadInt32(), count = reader.ReadInt32();
-            if (q < 1 || count < 0) throw new InvalidDataException($"{path} holds {count} steps of {q} perturbations: it is damaged.");
+            int q = reader.ReadInt32();
+            sparsity = reader.ReadDouble();
+            int count = reader.ReadInt32();
+            if (q < 1 || count < 0 || !(sparsity >= 0 && sparsity < 1))
+                throw new InvalidDataException($"{path} holds {count} steps of {q} perturbations at sparsity {sparsity}: it is damaged.");
             for (int i = 0; i < count; i++)
             {
                 double lr = reader.ReadDouble(), wd = reader.ReadDouble();
@@ -225,7 +279,7 @@ public sealed class ZerothOrderOptimizer : IDisposable
             }
             return static () => { };
         });
-        return (seed, steps);
+        return (seed, sparsity, steps);
     }
 
     /// <summary>Nothing to free beyond the log; the inner optimizer belongs to the caller.</summary>

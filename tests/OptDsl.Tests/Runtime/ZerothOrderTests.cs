@@ -99,6 +99,41 @@ public sealed class ZerothOrderTests : IDisposable
     }
 
     [Fact]
+    public void Sparse_MeZO_moves_only_the_small_weights()
+    {
+        // Reference: the mask of the 40% smallest magnitudes per tensor (at the step's start), then MeZO on z * mask.
+        var ps = Parameters(ScalarType.Float64);
+        var start = TestData.Copies(ps);
+        var byHand = TestData.Copies(ps);
+        long[] offsets = { 0, 35, 48 };
+        using var opt = new ZerothOrderOptimizer(ps, lr: 0.005, eps: 1e-3, seed: 3, sparsity: 0.6);
+        for (int t = 0; t < 3; t++)
+        {
+            var masks = byHand.Select(p =>
+            {
+                var magnitudes = p.abs().flatten().data<double>().ToArray();
+                var threshold = magnitudes.OrderBy(v => v).ElementAt((int)Math.Ceiling(0.4 * magnitudes.Length) - 1);
+                return p.abs().le(threshold).to(ScalarType.Float64);
+            }).ToArray();
+            Tensor Z(int k) => CounterRandomTensors.Normal(3, (ulong)t, byHand[k].shape, CPU, offsets[k]).to(ScalarType.Float64) * masks[k];
+            double L(Func<int, Tensor> at) => Enumerable.Range(0, byHand.Length).Sum(k =>
+                (at(k) - Targets[k]).square().mul(torch.linspace(0.5, 2, at(k).NumberOfElements, ScalarType.Float64).reshape(at(k).shape)).sum().item<double>());
+            double pg = (L(k => byHand[k] + Z(k) * 1e-3) - L(k => byHand[k] + Z(k) * -1e-3)) / 2e-3;
+            for (int k = 0; k < byHand.Length; k++) byHand[k] = new Parameter(byHand[k] - 0.005 * pg * Z(k));
+            opt.Step(() => Loss(ps));
+            if (t > 0) continue;
+            // A step leaves the weights outside its mask bit-identical: all but the ceil(40%) smallest of each tensor.
+            for (int k = 0; k < ps.Length; k++)
+            {
+                long n = ps[k].NumberOfElements, unchanged = ps[k].eq(start[k]).sum().item<long>();
+                Assert.Equal(n - (long)Math.Ceiling(0.4 * n), unchanged);
+            }
+        }
+        for (int k = 0; k < ps.Length; k++)
+            Assert.True(ps[k].allclose(byHand[k], rtol: 1e-9, atol: 1e-12), $"tensor {k}");
+    }
+
+    [Fact]
     public void An_inner_optimizer_takes_the_estimate_as_its_gradient()
     {
         // ZO with SGD momentum: the same as feeding SGD momentum the estimate sum_j pg_j z_j / q by hand.
@@ -126,24 +161,24 @@ public sealed class ZerothOrderTests : IDisposable
     [Fact]
     public void The_log_replays_the_trajectory_bit_for_bit_from_a_file_of_a_few_bytes_per_step()
     {
-        foreach (bool withAdam in new[] { false, true })
+        foreach (var (withAdam, sparse) in new[] { (false, 0.0), (true, 0.0), (false, 0.6) })
         {
             var ps = Parameters(ScalarType.Float32);
             var initial = TestData.Copies(ps);
             using var adam = withAdam ? new Adam(ps, lr: 0.01) : null;
-            using var opt = new ZerothOrderOptimizer(ps, lr: 0.01, perturbations: 2, weightDecay: 0.01, seed: 77, inner: adam);
+            using var opt = new ZerothOrderOptimizer(ps, lr: 0.01, perturbations: 2, weightDecay: 0.01, seed: 77, inner: adam, sparsity: sparse);
             for (int t = 0; t < 25; t++)
             {
                 if (t == 10) opt.LearningRate = 0.005;   // a schedule's change is in the log too
                 opt.Step(() => Loss(ps));
             }
-            var path = Path.Combine(_folder, $"zo{withAdam}.log");
+            var path = Path.Combine(_folder, $"zo{withAdam}{sparse}.log");
             opt.SaveLog(path);
             Assert.True(new FileInfo(path).Length < 100 + 25 * 40, $"{new FileInfo(path).Length} bytes");
 
-            var (seed, steps) = ZerothOrderOptimizer.LoadLog(path);
+            var (seed, sparsity, steps) = ZerothOrderOptimizer.LoadLog(path);
             using var freshAdam = withAdam ? new Adam(initial, lr: 0.01) : null;
-            ZerothOrderOptimizer.Replay(initial, seed, steps, freshAdam);
+            ZerothOrderOptimizer.Replay(initial, seed, steps, freshAdam, sparsity);
             for (int k = 0; k < ps.Length; k++) Assert.Equal(Bits(ps[k]), Bits(initial[k]));
         }
     }
@@ -155,6 +190,7 @@ public sealed class ZerothOrderTests : IDisposable
         Assert.Throws<ArgumentOutOfRangeException>(() => new ZerothOrderOptimizer(ps, eps: 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => new ZerothOrderOptimizer(ps, lr: double.NaN));
         Assert.Throws<ArgumentOutOfRangeException>(() => new ZerothOrderOptimizer(ps, perturbations: 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ZerothOrderOptimizer(ps, sparsity: 1));
         Assert.Throws<ArgumentException>(() => new ZerothOrderOptimizer(new[] { ps[0], ps[0] }));
         Assert.Throws<ArgumentException>(() => new ZerothOrderOptimizer(new[] { new Parameter(torch.zeros(4, 4).t()) }));
         using var other = new SGD(new[] { ps[0] });
