@@ -17,6 +17,7 @@ public class SnapshotTests
     [InlineData("Muon")]
     [InlineData("Adafactor")]
     [InlineData("Swan")]
+    [InlineData("SignSgd")]
     public void Catalog_declaration_generates_the_reviewed_source(string name)
     {
         var run = GeneratorHarness.Generate(Declarations.Catalog(name));

@@ -34,5 +34,6 @@ public static class CatalogIndex
             ["SgdSai"] = ps => new SgdSai(ps),
             ["Adafactor"] = ps => new Adafactor(ps),
             ["Swan"] = ps => new Swan(ps),
+            ["SignSgd"] = ps => new SignSgd(ps),
         };
 }

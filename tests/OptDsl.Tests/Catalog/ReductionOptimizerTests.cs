@@ -66,6 +66,12 @@ public class ReductionOptimizerTests
         return p * (1 - lr * wd) - lr * u * mask;
     };
 
+    static ReferenceStep SignSgdReference(double lr, double momentum, double wd) => (p, g, s, t) =>
+    {
+        var direction = momentum == 0 ? g : s["m"] = momentum * State(s, "m", p) + (1 - momentum) * g;
+        return p * (1 - lr * wd) - lr * direction.sign();
+    };
+
     static ReferenceStep SgdSaiReference(double lr, double momentum, double wd, double eps) => (p, g, s, t) =>
     {
         if (t == 1)
@@ -92,6 +98,8 @@ public class ReductionOptimizerTests
         new("SGD-SaI", ps => new SgdSai(ps, lr: 0.002, momentum: 0.9, weightDecay: 0.1), SgdSaiReference(0.002, 0.9, 0.1, 1e-8)),
         new("SGD-SaI/no_momentum", ps => new SgdSai(ps, lr: 0.001, momentum: 0, weightDecay: 0), SgdSaiReference(0.001, 0, 0, 1e-8)),
         new("CautiousLion", ps => new CautiousLion(ps, lr: 0.003, beta1: 0.5, weightDecay: 0.1), CautiousLionReference(0.003, 0.5, 0.99, 0.1)),
+        new("SignSgd", ps => new SignSgd(ps, lr: 0.01, weightDecay: 0.1), SignSgdReference(0.01, 0, 0.1)),
+        new("SignSgd/momentum", ps => new SignSgd(ps, lr: 0.01, momentum: 0.9), SignSgdReference(0.01, 0.9, 0)),
     };
 
     public static TheoryData<string> Names() => new(All.Select(c => c.Name));

@@ -159,6 +159,24 @@ public sealed class ZerothOrderTests : IDisposable
     }
 
     [Fact]
+    public void ZO_sign_moves_every_weight_by_the_step_size_along_the_estimates_sign()
+    {
+        // ZO-SGD-Sign: the sign of pg * z. Every element moves by exactly lr, opposite to the estimate.
+        var ps = Parameters(ScalarType.Float64);
+        var before = TestData.Copies(ps);
+        using var sign = new OptDsl.Optimizers.SignSgd(ps, lr: 0.0078125);
+        using var zo = new ZerothOrderOptimizer(ps, eps: 1e-3, seed: 8, inner: sign);
+        zo.Step(() => Loss(ps));
+        double pg = zo.Log[0].ProjectedGradients[0];
+        long[] offsets = { 0, 35, 48 };
+        for (int k = 0; k < ps.Length; k++)
+        {
+            var z = CounterRandomTensors.Normal(8, 0, ps[k].shape, CPU, offsets[k]).to(ScalarType.Float64);
+            Assert.True((ps[k] - before[k]).allclose(-(z * pg).sign() * 0.0078125, rtol: 0, atol: 1e-15), $"tensor {k}");
+        }
+    }
+
+    [Fact]
     public void The_log_replays_the_trajectory_bit_for_bit_from_a_file_of_a_few_bytes_per_step()
     {
         foreach (var (withAdam, sparse) in new[] { (false, 0.0), (true, 0.0), (false, 0.6) })
