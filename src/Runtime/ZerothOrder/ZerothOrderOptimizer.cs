@@ -138,6 +138,17 @@ public sealed class ZerothOrderOptimizer : IDisposable
     /// </summary>
     public double Step(Func<Tensor> loss)
     {
+        var (record, mean) = Estimate(loss);
+        Commit(record);
+        return mean;
+    }
+
+    /// <summary>
+    /// The step's evaluations without its update: the projected gradients at the current weights (left as they were)
+    /// and the mean loss evaluated. <see cref="Commit"/> applies it.
+    /// </summary>
+    internal (ZerothOrderStep Record, double MeanLoss) Estimate(Func<Tensor> loss)
+    {
         if (!(LearningRate >= 0) || double.IsInfinity(LearningRate))
             throw new InvalidOperationException($"The learning rate is {LearningRate}; it must be finite and not negative.");
         long step = _log.Count;
@@ -160,16 +171,32 @@ public sealed class ZerothOrderOptimizer : IDisposable
                 }
             }
             LastKeptElements = kept;
-            var record = new ZerothOrderStep(step, projected, LearningRate, WeightDecay);
-            Apply(record, masks);
-            _log.Add(record);
-            return total / (2 * Perturbations);
+            return (new ZerothOrderStep(step, projected, LearningRate, WeightDecay), total / (2 * Perturbations));
         }
         finally
         {
             if (masks is not null) foreach (var m in masks) m?.Dispose();
         }
     }
+
+    /// <summary>Applies an estimated step (the weights unchanged since <see cref="Estimate"/>) and logs it.</summary>
+    internal void Commit(ZerothOrderStep record)
+    {
+        if (record.Step != _log.Count) throw new InvalidOperationException($"Step {record.Step} is not the next step ({_log.Count}).");
+        var masks = Masks();
+        try
+        {
+            Apply(record, masks);
+        }
+        finally
+        {
+            if (masks is not null) foreach (var m in masks) m?.Dispose();
+        }
+        _log.Add(record);
+    }
+
+    /// <summary>The parameters trained zeroth-order.</summary>
+    internal IReadOnlyList<Parameter> Parameters => _parameters;
 
     double Evaluate(Func<Tensor> loss, ulong stream, double scale, Tensor?[]? masks, ref long kept)
     {

@@ -177,6 +177,31 @@ public sealed class ZerothOrderTests : IDisposable
     }
 
     [Fact]
+    public void A_hybrid_step_is_MeZO_on_one_part_and_a_first_order_step_at_the_same_weights_on_the_other()
+    {
+        // ZO on the 5x7 matrix; SGD with momentum by backpropagation on the rest. Reference: the gradient taken first at
+        // the step's weights, then MeZO alone on the matrix, then SGD.
+        var ps = Parameters(ScalarType.Float64);
+        var reference = TestData.Copies(ps);
+        var hybrid = new HybridOptimizer(new ZerothOrderOptimizer(new[] { ps[0] }, lr: 0.005, seed: 21),
+            torch.optim.SGD(new[] { ps[1], ps[2] }, 0.05, momentum: 0.9));
+        using var zoAlone = new ZerothOrderOptimizer(new[] { reference[0] }, lr: 0.005, seed: 21);
+        var sgd = torch.optim.SGD(new[] { reference[1], reference[2] }, 0.05, momentum: 0.9);
+        for (int t = 0; t < 4; t++)
+        {
+            hybrid.Step(() => Loss(ps));
+            sgd.zero_grad();
+            Loss(reference).backward();
+            zoAlone.Step(() => Loss(reference));
+            sgd.step();
+        }
+        for (int k = 0; k < ps.Length; k++) Assert.True(TestData.Identical(ps[k], reference[k]), $"tensor {k}");
+        Assert.Null(ps[0].grad);
+        Assert.Equal(4, hybrid.Log.Count);
+        Assert.Throws<ArgumentException>(() => new HybridOptimizer(new ZerothOrderOptimizer(new[] { ps[0] }), torch.optim.SGD(new[] { ps[0] }, 0.1)));
+    }
+
+    [Fact]
     public void The_log_replays_the_trajectory_bit_for_bit_from_a_file_of_a_few_bytes_per_step()
     {
         foreach (var (withAdam, sparse) in new[] { (false, 0.0), (true, 0.0), (false, 0.6) })
