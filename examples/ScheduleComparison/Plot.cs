@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using System.Linq;
+using OptDsl.Examples;
 
 namespace ScheduleComparison;
 
@@ -14,7 +15,7 @@ public static class Plot
         {
             var run = runs[i];
             var steps = Enumerable.Range(0, run.LearningRates.Count).Select(s => (double)s).ToArray();
-            var loss = plot.Add.Scatter(steps, MovingAverage(run.Result.Losses, 25));
+            var loss = plot.Add.Scatter(steps, Smoothing.MovingAverage(run.Result.Losses, 25));
             loss.LegendText = $"{run.Name}: loss";
             loss.MarkerSize = 0;
             loss.Color = palette.GetColor(i);
@@ -31,18 +32,5 @@ public static class Plot
         plot.Axes.Right.Label.Text = "learning rate (dashed)";
         plot.ShowLegend(ScottPlot.Alignment.UpperRight);
         plot.SavePng(path, 1000, 600);
-    }
-
-    static double[] MovingAverage(IReadOnlyList<double> values, int window)
-    {
-        var result = new double[values.Count];
-        double sum = 0;
-        for (int i = 0; i < values.Count; i++)
-        {
-            sum += values[i];
-            if (i >= window) sum -= values[i - window];
-            result[i] = sum / System.Math.Min(i + 1, window);
-        }
-        return result;
     }
 }

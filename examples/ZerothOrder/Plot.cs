@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using System.Linq;
+using OptDsl.Examples;
 
 namespace ZerothOrder;
 
@@ -13,7 +14,7 @@ public static class Plot
         for (int i = 0; i < runs.Count; i++)
         {
             var steps = Enumerable.Range(1, runs[i].Losses.Count).Select(s => (double)s).ToArray();
-            var line = plot.Add.Scatter(steps, MovingAverage(runs[i].Losses, 50));
+            var line = plot.Add.Scatter(steps, Smoothing.MovingAverage(runs[i].Losses, 50));
             line.LegendText = runs[i].Name;
             line.MarkerSize = 0;
             line.Color = palette.GetColor(i);
@@ -23,18 +24,5 @@ public static class Plot
         plot.YLabel("training loss (moving average of 50 steps)");
         plot.ShowLegend(ScottPlot.Alignment.UpperRight);
         plot.SavePng(path, 1000, 600);
-    }
-
-    static double[] MovingAverage(IReadOnlyList<double> values, int window)
-    {
-        var result = new double[values.Count];
-        double sum = 0;
-        for (int i = 0; i < values.Count; i++)
-        {
-            sum += values[i];
-            if (i >= window) sum -= values[i - window];
-            result[i] = sum / System.Math.Min(i + 1, window);
-        }
-        return result;
     }
 }
