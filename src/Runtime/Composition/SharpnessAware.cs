@@ -1,0 +1,113 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using OptDsl.Runtime.Native;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace OptDsl.Runtime.Composition;
+
+/// <summary>
+/// Sharpness-aware minimisation around any optimizer: SAM (Foret et al., 2021) and, with <c>adaptive</c>, ASAM (Kwon et
+/// al., 2021). Each step takes the gradient g at the weights w, moves to the nearby worst case
+/// <c>w + e</c> with <c>e = ρ T² g / ‖T g‖</c> (T = 1 for SAM, <c>|w| + η</c> for ASAM, the norm over every
+/// parameter), takes the gradient there, puts the weights back exactly, and lets the inner optimizer step with that
+/// gradient. Two forward and backward passes per step, so <c>step</c> needs a closure that computes the loss and calls
+/// <c>backward()</c>. It keeps one copy of the weights during a step (for the exact way back).
+/// </summary>
+public sealed class SharpnessAware : optim.Optimizer
+{
+    static SharpnessAware() => TorchSharpNative.EnsureLoadable();
+
+    /// <param name="inner">The base optimizer (any declared optimizer, or a TorchSharp one).</param>
+    /// <param name="rho">The neighbourhood's radius ρ (SAM: 0.05; ASAM: larger, e.g. 0.5 or 2).</param>
+    /// <param name="adaptive">ASAM's scale-invariant neighbourhood, <c>T = |w| + η</c>.</param>
+    /// <param name="eta">ASAM's η, which keeps weights at zero from being frozen.</param>
+    public SharpnessAware(optim.Optimizer inner, double rho = 0.05, bool adaptive = false, double eta = 0.01) : base(IntPtr.Zero)
+    {
+        Inner = inner ?? throw new ArgumentNullException(nameof(inner));
+        if (!(rho >= 0) || double.IsInfinity(rho)) throw new ArgumentOutOfRangeException(nameof(rho), rho, "ρ must be finite and not negative.");
+        if (!(eta >= 0) || double.IsInfinity(eta)) throw new ArgumentOutOfRangeException(nameof(eta), eta, "η must be finite and not negative.");
+        (Rho, Adaptive, Eta) = (rho, adaptive, eta);
+    }
+
+    /// <summary>The base optimizer.</summary>
+    public optim.Optimizer Inner { get; }
+
+    /// <summary>ρ.</summary>
+    public double Rho { get; }
+
+    /// <summary>Whether the neighbourhood is ASAM's.</summary>
+    public bool Adaptive { get; }
+
+    /// <summary>ASAM's η.</summary>
+    public double Eta { get; }
+
+    /// <summary>‖T g‖ at the last step (a device tensor), null before the first.</summary>
+    public Tensor? LastGradientNorm { get; private set; }
+
+    /// <inheritdoc/>
+    public override IEnumerable<optim.ILearningRateController> ParamGroups => Inner.ParamGroups;
+
+    /// <inheritdoc/>
+    public override IEnumerable<Parameter> parameters() => Inner.parameters();
+
+    /// <inheritdoc/>
+    public override void add_param_group(ParamGroup param_group) => Inner.add_param_group(param_group);
+
+    /// <inheritdoc/>
+    public override void zero_grad() => Inner.zero_grad();
+
+    /// <summary>
+    /// One step; <paramref name="closure"/> computes the loss and calls <c>backward()</c> (it is called twice). Returns the
+    /// loss at the weights before the step. A gradient norm that is not finite throws with the weights as they were.
+    /// </summary>
+    public override Tensor step(Func<Tensor>? closure = null)
+    {
+        if (closure is null)
+            throw new ArgumentException("Sharpness-aware steps take the gradient twice: give step a closure that computes the loss and calls backward().", nameof(closure));
+        Inner.zero_grad();
+        Tensor loss;
+        using (enable_grad()) loss = closure();
+        var ps = parameters().Where(p => p.grad is not null).ToArray();
+        if (ps.Length == 0) throw new InvalidOperationException("The closure left no gradient: did it call backward()?");
+        var saved = new List<Tensor>(ps.Length);
+        try
+        {
+            using (no_grad())
+            using (var scope = NewDisposeScope())
+            {
+                var scaled = ps.Select(p => Adaptive ? p.grad!.mul(p.abs().add(Eta)) : p.grad!).ToArray();
+                var device = scaled[0].device;
+                var norm = linalg.vector_norm(stack(scaled.Select(s => linalg.vector_norm(DeclaredState.InStateType(s)).to(device)).ToArray()));
+                double value = norm.to(ScalarType.Float64).item<double>();
+                if (!double.IsFinite(value))
+                    throw new InvalidOperationException($"Sharpness-aware step: the gradient's norm is {value}; nothing was changed.");
+                LastGradientNorm?.Dispose();
+                LastGradientNorm = norm.MoveToOuterDisposeScope();
+                double factor = Rho / (value + 1e-12);
+                for (int k = 0; k < ps.Length; k++)
+                {
+                    saved.Add(ps[k].detach().clone().MoveToOuterDisposeScope());
+                    // e = ρ T² g / ‖T g‖: for ASAM the scaled gradient T g once more times T.
+                    var e = Adaptive ? scaled[k].mul(ps[k].abs().add(Eta)) : scaled[k];
+                    ps[k].add_(e, alpha: factor);
+                }
+            }
+            Inner.zero_grad();
+            using (enable_grad()) closure().Dispose();
+        }
+        finally
+        {
+            using (no_grad())
+                for (int k = 0; k < saved.Count; k++)
+                {
+                    ps[k].copy_(saved[k]);
+                    saved[k].Dispose();
+                }
+        }
+        Inner.step();
+        return loss;
+    }
+}
