@@ -47,7 +47,7 @@ public static class Declarations
     public static readonly string[] CatalogFiles =
     {
         "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adamax", "NAdam", "RAdam", "Adadelta", "Lion", "DiffGrad",
-        "AdaBelief", "Adan", "AdEMAMix", "ScheduleFreeAdamW", "Lamb", "Lars", "CautiousAdamW", "CautiousLion", "Muon", "SgdSai", "Adafactor", "Swan", "SignSgd",
+        "AdaBelief", "Adan", "AdEMAMix", "ScheduleFreeAdamW", "Lamb", "Lars", "CautiousAdamW", "CautiousLion", "Muon", "SgdSai", "Adafactor", "Swan", "SignSgd", "DoG",
     };
 
     /// <summary>Hand-written parts of catalog optimizers, beside their declarations.</summary>

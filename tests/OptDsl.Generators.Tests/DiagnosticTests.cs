@@ -98,6 +98,17 @@ public class DiagnosticTests
     }
 
     [Fact]
+    public void State_kept_as_it_started_from_the_parameter_is_an_anchor_not_a_mistake()
+    {
+        // DoG's initial weights: read, never written, and neither OPT0024 nor the compiler's CS0649 is reported.
+        var run = GeneratorHarness.Generate(Optimizer(
+            "[Hyper] float lr = 1f;\n[State(Init = StateInit.Parameter)] float x0;\n[Update] void Update(ref float p, float g) { p -= lr * (g + p - x0); }", name: "Anchored"));
+        Assert.Empty(run.GeneratorDiagnostics);
+        var problems = run.CompilerDiagnostics();
+        Assert.True(problems.IsEmpty, string.Join("\n", problems.Take(20)));
+    }
+
+    [Fact]
     public void Overriding_a_member_of_the_runtime_base_class_is_not_a_clash()
     {
         var run = GeneratorHarness.Generate(Optimizer(

@@ -18,6 +18,7 @@ public class SnapshotTests
     [InlineData("Adafactor")]
     [InlineData("Swan")]
     [InlineData("SignSgd")]
+    [InlineData("DoG")]
     public void Catalog_declaration_generates_the_reviewed_source(string name)
     {
         var run = GeneratorHarness.Generate(Declarations.Catalog(name));

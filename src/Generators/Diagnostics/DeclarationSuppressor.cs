@@ -16,6 +16,8 @@ public sealed class DeclarationSuppressor : DiagnosticSuppressor
         "OptDsl reads hyperparameters and state from the declaration");
     static readonly SuppressionDescriptor UnreadField = new("OPTSPR0169", "CS0169",
         "OptDsl reads hyperparameters and state from the declaration");
+    static readonly SuppressionDescriptor NeverAssignedField = new("OPTSPR0649", "CS0649",
+        "OptDsl fills state from the declaration's initialisation (an anchor such as the initial weights is only read)");
     static readonly SuppressionDescriptor UnusedPrivateMember = new("OPTSPR0051", "IDE0051",
         "OptDsl translates the update method; it is not called directly");
     static readonly SuppressionDescriptor UnreadPrivateMember = new("OPTSPR0052", "IDE0052",
@@ -24,7 +26,7 @@ public sealed class DeclarationSuppressor : DiagnosticSuppressor
         "Declared state is written by the update rule");
 
     public override ImmutableArray<SuppressionDescriptor> SupportedSuppressions { get; } =
-        ImmutableArray.Create(UnusedField, UnreadField, UnusedPrivateMember, UnreadPrivateMember, MakeFieldReadonly);
+        ImmutableArray.Create(UnusedField, UnreadField, NeverAssignedField, UnusedPrivateMember, UnreadPrivateMember, MakeFieldReadonly);
 
     public override void ReportSuppressions(SuppressionAnalysisContext context)
     {

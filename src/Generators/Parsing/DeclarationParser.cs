@@ -220,8 +220,10 @@ public static class DeclarationParser
         var body = translator.Translate(operation);
         if (!translator.Succeeded) return null;
 
+        // State that starts from the parameter or the first gradient may stay as it started: an anchor (DoG's x0).
         foreach (var (field, state) in stateFields)
-            if (roles.States.ContainsKey(field) && !translator.WrittenStates.Contains(state.Name))
+            if (roles.States.ContainsKey(field) && !translator.WrittenStates.Contains(state.Name)
+                && state.Init is not (StateInitModel.Parameter or StateInitModel.FirstGradient))
                 Report(DiagnosticDescriptors.StateNeverWritten, field.Locations.FirstOrDefault(), state.Name);
 
         var hoisting = Hoisting.Apply(body);

@@ -35,5 +35,6 @@ public static class CatalogIndex
             ["Adafactor"] = ps => new Adafactor(ps),
             ["Swan"] = ps => new Swan(ps),
             ["SignSgd"] = ps => new SignSgd(ps),
+            ["DoG"] = ps => new DoG(ps),
         };
 }
