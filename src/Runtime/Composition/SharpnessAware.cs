@@ -16,24 +16,18 @@ namespace OptDsl.Runtime.Composition;
 /// gradient. Two forward and backward passes per step, so <c>step</c> needs a closure that computes the loss and calls
 /// <c>backward()</c>. It keeps one copy of the weights during a step (for the exact way back).
 /// </summary>
-public sealed class SharpnessAware : optim.Optimizer
+public sealed class SharpnessAware : ClosureOptimizer
 {
-    static SharpnessAware() => TorchSharpNative.EnsureLoadable();
-
     /// <param name="inner">The base optimizer (any declared optimizer, or a TorchSharp one).</param>
     /// <param name="rho">The neighbourhood's radius ρ (SAM: 0.05; ASAM: larger, e.g. 0.5 or 2).</param>
     /// <param name="adaptive">ASAM's scale-invariant neighbourhood, <c>T = |w| + η</c>.</param>
     /// <param name="eta">ASAM's η, which keeps weights at zero from being frozen.</param>
-    public SharpnessAware(optim.Optimizer inner, double rho = 0.05, bool adaptive = false, double eta = 0.01) : base(IntPtr.Zero)
+    public SharpnessAware(optim.Optimizer inner, double rho = 0.05, bool adaptive = false, double eta = 0.01) : base(inner)
     {
-        Inner = inner ?? throw new ArgumentNullException(nameof(inner));
         if (!(rho >= 0) || double.IsInfinity(rho)) throw new ArgumentOutOfRangeException(nameof(rho), rho, "ρ must be finite and not negative.");
         if (!(eta >= 0) || double.IsInfinity(eta)) throw new ArgumentOutOfRangeException(nameof(eta), eta, "η must be finite and not negative.");
         (Rho, Adaptive, Eta) = (rho, adaptive, eta);
     }
-
-    /// <summary>The base optimizer.</summary>
-    public optim.Optimizer Inner { get; }
 
     /// <summary>ρ.</summary>
     public double Rho { get; }
@@ -47,31 +41,14 @@ public sealed class SharpnessAware : optim.Optimizer
     /// <summary>‖T g‖ at the last step (a device tensor), null before the first.</summary>
     public Tensor? LastGradientNorm { get; private set; }
 
-    /// <inheritdoc/>
-    public override IEnumerable<optim.ILearningRateController> ParamGroups => Inner.ParamGroups;
-
-    /// <inheritdoc/>
-    public override IEnumerable<Parameter> parameters() => Inner.parameters();
-
-    /// <inheritdoc/>
-    public override void add_param_group(ParamGroup param_group) => Inner.add_param_group(param_group);
-
-    /// <inheritdoc/>
-    public override void zero_grad() => Inner.zero_grad();
-
     /// <summary>
     /// One step; <paramref name="closure"/> computes the loss and calls <c>backward()</c> (it is called twice). Returns the
     /// loss at the weights before the step. A gradient norm that is not finite throws with the weights as they were.
     /// </summary>
     public override Tensor step(Func<Tensor>? closure = null)
     {
-        if (closure is null)
-            throw new ArgumentException("Sharpness-aware steps take the gradient twice: give step a closure that computes the loss and calls backward().", nameof(closure));
         Inner.zero_grad();
-        Tensor loss;
-        using (enable_grad()) loss = closure();
-        var ps = parameters().Where(p => p.grad is not null).ToArray();
-        if (ps.Length == 0) throw new InvalidOperationException("The closure left no gradient: did it call backward()?");
+        var (loss, ps) = Evaluate(closure, "Sharpness-aware steps take the gradient twice");
         var saved = new List<Tensor>(ps.Length);
         try
         {
@@ -96,7 +73,7 @@ public sealed class SharpnessAware : optim.Optimizer
                 }
             }
             Inner.zero_grad();
-            using (enable_grad()) closure().Dispose();
+            using (enable_grad()) closure!().Dispose();
         }
         finally
         {
