@@ -8,8 +8,9 @@ namespace OptDsl.Optimizers;
 /// Size Schedule"): SGD whose step size is the largest distance travelled from the initial weights over the root of the
 /// summed squared gradient norms, <c>η_t = max_i ‖x_i − x_0‖ / sqrt(Σ_i ‖g_i‖²)</c>, starting from
 /// <c>r_ε = repsRel · (1 + ‖x_0‖)</c>. Norms are over every parameter the optimizer steps, or per tensor with
-/// <c>layerwise</c> (L-DoG). No learning rate to tune (<c>lr</c> multiplies η, 1 by default); weight decay is added to
-/// the gradient, as in the authors' implementation.
+/// <c>layerwise</c> (L-DoG). No learning rate to tune (<c>lr</c> multiplies η, 1 by default); <c>eps</c> under the root
+/// keeps a zero first gradient from dividing by zero; weight decay is added to the gradient, as in the authors'
+/// implementation. The authors advise iterate averaging with it (compose with <c>WeightAverage.Ema</c>).
 /// </summary>
 [Optimizer]
 public partial class DoG
@@ -18,6 +19,8 @@ public partial class DoG
     [Hyper("(0, inf)")] float lr = 1f;
     /// <summary>The first step's distance, relative to 1 + ‖x_0‖.</summary>
     [Hyper("(0, inf)")] float repsRel = 1e-6f;
+    /// <summary>Added to the summed squared gradient norms under the root.</summary>
+    [Hyper("[0, inf)")] float eps = 1e-8f;
     /// <summary>Weight decay, added to the gradient.</summary>
     [Hyper("[0, inf)")] float weightDecay = 0f;
     /// <summary>L-DoG: distances and gradient norms per tensor instead of over all parameters.</summary>
@@ -38,6 +41,6 @@ public partial class DoG
         float distance = layerwise ? Reduce.Norm(p - x0) : Reduce.GlobalNorm(p - x0);
         rbar = Math.Max(t == 1 ? start : rbar, distance);
         gsum += layerwise ? Reduce.Sum(d * d) : Reduce.GlobalSum(d * d);
-        p -= lr * (float)(rbar / Math.Sqrt(gsum)) * d;
+        p -= lr * (float)(rbar / Math.Sqrt(gsum + eps)) * d;
     }
 }

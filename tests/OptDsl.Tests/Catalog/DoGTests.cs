@@ -29,7 +29,7 @@ public class DoGTests
             {
                 rbar[k] = Math.Max(rbar[k], Norm(moved, k));
                 gsum[k] += Math.Pow(Norm(d, k), 2);
-                eta[k] = lr * rbar[k] / Math.Sqrt(gsum[k]);
+                eta[k] = lr * rbar[k] / Math.Sqrt(gsum[k] + 1e-8);
             }
             x = x.Select((p, k) => p - eta[k] * d[k]).ToArray();
         }
@@ -60,6 +60,16 @@ public class DoGTests
                 Assert.True(error <= tolerance * scale, $"{dtype} tensor {k}: off by {error:E2}");
             }
         }
+    }
+
+    [Fact]
+    public void A_zero_gradient_does_not_divide_by_zero()
+    {
+        var p = new TorchSharp.Modules.Parameter(torch.ones(4, ScalarType.Float64));
+        using var dog = new DoG(new[] { p });
+        p.grad = torch.zeros(4, ScalarType.Float64);
+        dog.step();
+        Assert.True(TestData.Identical(p, torch.ones(4, ScalarType.Float64)));
     }
 
     [Fact]
