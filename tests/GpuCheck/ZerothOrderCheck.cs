@@ -50,7 +50,7 @@ public static class ZerothOrderCheck
             var moved = (x.Second - x.Third).abs().max().item<float>();
             return moved == 0 ? 0 : (x.First.cpu() - x.Second).abs().max().item<float>() / moved;
         });
-        ZerothOrderOptimizer.Replay(initial, 9, onCuda.Log, sparsity: 0.3);
+        using var replayed = ZerothOrderOptimizer.Replay(initial, onCuda.Record);
         bool replay = initial.Select(Bits).Zip(cuda.Select(Bits)).All(x => x.First.SequenceEqual(x.Second));
         return (roundTrip, relative, replay, onCuda.LastKeptElements);
     }

@@ -8,6 +8,10 @@ using static TorchSharp.torch;
 
 namespace OptDsl.Runtime.ZerothOrder;
 
+/// <summary>A zeroth-order run: its settings (the learning rate and decay as they stand now) and every step taken.</summary>
+public sealed record ZerothOrderLog(ulong Seed, double Eps, int Perturbations, double Sparsity, double LearningRate, double WeightDecay,
+    IReadOnlyList<ZerothOrderStep> Steps);
+
 /// <summary>What one zeroth-order step did: enough, with the seed, to redo it exactly.</summary>
 /// <param name="Step">The step's number (0 first); perturbation j of it draws stream <c>Step * q + j</c>.</param>
 /// <param name="ProjectedGradients">Each perturbation's <c>(L(θ + εz) − L(θ − εz)) / 2ε</c>.</param>
@@ -243,70 +247,80 @@ public sealed class ZerothOrderOptimizer : IDisposable
         foreach (var p in _parameters) p.grad = null;
     }
 
+    /// <summary>The run so far: the settings and every step, what <see cref="SaveLog"/> writes and <see cref="Replay"/> redoes.</summary>
+    public ZerothOrderLog Record => new(Seed, Eps, Perturbations, Sparsity, LearningRate, WeightDecay, _log.ToArray());
+
     /// <summary>
-    /// Redoes <paramref name="log"/> on <paramref name="parameters"/> (at the weights training started from), with the same
-    /// seed and — for a run with an inner optimizer — a fresh one like it: the parameters end as training left them, bit
-    /// for bit on the same device.
+    /// Redoes <paramref name="log"/> on <paramref name="parameters"/> (at the weights training started from) — for a run
+    /// with an inner optimizer, with a fresh one like it — and returns the optimizer positioned after the log, so that
+    /// training goes on exactly as it would have without the interruption (the next step draws the next stream). The
+    /// parameters end as training left them, bit for bit on the same device.
     /// </summary>
-    public static void Replay(IEnumerable<Parameter> parameters, ulong seed, IEnumerable<ZerothOrderStep> log, DeclaredOptimizer? inner = null, double sparsity = 0)
+    public static ZerothOrderOptimizer Replay(IEnumerable<Parameter> parameters, ZerothOrderLog log, DeclaredOptimizer? inner = null)
     {
-        var steps = log.ToList();
-        if (steps.Count == 0) return;
-        using var replay = new ZerothOrderOptimizer(parameters, steps[0].LearningRate, 1e-3, steps[0].ProjectedGradients.Length, steps[0].WeightDecay, seed, inner, sparsity);
-        for (int i = 0; i < steps.Count; i++)
+        ArgumentNullException.ThrowIfNull(log);
+        var replay = new ZerothOrderOptimizer(parameters, log.LearningRate, log.Eps, log.Perturbations, log.WeightDecay, log.Seed, inner, log.Sparsity);
+        for (int i = 0; i < log.Steps.Count; i++)
         {
-            if (steps[i].Step != i || steps[i].ProjectedGradients.Length != replay.Perturbations)
-                throw new InvalidDataException($"The log's step {i} is numbered {steps[i].Step} with {steps[i].ProjectedGradients.Length} perturbations: it is not one run's log.");
-            var masks = replay.Masks();
-            replay.Apply(steps[i], masks);
-            if (masks is not null) foreach (var m in masks) m?.Dispose();
-            replay._log.Add(steps[i]);
+            var step = log.Steps[i];
+            if (step.Step != i || step.ProjectedGradients.Length != replay.Perturbations)
+                throw new InvalidDataException($"The log's step {i} is numbered {step.Step} with {step.ProjectedGradients.Length} perturbations: it is not one run's log.");
+            replay.Commit(step);
         }
+        return replay;
     }
 
     const string Tag = "OptDsl.ZerothOrderLog";
 
-    /// <summary>Saves the seed and the log (a few bytes per step) as a checksummed file, written atomically.</summary>
-    public void SaveLog(string path) => CheckpointFile.Write(path, writer =>
+    /// <summary>Saves <see cref="Record"/> (the settings and a few bytes per step) as a checksummed file, written atomically.</summary>
+    public void SaveLog(string path)
     {
-        writer.Write(Tag);
-        writer.Write(Seed);
-        writer.Write(Perturbations);
-        writer.Write(Sparsity);
-        writer.Write(_log.Count);
-        foreach (var s in _log)
+        var record = Record;
+        CheckpointFile.Write(path, writer =>
         {
-            writer.Write(s.LearningRate);
-            writer.Write(s.WeightDecay);
-            foreach (var pg in s.ProjectedGradients) writer.Write(pg);
-        }
-    });
+            writer.Write(Tag);
+            writer.Write(record.Seed);
+            writer.Write(record.Eps);
+            writer.Write(record.Perturbations);
+            writer.Write(record.Sparsity);
+            writer.Write(record.LearningRate);
+            writer.Write(record.WeightDecay);
+            writer.Write(record.Steps.Count);
+            foreach (var s in record.Steps)
+            {
+                writer.Write(s.LearningRate);
+                writer.Write(s.WeightDecay);
+                foreach (var pg in s.ProjectedGradients) writer.Write(pg);
+            }
+        });
+    }
 
-    /// <summary>Reads a log saved by <see cref="SaveLog"/>: its seed, sparsity and steps (checked whole before anything is returned).</summary>
-    public static (ulong Seed, double Sparsity, IReadOnlyList<ZerothOrderStep> Steps) LoadLog(string path)
+    /// <summary>Reads a log saved by <see cref="SaveLog"/>, checked whole before anything is returned.</summary>
+    public static ZerothOrderLog LoadLog(string path)
     {
-        ulong seed = 0;
-        double sparsity = 0;
-        var steps = new List<ZerothOrderStep>();
+        ZerothOrderLog? log = null;
         CheckpointFile.Load(path, reader =>
         {
             CheckpointFile.ExpectTag(reader.ReadString(), Tag, path);
-            seed = reader.ReadUInt64();
+            ulong seed = reader.ReadUInt64();
+            double eps = reader.ReadDouble();
             int q = reader.ReadInt32();
-            sparsity = reader.ReadDouble();
+            double sparsity = reader.ReadDouble(), lr = reader.ReadDouble(), wd = reader.ReadDouble();
             int count = reader.ReadInt32();
-            if (q < 1 || count < 0 || !(sparsity >= 0 && sparsity < 1))
-                throw new InvalidDataException($"{path} holds {count} steps of {q} perturbations at sparsity {sparsity}: it is damaged.");
+            if (q < 1 || count < 0 || !(sparsity >= 0 && sparsity < 1) || !(eps > 0))
+                throw new InvalidDataException($"{path} holds {count} steps of {q} perturbations at sparsity {sparsity} and ε {eps}: it is damaged.");
+            var steps = new ZerothOrderStep[count];
             for (int i = 0; i < count; i++)
             {
-                double lr = reader.ReadDouble(), wd = reader.ReadDouble();
+                double stepLr = reader.ReadDouble(), stepWd = reader.ReadDouble();
                 var pgs = new double[q];
                 for (int j = 0; j < q; j++) pgs[j] = reader.ReadDouble();
-                steps.Add(new ZerothOrderStep(i, pgs, lr, wd));
+                steps[i] = new ZerothOrderStep(i, pgs, stepLr, stepWd);
             }
+            log = new ZerothOrderLog(seed, eps, q, sparsity, lr, wd, steps);
             return static () => { };
         });
-        return (seed, sparsity, steps);
+        return log!;
     }
 
     /// <summary>Nothing to free beyond the log; the inner optimizer belongs to the caller.</summary>

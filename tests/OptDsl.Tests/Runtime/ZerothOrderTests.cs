@@ -219,11 +219,34 @@ public sealed class ZerothOrderTests : IDisposable
             opt.SaveLog(path);
             Assert.True(new FileInfo(path).Length < 100 + 25 * 40, $"{new FileInfo(path).Length} bytes");
 
-            var (seed, sparsity, steps) = ZerothOrderOptimizer.LoadLog(path);
             using var freshAdam = withAdam ? new Adam(initial, lr: 0.01) : null;
-            ZerothOrderOptimizer.Replay(initial, seed, steps, freshAdam, sparsity);
+            using var replayed = ZerothOrderOptimizer.Replay(initial, ZerothOrderOptimizer.LoadLog(path), freshAdam);
             for (int k = 0; k < ps.Length; k++) Assert.Equal(Bits(ps[k]), Bits(initial[k]));
+            Assert.Equal(25, replayed.StepCount);
         }
+    }
+
+    [Fact]
+    public void A_run_resumed_from_its_log_goes_on_as_if_never_interrupted()
+    {
+        // 15 steps straight, against 10 steps, the log saved, replayed on the initial weights in a new optimizer, then
+        // 5 more: the resumed run draws the next streams, not the first ones again.
+        var straight = Parameters(ScalarType.Float32);
+        var initial = TestData.Copies(straight);
+        using (var opt = new ZerothOrderOptimizer(straight, lr: 0.01, perturbations: 2, seed: 5, sparsity: 0.2))
+            for (int t = 0; t < 15; t++) opt.Step(() => Loss(straight));
+
+        var interrupted = TestData.Copies(initial);
+        var path = Path.Combine(_folder, "resume.log");
+        using (var opt = new ZerothOrderOptimizer(interrupted, lr: 0.01, perturbations: 2, seed: 5, sparsity: 0.2))
+        {
+            for (int t = 0; t < 10; t++) opt.Step(() => Loss(interrupted));
+            opt.SaveLog(path);
+        }
+        var resumed = TestData.Copies(initial);
+        using (var opt = ZerothOrderOptimizer.Replay(resumed, ZerothOrderOptimizer.LoadLog(path)))
+            for (int t = 0; t < 5; t++) opt.Step(() => Loss(resumed));
+        for (int k = 0; k < straight.Length; k++) Assert.Equal(Bits(straight[k]), Bits(resumed[k]));
     }
 
     [Fact]
