@@ -38,9 +38,11 @@ public partial class DoG
     {
         float d = g + weightDecay * p;
         float start = repsRel * (1 + (layerwise ? Reduce.Norm(x0) : Reduce.GlobalNorm(x0)));
-        float distance = layerwise ? Reduce.Norm(p - x0) : Reduce.GlobalNorm(p - x0);
+        float moved = p - x0;
+        float distance = layerwise ? Reduce.Norm(moved) : Reduce.GlobalNorm(moved);
         rbar = Math.Max(t == 1 ? start : rbar, distance);
-        gsum += layerwise ? Reduce.Sum(d * d) : Reduce.GlobalSum(d * d);
+        float squared = d * d;
+        gsum += layerwise ? Reduce.Sum(squared) : Reduce.GlobalSum(squared);
         p -= lr * (float)(rbar / Math.Sqrt(gsum + eps)) * d;
     }
 }

@@ -60,8 +60,8 @@ sealed class PortableEmitter
         foreach (var h in _model.Hypers.Where(h => used.Hypers.Contains(h.Name))) _hyperVars[h.Name] = _names.Take(h.Name);
         foreach (var s in _model.States.Where(s => used.States.Contains(s.Name))) _stateVars[s.Name] = _names.Take(s.Name);
 
-        // A rule with matrix work becomes steps that yield each Newton–Schulz request, so the runtime can answer the
-        // requests of same-shaped tensors with one batched chain; Update runs the steps of one tensor alone.
+        // A rule with matrix work or global reductions becomes steps that yield each such request, so the runtime can
+        // answer them across tensors (one batched chain per shape, one reduction over all); Update runs one tensor alone.
         _steps = used.WholeTensor.Any(f => f.NeedsSteps());
         var parameters = $"Options {_options}, {TensorType} {_p}, {TensorType} {_g}, State {_state}";
         if (_steps)

@@ -22,6 +22,8 @@ public sealed class ComposedOptimizer : optim.Optimizer
 
     readonly OptimizerStage[] _stages;
     readonly AccumulateGradients? _accumulate;
+    // The last stage that overrides BeforeUpdate: the one that may hand its gradient factor to the update.
+    readonly int _lastGradientStage;
 
     /// <summary>Composes <paramref name="stages"/> around <paramref name="inner"/>; see <see cref="Composition.Compose"/>.</summary>
     public ComposedOptimizer(optim.Optimizer inner, params OptimizerStage[] stages) : base(IntPtr.Zero)
@@ -47,6 +49,7 @@ public sealed class ComposedOptimizer : optim.Optimizer
         foreach (var stage in stages) stage.Owner = this;
         Inner = inner;
         _stages = stages;
+        _lastGradientStage = Array.FindLastIndex(stages, ActsOnGradients);
     }
 
     /// <summary>The optimizer whose update the stages surround.</summary>
@@ -126,9 +129,8 @@ public sealed class ComposedOptimizer : optim.Optimizer
     /// </summary>
     void BeforeUpdate(StageContext context, Func<Tensor, bool>? scaleInUpdate)
     {
-        int last = Array.FindLastIndex(_stages, ActsOnGradients);
         for (int i = 0; i < _stages.Length; i++)
-            _stages[i].BeforeUpdate(i == last && scaleInUpdate is not null ? context with { ScaleInUpdate = scaleInUpdate } : context);
+            _stages[i].BeforeUpdate(i == _lastGradientStage && scaleInUpdate is not null ? context with { ScaleInUpdate = scaleInUpdate } : context);
     }
 
     static bool ActsOnGradients(OptimizerStage stage) =>

@@ -51,9 +51,8 @@ public sealed class PolyakStepSize : ClosureOptimizer
         using (no_grad())
         using (NewDisposeScope())
         {
-            var grads = ps.Select(p => p.grad!).ToList();
-            var device = grads[0].device;
-            squared = stack(grads.Select(g => DeclaredState.InStateType(g).to(ScalarType.Float64).square().sum().to(device)).ToArray()).sum().item<double>();
+            double norm = GradientNorms.Total(ps.Select(p => p.grad!).ToList(), 2).to(ScalarType.Float64).item<double>();
+            squared = norm * norm;
         }
         if (!double.IsFinite(value) || !double.IsFinite(squared))
             throw new InvalidOperationException($"Polyak step: the loss is {value} and the squared gradient norm {squared}; nothing was changed.");

@@ -56,8 +56,7 @@ public sealed class SharpnessAware : ClosureOptimizer
             using (var scope = NewDisposeScope())
             {
                 var scaled = ps.Select(p => Adaptive ? p.grad!.mul(p.abs().add(Eta)) : p.grad!).ToArray();
-                var device = scaled[0].device;
-                var norm = linalg.vector_norm(stack(scaled.Select(s => linalg.vector_norm(DeclaredState.InStateType(s)).to(device)).ToArray()));
+                var norm = GradientNorms.Total(scaled.ToList(), 2);
                 double value = norm.to(ScalarType.Float64).item<double>();
                 if (!double.IsFinite(value))
                     throw new InvalidOperationException($"Sharpness-aware step: the gradient's norm is {value}; nothing was changed.");

@@ -33,44 +33,32 @@ public static class MatrixMath
         // accumulates in float32 whatever the work type.
         var norm = torch.linalg.vector_norm(work, 2, new long[] { -2, -1 }, keepdim: true);
         work = work / norm.add(1e-7);
-        bool fused = work.dtype == ScalarType.BFloat16 && work.dim() <= 3;
         for (int i = 0; i < (int)steps; i++)
         {
-            // X <- aX + (bA + cA²)X with A = XXᵀ. In bfloat16 each sum is folded into its matmul's epilogue (float
-            // coefficients suffice there); in other types the coefficients stay exact.
+            // X <- aX + (bA + cA²)X with A = XXᵀ; the cubic iteration (c = 0) needs no A².
             var gram = work.matmul(work.mT);
-            if (c == 0)
-            {
-                // The cubic iteration (c = 0) needs no A²: X <- aX + bAX.
-                work = fused && work.dim() == 3 ? AddBatchMatmul(work, gram, work, beta: (float)a, alpha: (float)b)
-                    : fused ? torch.addmm(work, gram, work, beta: (float)a, alpha: (float)b)
-                    : work.mul(a).add(gram.matmul(work).mul(b));
-            }
-            else if (fused && work.dim() == 3)
-            {
-                var poly = AddBatchMatmul(gram, gram, gram, beta: (float)b, alpha: (float)c);
-                work = AddBatchMatmul(work, poly, work, beta: (float)a, alpha: 1);
-            }
-            else if (fused)
-            {
-                var poly = torch.addmm(gram, gram, gram, beta: (float)b, alpha: (float)c);
-                work = torch.addmm(work, poly, work, beta: (float)a, alpha: 1);
-            }
-            else
-            {
-                var poly = gram.mul(b).add(gram.matmul(gram).mul(c));
-                work = work.mul(a).add(poly.matmul(work));
-            }
+            work = c == 0 ? AddMatmul(work, gram, work, a, b) : AddMatmul(work, AddMatmul(gram, gram, gram, b, c), work, a, 1);
         }
         if (tall) work = work.mT;
         return work.to(x.dtype);
     }
 
-    /// <summary><c>beta * input + alpha * (batch1 @ batch2)</c>, one batched matmul with the sum in its epilogue.</summary>
-    static Tensor AddBatchMatmul(Tensor input, Tensor batch1, Tensor batch2, float beta, float alpha) =>
-        BaddbmmTakesProductFirst.Value
-            ? torch.baddbmm(batch1, batch2, input, beta, alpha)
-            : torch.baddbmm(input, batch1, batch2, beta, alpha);
+    /// <summary>
+    /// <c>beta * input + alpha * (m1 @ m2)</c>. In bfloat16 one matmul with the sum in its epilogue (addmm, baddbmm;
+    /// float coefficients suffice there); in other types separate operations, so the coefficients stay exact.
+    /// </summary>
+    static Tensor AddMatmul(Tensor input, Tensor m1, Tensor m2, double beta, double alpha)
+    {
+        if (input.dtype != ScalarType.BFloat16 || input.dim() > 3)
+        {
+            var product = m1.matmul(m2);
+            return input.mul(beta).add(alpha == 1 ? product : product.mul(alpha));
+        }
+        if (input.dim() == 2) return torch.addmm(input, m1, m2, (float)beta, (float)alpha);
+        return BaddbmmTakesProductFirst.Value
+            ? torch.baddbmm(m1, m2, input, (float)beta, (float)alpha)
+            : torch.baddbmm(input, m1, m2, (float)beta, (float)alpha);
+    }
 
     /// <summary>
     /// TorchSharp 0.107's <c>torch.baddbmm(input, batch1, batch2)</c> hands its tensors to the native call in another

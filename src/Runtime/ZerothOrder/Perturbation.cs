@@ -38,11 +38,10 @@ internal sealed class Perturbation : IDisposable
             var back = moved.sub(step);
             // Bits that subtraction would not give back: a different value, NaN, or a zero of the other sign.
             var lost = back.ne(p).logical_or(back.reciprocal().ne(p.reciprocal())).flatten();
-            if (lost.any().item<bool>())
-            {
-                var index = lost.nonzero().flatten();
+            // nonzero reads its count on the host: the one wait for the device this tensor costs.
+            var index = lost.nonzero().flatten();
+            if (index.NumberOfElements > 0)
                 _kept[k] = (index.MoveToOuterDisposeScope(), p.flatten().index_select(0, index).MoveToOuterDisposeScope());
-            }
             p.copy_(moved);
         }
     }
