@@ -1,4 +1,5 @@
 using System;
+using System.IO;
 using System.Linq;
 using OptDsl.Runtime;
 using OptDsl.Runtime.Privacy;
@@ -94,5 +95,126 @@ public class DpSgdTests
         Assert.True(w.equal(before).all().item<bool>());
         Assert.Equal(0, dp.StepCount);
         Assert.Throws<ArgumentOutOfRangeException>(() => new DpSgd(new OptDsl.Optimizers.SGD(new[] { w }), 0, 1, 1));
+    }
+
+    [Fact]
+    public void Error_feedback_follows_DiceSGD_written_out()
+    {
+        const double lr = 0.1, c = 0.2, c2 = 0.5, sigma = 0.8;
+        const ulong seed = 5;
+        var (w, b, x, y) = Problem();
+        var expectedW = w.detach().clone();
+        var expectedB = b.detach().clone();
+        var errorW = torch.zeros_like(expectedW);
+        var errorB = torch.zeros_like(expectedB);
+        for (int step = 0; step < 4; step++)
+        {
+            Tensor clippedW = torch.zeros_like(expectedW), clippedB = torch.zeros_like(expectedB);
+            Tensor rawW = torch.zeros_like(expectedW), rawB = torch.zeros_like(expectedB);
+            for (int i = 0; i < Batch; i++)
+            {
+                var r = expectedW.matmul(x[i]) + expectedB - y[i];
+                var dW = r.unsqueeze(1).matmul(x[i].unsqueeze(0));
+                double norm = Math.Sqrt(dW.square().sum().item<double>() + r.square().sum().item<double>());
+                double factor = Math.Min(1, c / (norm + 1e-6));
+                (clippedW, clippedB) = (clippedW + factor * dW, clippedB + factor * r);
+                (rawW, rawB) = (rawW + dW, rawB + r);
+            }
+            double errorNorm = Math.Sqrt(errorW.square().sum().item<double>() + errorB.square().sum().item<double>());
+            double errorFactor = Math.Min(1, c2 / (errorNorm + 1e-6));
+            var vW = clippedW / Batch + errorFactor * errorW;
+            var vB = clippedB / Batch + errorFactor * errorB;
+            var noiseW = CounterRandomTensors.Normal(seed, DpSgd.NoiseStream(step, 0), w.shape, CPU).to(ScalarType.Float64);
+            var noiseB = CounterRandomTensors.Normal(seed, DpSgd.NoiseStream(step, 1), b.shape, CPU).to(ScalarType.Float64);
+            expectedW = expectedW - lr * (vW + sigma * c * noiseW / Batch);
+            expectedB = expectedB - lr * (vB + sigma * c * noiseB / Batch);
+            (errorW, errorB) = (errorW + rawW / Batch - vW, errorB + rawB / Batch - vB);
+        }
+        Assert.True(errorW.abs().max().item<double>() > 0.1, "the error state must matter");
+
+        var dp = new DpSgd(new OptDsl.Optimizers.SGD(new[] { w, b }, lr: lr), c, sigma, seed, errorFeedbackClip: c2);
+        for (int step = 0; step < 4; step++) dp.Step(Batch, i => Loss(w, b, x, y, i));
+        Assert.True((w - expectedW).abs().max().item<double>() < 1e-12);
+        Assert.True((b - expectedB).abs().max().item<double>() < 1e-12);
+        Assert.True((dp.ErrorState![0] - errorW).abs().max().item<double>() < 1e-12);
+        Assert.True((dp.ErrorState![1] - errorB).abs().max().item<double>() < 1e-12);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new DpSgd(new OptDsl.Optimizers.SGD(new[] { w }), 1.0, 1, 1, errorFeedbackClip: 0.5));
+    }
+
+    /// <summary>
+    /// Without noise, clipped DP-SGD settles where the mean of the clipped gradients vanishes, not at the least-squares
+    /// solution; with error feedback the fixed point is the solution itself (e stops moving only when the raw mean
+    /// gradient equals v, and w only when v is zero).
+    /// </summary>
+    [Fact]
+    public void Error_feedback_removes_the_clipping_bias()
+    {
+        var (w0, b0, x, y) = Problem();
+        // The least-squares solution of the (underdetermined) problem nearest the start: reached by plain gradient descent.
+        var (wRef, bRef, _, _) = Problem();
+        using (var gd = new OptDsl.Optimizers.SGD(new[] { wRef, bRef }, lr: 0.02))
+            for (int step = 0; step < 6000; step++)
+            {
+                gd.zero_grad();
+                (Enumerable.Range(0, Batch).Select(i => Loss(wRef, bRef, x, y, i)).Aggregate((a, c) => a + c) / Batch).backward();
+                gd.step();
+            }
+        double Distance(Parameter w, Parameter b) => Math.Sqrt((w - wRef).square().sum().item<double>() + (b - bRef).square().sum().item<double>());
+
+        var (w1, b1, _, _) = Problem();
+        var plain = new DpSgd(new OptDsl.Optimizers.SGD(new[] { w1, b1 }, lr: 0.02), 0.05, 0, 1);
+        var (w2, b2, _, _) = Problem();
+        var dice = new DpSgd(new OptDsl.Optimizers.SGD(new[] { w2, b2 }, lr: 0.02), 0.05, 0, 1, errorFeedbackClip: 0.5);
+        for (int step = 0; step < 6000; step++)
+        {
+            plain.Step(Batch, i => Loss(w1, b1, x, y, i));
+            dice.Step(Batch, i => Loss(w2, b2, x, y, i));
+        }
+        Assert.True(plain.LastClipped > 0, "clipping must be active at the end");
+        Assert.True(Distance(w1, b1) > 0.05, $"clipped DP-SGD ends {Distance(w1, b1)} from the solution: no bias to remove");
+        Assert.True(Distance(w2, b2) < 1e-3, $"DiceSGD ends {Distance(w2, b2)} from the solution");
+    }
+
+    [Fact]
+    public void A_run_resumed_from_checkpoints_repeats_the_uninterrupted_one()
+    {
+        var dir = Directory.CreateTempSubdirectory("optdsl-dp-").FullName;
+        try
+        {
+            var (w, b, x, y) = Problem();
+            var dp = new DpSgd(new OptDsl.Optimizers.AdamW(new[] { w, b }, lr: 0.05), 0.3, 0.6, 9, errorFeedbackClip: 1);
+            for (int step = 0; step < 4; step++) dp.Step(Batch, i => Loss(w, b, x, y, i));
+
+            var (w2, b2, _, _) = Problem();
+            var inner = new OptDsl.Optimizers.AdamW(new[] { w2, b2 }, lr: 0.05);
+            var first = new DpSgd(inner, 0.3, 0.6, 9, errorFeedbackClip: 1);
+            for (int step = 0; step < 2; step++) first.Step(Batch, i => Loss(w2, b2, x, y, i));
+            first.SaveCheckpoint(Path.Combine(dir, "dp.ckpt"));
+            inner.SaveCheckpoint(Path.Combine(dir, "adamw.ckpt"));
+
+            var inner2 = new OptDsl.Optimizers.AdamW(new[] { w2, b2 }, lr: 0.05);
+            var resumed = new DpSgd(inner2, 0.3, 0.6, 9, errorFeedbackClip: 1);
+            inner2.LoadCheckpoint(Path.Combine(dir, "adamw.ckpt"));
+            resumed.LoadCheckpoint(Path.Combine(dir, "dp.ckpt"));
+            Assert.Equal(2, resumed.StepCount);
+            for (int step = 0; step < 2; step++) resumed.Step(Batch, i => Loss(w2, b2, x, y, i));
+            Assert.True(w.equal(w2).all().item<bool>() && b.equal(b2).all().item<bool>());
+
+            // Other settings, or a damaged file: refused, nothing changed.
+            var other = new DpSgd(new OptDsl.Optimizers.AdamW(new[] { w2, b2 }, lr: 0.05), 0.3, 0.6, 9);
+            Assert.Throws<InvalidDataException>(() => other.LoadCheckpoint(Path.Combine(dir, "dp.ckpt")));
+            Assert.Equal(0, other.StepCount);
+            var bytes = File.ReadAllBytes(Path.Combine(dir, "dp.ckpt"));
+            bytes[bytes.Length / 2] ^= 0x40;
+            File.WriteAllBytes(Path.Combine(dir, "bad.ckpt"), bytes);
+            var before = resumed.ErrorState![0].clone();
+            Assert.Throws<InvalidDataException>(() => resumed.LoadCheckpoint(Path.Combine(dir, "bad.ckpt")));
+            Assert.Equal(4, resumed.StepCount);
+            Assert.True(resumed.ErrorState![0].equal(before).all().item<bool>());
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 }
