@@ -79,8 +79,11 @@ public sealed class GhostClipping : IDisposable
 
     Tensor OnForward(nn.Module<Tensor, Tensor> layer, Tensor input, Tensor output)
     {
-        if (_calls is not null && output.requires_grad) _calls.Add((layer, input.detach(), output));
-        return output;
+        if (_calls is null || !output.requires_grad) return output;
+        // The model goes on with a view of the output: containers such as Sequential dispose the tensors they pass along,
+        // and the recorded output must outlive the forward as the target of the backward.
+        _calls.Add((layer, input.detach(), output));
+        return output.view_as(output);
     }
 
     /// <summary>

@@ -42,6 +42,12 @@ public class GhostClippingTests
                 var net = new Net(kind, x => b.call(a.call(x).tanh()).sum(new long[] { 1 }), ("a", a), ("b", b));
                 return (net, torch.linspace(-2, 2, Batch * 3 * 4).reshape(Batch, 3, 4).sin());
             }
+            case "sequential":      // Sequential disposes what it passes along; the recorded outputs must survive it
+            {
+                var seq = nn.Sequential(("a", nn.Linear(4, 8)), ("act", nn.Tanh()), ("b", nn.Linear(8, 3)));
+                var net = new Net(kind, x => seq.call(x), ("seq", seq));
+                return (net, torch.linspace(-2, 2, Batch * 4).reshape(Batch, 4).sin());
+            }
             case "shared-linear":   // one layer called twice: its norm is over both calls
             {
                 var a = nn.Linear(4, 4);
@@ -100,6 +106,7 @@ public class GhostClippingTests
 
     [Theory]
     [InlineData("linear")]
+    [InlineData("sequential")]
     [InlineData("shared-linear")]
     [InlineData("embedding")]
     [InlineData("embedding-padding")]
@@ -128,6 +135,7 @@ public class GhostClippingTests
 
     [Theory]
     [InlineData("embedding", null)]
+    [InlineData("sequential", null)]
     [InlineData("conv2d", null)]
     [InlineData("layernorm", 5.0)]
     public void A_DP_AdamW_step_by_ghost_clipping_is_the_micro_batch_step(string kind, double? errorFeedbackClip)
@@ -137,6 +145,9 @@ public class GhostClippingTests
         var (batched, _) = Build(kind);
         micro = InFloat64(micro);
         batched = InFloat64(batched);
+        // The same start (other tests draw from torch's global generator meanwhile).
+        using (no_grad())
+            foreach (var (a, b) in micro.parameters().Zip(batched.parameters())) b.copy_(a);
         x = Input64(x);
         var dpMicro = new DpSgd(new OptDsl.Optimizers.AdamW(micro.parameters(), lr: 0.05), c, sigma, seed: 4, errorFeedbackClip);
         var dpGhost = new DpSgd(new OptDsl.Optimizers.AdamW(batched.parameters(), lr: 0.05), c, sigma, seed: 4, errorFeedbackClip);
