@@ -69,6 +69,9 @@ public abstract partial class DeclaredOptimizer<TOptions, TState> : DeclaredOpti
     /// <summary>Whether <see cref="UpdateSteps"/> is used, and which tensors run in lockstep.</summary>
     protected virtual Portable.UpdateStepsKind StepsKind => Portable.UpdateStepsKind.None;
 
+    /// <inheritdoc/>
+    public override bool ReducesAcrossTensors => StepsKind == Portable.UpdateStepsKind.AllTensors;
+
     readonly List<(TOptions Options, Parameter P, Tensor G, TState State)> _stepsWork = new();
 
     /// <summary>The rule as a fused CUDA kernel, or null for a declaration without fused code.</summary>

@@ -133,6 +133,12 @@ public abstract class DeclaredOptimizer : OptimizerHelper, Composition.IAtomicOp
     /// <inheritdoc/>
     public abstract long StateBytes { get; }
 
+    /// <summary>
+    /// Whether the rule reduces over every tensor of a step (<c>Reduce.GlobalSum</c> and kin), so that a step over a
+    /// subset of the parameters — one shard of them — is not the same rule.
+    /// </summary>
+    public abstract bool ReducesAcrossTensors { get; }
+
     /// <summary>Whether the declaration has a <c>[Refresh]</c> rule that <see cref="Refresh"/> runs.</summary>
     public abstract bool CanRefresh { get; }
 
