@@ -2,3 +2,4 @@ using System.Runtime.CompilerServices;
 
 [assembly: InternalsVisibleTo("OptDsl.Tests")]
 [assembly: InternalsVisibleTo("OptDsl.GpuCheck")]
+[assembly: InternalsVisibleTo("OptDsl.MultiGpuCheck")]

@@ -41,34 +41,6 @@ public class DistributedTests
         if (errors.FirstOrDefault(e => e is not null) is { } first) throw new AggregateException(errors.Where(e => e is not null)!);
     }
 
-    const int Batch = 12;
-
-    /// <summary>A two-layer regression whose three tensors have different sizes; rows <paramref name="from"/>..to of the data.</summary>
-    sealed class Problem
-    {
-        public readonly Parameter W1, B1, W2;
-        readonly Tensor _x, _y;
-
-        public Problem()
-        {
-            W1 = new Parameter(torch.linspace(-1, 1, 6 * 4, ScalarType.Float64).reshape(6, 4).sin());
-            B1 = new Parameter(torch.linspace(-0.3, 0.3, 6, ScalarType.Float64));
-            W2 = new Parameter(torch.linspace(-1, 1, 3 * 6, ScalarType.Float64).reshape(3, 6).cos().mul(0.5));
-            _x = torch.linspace(-2, 2, Batch * 4, ScalarType.Float64).reshape(Batch, 4).sin().mul(2);
-            _y = torch.linspace(-1, 1, Batch * 3, ScalarType.Float64).reshape(Batch, 3).cos();
-        }
-
-        public Parameter[] Parameters => new[] { W1, B1, W2 };
-
-        /// <summary>Mean loss over rows [from, to) at step <paramref name="step"/> (the data shifts with the step).</summary>
-        public void Backward(int from, int to, int step)
-        {
-            var x = _x[from..to].add(0.1 * step);
-            var h = x.matmul(W1.t()).add(B1).tanh();
-            h.matmul(W2.t()).sub(_y[from..to]).square().sum(new long[] { 1 }).mean().mul(0.5).backward();
-        }
-    }
-
     public static IEnumerable<object[]> Optimizers() => new[]
     {
         new object[] { "AdamW", 2 },
@@ -77,47 +49,23 @@ public class DistributedTests
         new object[] { "Lamb", 2 },        // a trust ratio per tensor
     };
 
-    static optim.Optimizer Make(string name, IEnumerable<Parameter> ps) => name switch
-    {
-        "AdamW" => new OptDsl.Optimizers.AdamW(ps, lr: 0.05, weightDecay: 0.01),
-        "Adafactor" => new OptDsl.Optimizers.Adafactor(ps, lr: 0.05, relativeStep: false, scaleParameter: false),
-        "Lamb" => new OptDsl.Optimizers.Lamb(ps, lr: 0.05),
-        _ => throw new ArgumentException(name),
-    };
-
     [Theory]
     [MemberData(nameof(Optimizers))]
     public void ZeRO_1_steps_are_the_unsharded_steps_on_the_whole_batch(string optimizer, int ranks)
     {
         const int steps = 5;
-        var reference = new Problem();
-        using (var single = Make(optimizer, reference.Parameters))
-            for (int step = 0; step < steps; step++)
-            {
-                single.zero_grad();
-                reference.Backward(0, Batch, step);
-                single.step();
-            }
-        var unshardedBytes = ((IStateMemory)Make(optimizer, new Problem().Parameters)).StateBytes;
-
+        var reference = DistributedScenario.Unsharded(optimizer, steps);
+        var unshardedBytes = ((IStateMemory)DistributedScenario.Make(optimizer, new DistributedScenario.Problem().Parameters)).StateBytes;
         var finals = new Tensor[ranks][];
         var stateBytes = new long[ranks];
         OnRanks(ranks, (rank, group) =>
         {
-            var problem = new Problem();
-            using var sharded = new ShardedOptimizer(problem.Parameters, ps => Make(optimizer, ps), group);
-            int per = Batch / ranks;
-            for (int step = 0; step < steps; step++)
-            {
-                sharded.ZeroGrad();
-                problem.Backward(rank * per, (rank + 1) * per, step);
-                sharded.Step();
-            }
-            finals[rank] = problem.Parameters.Select(p => p.detach().clone().MoveToOuterDisposeScope()).ToArray();
-            stateBytes[rank] = sharded.StateBytes;
+            var (ps, bytes) = DistributedScenario.Sharded(optimizer, steps, group);
+            finals[rank] = ps.Select(p => p.MoveToOuterDisposeScope()).ToArray();
+            stateBytes[rank] = bytes;
         });
         for (int rank = 0; rank < ranks; rank++)
-            foreach (var (got, want) in finals[rank].Zip(reference.Parameters))
+            foreach (var (got, want) in finals[rank].Zip(reference))
                 Assert.True((got - want).abs().max().item<double>() < 1e-12, $"rank {rank}: differs by {(got - want).abs().max().item<double>()}");
         Assert.Equal(unshardedBytes, stateBytes.Sum());
         Assert.All(stateBytes, b => Assert.True(b < unshardedBytes, "every rank keeps less than the whole state"));
@@ -136,57 +84,37 @@ public class DistributedTests
     }
 
     [Fact]
-    public void ZeRO_1_refuses_rules_with_global_sums_and_non_finite_gradients_on_any_rank()
+    public void ZeRO_1_refuses_rules_with_global_sums_and_agrees_on_non_finite_gradients_across_ranks()
     {
         OnRanks(2, (rank, group) =>
         {
-            var problem = new Problem();
+            var problem = new DistributedScenario.Problem();
             Assert.Throws<NotSupportedException>(() => new ShardedOptimizer(problem.Parameters, ps => new OptDsl.Optimizers.Prodigy(ps), group));
         });
         OnRanks(2, (rank, group) =>
         {
-            var problem = new Problem();
-            using var sharded = new ShardedOptimizer(problem.Parameters, ps => Make("AdamW", ps), group);
+            var problem = new DistributedScenario.Problem();
+            using var sharded = new ShardedOptimizer(problem.Parameters, ps => DistributedScenario.Make("AdamW", ps), group)
+            {
+                NonFiniteGradients = NonFiniteGradients.Throw,
+            };
             var before = problem.Parameters.Select(p => p.detach().clone()).ToArray();
             problem.Backward(0, 6, 0);
             if (rank == 1) problem.W1.grad![0, 0] = double.NaN;   // owned by rank 0: only the sum shows it
             var e = Assert.Throws<InvalidOperationException>(() => sharded.Step());
             Assert.Contains("not finite", e.Message);
             foreach (var (p, b) in problem.Parameters.Zip(before)) Assert.True(p.equal(b).all().item<bool>());
+            // Skipped instead: on every rank, nothing changed, and the next finite step runs.
+            sharded.NonFiniteGradients = NonFiniteGradients.Skip;
+            problem.Backward(0, 6, 0);
+            if (rank == 1) problem.W1.grad![0, 0] = double.PositiveInfinity;
+            sharded.Step();
+            Assert.Equal(1, sharded.SkippedSteps);
+            foreach (var (p, b) in problem.Parameters.Zip(before)) Assert.True(p.equal(b).all().item<bool>());
+            problem.Backward(0, 6, 0);
+            sharded.Step();
+            Assert.False(problem.W2.equal(before[2]).all().item<bool>());
         });
-    }
-
-    /// <summary>DiLoCo written out for two replicas in one thread: inner AdamW steps, averaged pseudo-gradients, Nesterov.</summary>
-    static Tensor[] Simulated(int steps, int h, int fragments, double lr, double mu)
-    {
-        var replicas = new[] { new Problem(), new Problem() };
-        var inners = replicas.Select(r => Make("AdamW", r.Parameters)).ToArray();
-        var global = replicas[0].Parameters.Select(p => p.detach().clone()).ToArray();
-        var momentum = global.Select(g => torch.zeros_like(g)).ToArray();
-        var fragmentOf = ShardedOptimizer.Partition(global.Select(g => g.NumberOfElements).ToArray(), fragments);
-        for (int t = 1; t <= steps; t++)
-        {
-            for (int r = 0; r < 2; r++)
-            {
-                inners[r].zero_grad();
-                replicas[r].Backward(r * 6, r * 6 + 6, t);
-                inners[r].step();
-            }
-            for (int f = 0; f < fragments; f++)
-            {
-                if ((t + f * h / fragments) % h != 0) continue;
-                using var noGrad = no_grad();
-                for (int i = 0; i < global.Length; i++)
-                {
-                    if (fragmentOf[i] != f) continue;
-                    var delta = (global[i] - replicas[0].Parameters[i] + (global[i] - replicas[1].Parameters[i])) / 2;
-                    momentum[i] = mu * momentum[i] + delta;
-                    global[i] = global[i] - lr * (delta + mu * momentum[i]);
-                    foreach (var replica in replicas) replica.Parameters[i].copy_(global[i]);
-                }
-            }
-        }
-        return replicas[0].Parameters.Concat(replicas[1].Parameters).Select(p => p.detach().clone()).ToArray();
     }
 
     [Theory]
@@ -196,22 +124,14 @@ public class DistributedTests
     {
         const int steps = 11, h = 4;
         const double lr = 0.7, mu = 0.9;
-        var expected = Simulated(steps, h, fragments, lr, mu);
+        var expected = DistributedScenario.SimulatedDiLoCo(steps, h, fragments, lr, mu);
         var finals = new Tensor[2][];
         var syncs = new long[2];
         OnRanks(2, (rank, group) =>
         {
-            var problem = new Problem();
-            using var inner = Make("AdamW", problem.Parameters);
-            using var diloco = new DiLoCo(problem.Parameters, inner, group, syncEvery: h, lr, mu, fragments);
-            for (int t = 1; t <= steps; t++)
-            {
-                inner.zero_grad();
-                problem.Backward(rank * 6, rank * 6 + 6, t);
-                diloco.Step();
-            }
-            finals[rank] = problem.Parameters.Select(p => p.detach().clone().MoveToOuterDisposeScope()).ToArray();
-            syncs[rank] = diloco.Synchronisations;
+            var (ps, count) = DistributedScenario.DiLoCoRun(steps, h, fragments, lr, mu, group);
+            finals[rank] = ps.Select(p => p.MoveToOuterDisposeScope()).ToArray();
+            syncs[rank] = count;
         });
         var got = finals[0].Concat(finals[1]).ToArray();
         for (int i = 0; i < got.Length; i++)
