@@ -136,6 +136,20 @@ static void Bench(NcclCollectives group, Device device)
     sharded.NonFiniteGradients = NonFiniteGradients.Throw;
     double zeroCheckedMs = PerStep(() => sharded.Step());
 
+    // Data parallel with compressed averaging.
+    (double Ms, long Bytes) Compressed(GradientCompression compression)
+    {
+        var ps = Fresh();
+        Grads(ps);
+        using var optimizer = new OptDsl.Optimizers.AdamW(ps, lr: 1e-4, weightDecay: 0.01);
+        using var parallel = new DataParallel(ps, optimizer, group, compression);
+        long start = group.BytesSent;
+        double ms = PerStep(() => parallel.Step());
+        return (ms, (group.BytesSent - start) / 25);
+    }
+    var (powerMs, powerBytes) = Compressed(new PowerSgd(4));
+    var (topMs, topBytes) = Compressed(new TopK(0.01));
+
     // DiLoCo, H = 100: per inner step, the all-reduce of every H-th step amortised; the outer step's time is its own.
     var local = Fresh();
     Grads(local);
@@ -167,5 +181,7 @@ static void Bench(NcclCollectives group, Device device)
     Console.WriteLine($"| data parallel: all-reduce + AdamW step | {F(dpMs)} | {dpOptimizer.StateBytes:N0} | {dpBytes:N0} |");
     Console.WriteLine($"| ZeRO-1: reduce-scatter + shard step + all-gather | {F(zeroMs)} | {sharded.StateBytes:N0} | {zeroBytes:N0} |");
     Console.WriteLine($"| ZeRO-1, non-finite gradients checked (one host read) | {F(zeroCheckedMs)} | {sharded.StateBytes:N0} | {zeroBytes + 4:N0} |");
+    Console.WriteLine($"| data parallel, PowerSGD rank 4 | {F(powerMs)} | {dpOptimizer.StateBytes:N0} + error and Q | {powerBytes:N0} |");
+    Console.WriteLine($"| data parallel, top-k 1 % | {F(topMs)} | {dpOptimizer.StateBytes:N0} + error | {topBytes:N0} |");
     Console.WriteLine($"| DiLoCo H = 100: inner step, outer step amortised | {F(dilocoMs)} | {inner.StateBytes + diloco.StateBytes:N0} | {dilocoBytes:N0} |");
 }
