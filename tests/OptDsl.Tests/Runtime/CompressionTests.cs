@@ -1,7 +1,6 @@
 using System;
 using System.IO;
 using System.Linq;
-using System.Threading;
 using OptDsl.Runtime;
 using OptDsl.Runtime.Distributed;
 using TorchSharp;
@@ -18,27 +17,6 @@ namespace OptDsl.Tests.Runtime;
 /// </summary>
 public class CompressionTests
 {
-    static void OnRanks(int worldSize, Action<int, ICollectives> work)
-    {
-        var group = ThreadCollectives.Create(worldSize);
-        var errors = new Exception?[worldSize];
-        var threads = Enumerable.Range(0, worldSize).Select(r => new Thread(() =>
-        {
-            try
-            {
-                using var scope = NewDisposeScope();
-                work(r, group[r]);
-            }
-            catch (Exception e)
-            {
-                errors[r] = e;
-            }
-        })).ToList();
-        threads.ForEach(t => t.Start());
-        threads.ForEach(t => t.Join());
-        if (errors.Any(e => e is not null)) throw new AggregateException(errors.Where(e => e is not null)!);
-    }
-
     static readonly long[][] Shapes = { new long[] { 6, 5 }, new long[] { 5 }, new long[] { 4, 2, 3 } };
 
     /// <summary>Rank r's gradients at step t: different on each rank, each step and each tensor.</summary>
@@ -48,7 +26,7 @@ public class CompressionTests
     static Tensor[][] Run(int steps, Func<GradientCompression> compression)
     {
         var outputs = new Tensor[2][];
-        OnRanks(2, (rank, group) =>
+        DistributedScenario.OnRanks(2, (rank, group) =>
         {
             var c = compression();
             Tensor[] last = Array.Empty<Tensor>();
@@ -157,7 +135,7 @@ public class CompressionTests
     {
         var reference = DistributedScenario.Unsharded("AdamW", 4);
         var finals = new Tensor[2][];
-        OnRanks(2, (rank, group) =>
+        DistributedScenario.OnRanks(2, (rank, group) =>
         {
             var problem = new DistributedScenario.Problem();
             using var optimizer = DistributedScenario.Make("AdamW", problem.Parameters);
@@ -210,15 +188,15 @@ public class CompressionTests
                 return problem.Parameters.Select(p => p.detach().clone().MoveToOuterDisposeScope()).ToArray();
             }
             var whole = new Tensor[2][];
-            OnRanks(2, (rank, group) => whole[rank] = Train(rank, group, 4, null, null));
-            OnRanks(2, (rank, group) => Train(rank, group, 2, dir, null));
+            DistributedScenario.OnRanks(2, (rank, group) => whole[rank] = Train(rank, group, 4, null, null));
+            DistributedScenario.OnRanks(2, (rank, group) => Train(rank, group, 2, dir, null));
             var resumed = new Tensor[2][];
-            OnRanks(2, (rank, group) => resumed[rank] = Train(rank, group, 4, null, dir));
+            DistributedScenario.OnRanks(2, (rank, group) => resumed[rank] = Train(rank, group, 4, null, dir));
             for (int r = 0; r < 2; r++)
                 Assert.True(whole[r].Zip(resumed[r]).All(p => p.First.equal(p.Second).all().item<bool>()), $"rank {r} resumed differs");
 
             // Another compression, or another rank's file: refused.
-            OnRanks(2, (rank, group) =>
+            DistributedScenario.OnRanks(2, (rank, group) =>
             {
                 var problem = new DistributedScenario.Problem();
                 using var other = new DataParallel(problem.Parameters, new OptDsl.Optimizers.SGD(problem.Parameters), group, new TopK(0.5));

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using System.Threading;
 using OptDsl.Runtime.Distributed;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -16,6 +17,28 @@ namespace OptDsl.Tests.Runtime;
 public static class DistributedScenario
 {
     public const int Batch = 12;
+
+    /// <summary>Runs <paramref name="work"/>(rank, collectives) on one thread per rank; throws the failures together.</summary>
+    public static void OnRanks(int worldSize, Action<int, ICollectives> work)
+    {
+        var group = ThreadCollectives.Create(worldSize);
+        var errors = new Exception?[worldSize];
+        var threads = Enumerable.Range(0, worldSize).Select(r => new Thread(() =>
+        {
+            try
+            {
+                using var scope = NewDisposeScope();
+                work(r, group[r]);
+            }
+            catch (Exception e)
+            {
+                errors[r] = e;
+            }
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+        if (errors.Any(e => e is not null)) throw new AggregateException(errors.Where(e => e is not null).Select(e => e!));
+    }
 
     /// <summary>The problem's parameters and data on one device, in one type.</summary>
     public sealed class Problem

@@ -1,7 +1,6 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using System.Threading;
 using OptDsl.Runtime;
 using OptDsl.Runtime.Distributed;
 using TorchSharp;
@@ -20,27 +19,6 @@ namespace OptDsl.Tests.Runtime;
 public class DistributedTests
 {
     /// <summary>Runs <paramref name="work"/>(rank, collectives) on one thread per rank; rethrows the first failure.</summary>
-    static void OnRanks(int worldSize, Action<int, ICollectives> work)
-    {
-        var group = ThreadCollectives.Create(worldSize);
-        var errors = new Exception?[worldSize];
-        var threads = Enumerable.Range(0, worldSize).Select(r => new Thread(() =>
-        {
-            try
-            {
-                using var scope = NewDisposeScope();
-                work(r, group[r]);
-            }
-            catch (Exception e)
-            {
-                errors[r] = e;
-            }
-        })).ToList();
-        threads.ForEach(t => t.Start());
-        threads.ForEach(t => t.Join());
-        if (errors.FirstOrDefault(e => e is not null) is { } first) throw new AggregateException(errors.Where(e => e is not null)!);
-    }
-
     public static IEnumerable<object[]> Optimizers() => new[]
     {
         new object[] { "AdamW", 2 },
@@ -58,7 +36,7 @@ public class DistributedTests
         var unshardedBytes = ((IStateMemory)DistributedScenario.Make(optimizer, new DistributedScenario.Problem().Parameters)).StateBytes;
         var finals = new Tensor[ranks][];
         var stateBytes = new long[ranks];
-        OnRanks(ranks, (rank, group) =>
+        DistributedScenario.OnRanks(ranks, (rank, group) =>
         {
             var (ps, bytes) = DistributedScenario.Sharded(optimizer, steps, group);
             finals[rank] = ps.Select(p => p.MoveToOuterDisposeScope()).ToArray();
@@ -86,12 +64,12 @@ public class DistributedTests
     [Fact]
     public void ZeRO_1_refuses_rules_with_global_sums_and_agrees_on_non_finite_gradients_across_ranks()
     {
-        OnRanks(2, (rank, group) =>
+        DistributedScenario.OnRanks(2, (rank, group) =>
         {
             var problem = new DistributedScenario.Problem();
             Assert.Throws<NotSupportedException>(() => new ShardedOptimizer(problem.Parameters, ps => new OptDsl.Optimizers.Prodigy(ps), group));
         });
-        OnRanks(2, (rank, group) =>
+        DistributedScenario.OnRanks(2, (rank, group) =>
         {
             var problem = new DistributedScenario.Problem();
             using var sharded = new ShardedOptimizer(problem.Parameters, ps => DistributedScenario.Make("AdamW", ps), group)
@@ -127,7 +105,7 @@ public class DistributedTests
         var expected = DistributedScenario.SimulatedDiLoCo(steps, h, fragments, lr, mu);
         var finals = new Tensor[2][];
         var syncs = new long[2];
-        OnRanks(2, (rank, group) =>
+        DistributedScenario.OnRanks(2, (rank, group) =>
         {
             var (ps, count) = DistributedScenario.DiLoCoRun(steps, h, fragments, lr, mu, group);
             finals[rank] = ps.Select(p => p.MoveToOuterDisposeScope()).ToArray();
@@ -146,7 +124,7 @@ public class DistributedTests
     {
         var results = new Tensor[3][];
         var bytes = new long[3];
-        OnRanks(3, (rank, group) =>
+        DistributedScenario.OnRanks(3, (rank, group) =>
         {
             var a = torch.full(4, (double)(rank + 1), ScalarType.Float64);
             group.AllReduce(a);                                       // 1 + 2 + 3
