@@ -12,13 +12,12 @@ namespace OptDsl.Tests.Runtime;
 
 /// <summary>
 /// Sharded and communication-efficient training on ranks that are threads of this process (the NCCL path runs the same
-/// code on GPUs: tests/GpuCheck --multi-gpu). ZeRO-1 against the unsharded optimizer on the whole batch, DiLoCo (plain and
+/// code on GPUs: tests/MultiGpuCheck). ZeRO-1 against the unsharded optimizer on the whole batch, DiLoCo (plain and
 /// streaming) against its algorithm simulated in one thread, the collectives against their definitions. float64,
 /// 1e-12: the sums are the same numbers added in another order at most.
 /// </summary>
 public class DistributedTests
 {
-    /// <summary>Runs <paramref name="work"/>(rank, collectives) on one thread per rank; rethrows the first failure.</summary>
     public static IEnumerable<object[]> Optimizers() => new[]
     {
         new object[] { "AdamW", 2 },
