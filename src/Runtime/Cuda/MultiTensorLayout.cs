@@ -58,7 +58,9 @@ internal sealed class MultiTensorLayout
     public int TensorOffset { get; }
     public int MetaBytes { get; }
     string Compose(CudaKernel kernel, ParamKind kind) => string.Format(CultureInfo.InvariantCulture, Frame,
-        States, Depth, ScalarSlots, MaxTensors, MaxBlocks, ChunkElements, Threads, kernel.Body, (int)kind, QuantizedMask, Maps());
+        States, Depth, ScalarSlots, MaxTensors, MaxBlocks, ChunkElements, Threads, kernel.Body, (int)kind, QuantizedMask, Maps(), Starts(),
+        Quantization.CodeTable.LowExponent, Quantization.CodeTable.MantissaBits, Quantization.CodeTable.Exponents,
+        QuantizedMask == 0 ? 1 : 2 * Quantization.CodeTable.Entries, Quantization.CodeTable.Entries);
 
     /// <summary>The codec's two maps (unsigned, then signed padded to 256) as a CUDA initializer.</summary>
     static string Maps()
@@ -69,8 +71,13 @@ internal sealed class MultiTensorLayout
         return string.Join(", ", values.Select(v => BitConverter.SingleToInt32Bits(v).ToString(CultureInfo.InvariantCulture)));
     }
 
+    /// <summary>The code tables (unsigned, then signed) as a CUDA initializer; empty without 8-bit state.</summary>
+    string Starts() => QuantizedMask == 0 ? "0" : string.Join(",",
+        Quantization.CodeTable.Starts(signed: false).Concat(Quantization.CodeTable.Starts(signed: true)).Select(b => b.ToString(CultureInfo.InvariantCulture)));
+
     // {0} states, {1} depth, {2} scalar slots, {3} max tensors, {4} max blocks, {5} chunk, {6} threads, {7} body,
-    // {8} parameter kind (0 float32, 1 bfloat16, 2 float16), {9} 8-bit state mask, {10} the 8-bit maps' bits.
+    // {8} parameter kind (0 float32, 1 bfloat16, 2 float16), {9} 8-bit state mask, {10} the 8-bit maps' bits,
+    // {11} the code tables (Quantization.CodeTable).
     const string Frame = """
         // OptDsl multi-tensor update kernel (generated element body inside).
         #define OPTDSL_STATES {0}
@@ -212,15 +219,22 @@ internal sealed class MultiTensorLayout
         __constant__ int optdsl_qmap_bits[512] = {{ {10} }};
         #define OPTDSL_QBLOCK 256
 
-        // The number of midpoints below x — the nearest map value's index, as bucketize counts it — by a branch-free binary
-        // search over the midpoints (count of them: 255 unsigned, 254 signed), kept in shared memory.
-        __device__ __forceinline__ unsigned char optdsl_nearest(const float* mid, int count, float x)
+        // The number of midpoints below x — the nearest map value's index, as bucketize counts it: a bucket from x's sign,
+        // clamped exponent and top mantissa bits, the count of midpoints below the bucket from the table (read through the
+        // read-only cache), and one comparison with the only midpoint that can lie inside it (Quantization.CodeTable).
+        #define OPTDSL_QLOW {12}
+        #define OPTDSL_QBITS {13}
+        #define OPTDSL_QEXPONENTS {14}
+        __device__ const unsigned char optdsl_qstart[{15}] = {{ {11} }};
+        __device__ __forceinline__ unsigned char optdsl_nearest(const float* mid, const unsigned char* start, float x)
         {{
-            int pos = 0;
-        #pragma unroll
-            for (int step = 128; step > 0; step >>= 1)
-                if (pos + step <= count && mid[pos + step - 1] < x) pos += step;
-            return (unsigned char)pos;
+            const unsigned int u = __float_as_uint(x);
+            const int e = (int)((u >> 23) & 0xffu);
+            const int ec = e < OPTDSL_QLOW ? OPTDSL_QLOW - 1 : (e > 127 ? 128 : e);
+            const int m = (ec == OPTDSL_QLOW - 1 || ec == 128) ? 0 : (int)((u >> (23 - OPTDSL_QBITS)) & ((1u << OPTDSL_QBITS) - 1u));
+            const int key = ((int)(u >> 31) * OPTDSL_QEXPONENTS + ec - (OPTDSL_QLOW - 1)) * (1 << OPTDSL_QBITS) + m;
+            const int pos = __ldg(start + key);
+            return (unsigned char)(pos + (mid[pos] < x ? 1 : 0));
         }}
 
         // Eight consecutive elements a thread (vector loads where aligned), so a warp covers one block of 256 exactly: each
@@ -239,7 +253,8 @@ internal sealed class MultiTensorLayout
             for (int j = threadIdx.x; j < 512; j += OPTDSL_THREADS) qmap[j] = __int_as_float(optdsl_qmap_bits[j]);
             __syncthreads();
             // Midpoints as the codec computes them, (map[j] + map[j + 1]) * 0.5 in float32: [0, 255) unsigned, [256, 510) signed.
-            for (int j = threadIdx.x; j < 511; j += OPTDSL_THREADS) if (j != 255) qmid[j] = (qmap[j] + qmap[j + 1]) * 0.5f;
+            // Slots 255, 510 and 511 hold +infinity: the comparison after a map's last midpoint is false.
+            for (int j = threadIdx.x; j < 512; j += OPTDSL_THREADS) qmid[j] = (j == 255 || j >= 510) ? __int_as_float(0x7f800000) : (qmap[j] + qmap[j + 1]) * 0.5f;
             __syncthreads();
             const float gs = gscale ? *gscale : 1.f;
             const int t = meta.tensor[blockIdx.x];
@@ -352,12 +367,12 @@ internal sealed class MultiTensorLayout
                     if (i0 >= end) continue;
                     const bool isSigned = (flags & 1) != 0;
                     const float* mid = isSigned ? qmid + 256 : qmid;
-                    const int count = isSigned ? 254 : 255;
+                    const unsigned char* start = isSigned ? optdsl_qstart + {16} : optdsl_qstart;
                     const bool usable = m > 0.f && !(flags & 2);
                     const float r = usable ? 1.f / m : 0.f;
                     unsigned char c[OPTDSL_Q8_LANES];
         #pragma unroll
-                    for (int e = 0; e < OPTDSL_Q8_LANES; e++) c[e] = optdsl_nearest(mid, count, sv[k][e] * r);
+                    for (int e = 0; e < OPTDSL_Q8_LANES; e++) c[e] = optdsl_nearest(mid, start, sv[k][e] * r);
                     unsigned char* codes = (unsigned char*)meta.ptr[2 + k][t];
                     if (whole)
                     {{
