@@ -139,10 +139,11 @@ public sealed class ShardedOptimizer : IStateMemory, IDisposable
         {
             var flat = Flat();
             // Gradients the caller replaced (a zero_grad that set them to none, say) are copied in and re-pointed.
+            long origin = (long)TensorAddress.Of(flat);
             for (int i = 0; i < _parameters.Length; i++)
             {
                 var p = _parameters[i];
-                long expected = (long)TensorAddress.Of(flat) + _offsets![i] * flat.ElementSize;
+                long expected = origin + _offsets![i] * flat.ElementSize;
                 if (p.grad is { } g && (long)TensorAddress.Of(g) == expected) continue;
                 CopiedGradients++;
                 var view = View(i);

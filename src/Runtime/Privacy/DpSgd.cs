@@ -220,15 +220,17 @@ public sealed class DpSgd
         double loss = double.NaN;
         if (norms is not null)
         {
+            // One host read for the step: whether every norm is finite, how many were clipped, the loss sum.
             var all = norms.to(ScalarType.Float64);
             var finite = all.isfinite();
-            if (!finite.all().item<bool>())
+            var summary = torch.stack(new[] { finite.all().to(ScalarType.Float64), all.gt(MaxGradNorm - 1e-6).sum().to(ScalarType.Float64), lossSum!.to(ScalarType.Float64).reshape(new long[0]) }).cpu().data<double>().ToArray();
+            if (summary[0] == 0)
             {
                 long bad = finite.logical_not().nonzero()[0, 0].item<long>();
                 throw new InvalidOperationException($"DP-SGD: example {bad}'s gradient has norm {all[bad].item<double>()}; nothing was changed.");
             }
-            clipped = (int)all.gt(MaxGradNorm - 1e-6).sum().item<long>();
-            loss = lossSum!.item<double>() / batchSize;
+            clipped = (int)summary[1];
+            loss = summary[2] / batchSize;
         }
         var grads = new Tensor[ps.Length];
         for (int k = 0; k < ps.Length; k++)

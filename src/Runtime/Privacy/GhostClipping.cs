@@ -163,7 +163,7 @@ public sealed class GhostClipping : IDisposable
                         Part.Outer => GhostNorms.Outer(a, g),
                         Part.Sum => GhostNorms.SumOverPositions(g),
                         Part.Tokens => GhostNorms.Embedding(a, g, _owner._paddingIndex),
-                        _ => g.mul(a).sum(new long[] { 1 }).square().sum(new long[] { 1 }),
+                        _ => GhostNorms.Elementwise(a, g),
                     };
                     total = total.add(norm.to(ScalarType.Float64).to(device));
                 }
@@ -207,9 +207,7 @@ public sealed class GhostClipping : IDisposable
                 var gN = Up(grad).reshape(batch, -1, size);
                 if (n.weight is { requires_grad: true })
                 {
-                    var mean = x.mean(new long[] { 2 }, keepdim: true);
-                    var normalized = x.sub(mean).mul(x.sub(mean).square().mean(new long[] { 2 }, keepdim: true).add(n.eps).rsqrt());
-                    parts.Add((Part.Elementwise, normalized, gN));
+                    parts.Add((Part.Elementwise, GhostNorms.Normalized(x, n.eps), gN));
                 }
                 if (n.bias is { requires_grad: true }) parts.Add((Part.Sum, gN, gN));
                 break;

@@ -75,10 +75,7 @@ public static class GhostNorms
         long b = input.shape[0], n = normalizedShape.Aggregate(1L, (a, d) => a * d);
         var x = input.reshape(b, -1, n);
         var g = outputGrad.reshape(b, -1, n);
-        var mean = x.mean(new long[] { 2 }, keepdim: true);
-        var variance = x.sub(mean).square().mean(new long[] { 2 }, keepdim: true);
-        var normalized = x.sub(mean).mul(variance.add(eps).rsqrt());
-        var result = g.mul(normalized).sum(new long[] { 1 }).square().sum(new long[] { 1 });
+        var result = Elementwise(Normalized(x, eps), g);
         if (bias) result = result.add(SumOverPositions(g));
         return result.MoveToOuterDisposeScope();
     }
@@ -170,6 +167,16 @@ public static class GhostNorms
         if (t * t <= a * b) return x.matmul(x.transpose(1, 2)).mul(g.matmul(g.transpose(1, 2))).sum(new long[] { 1, 2 });
         return g.transpose(1, 2).matmul(x).square().sum(new long[] { 1, 2 });
     }
+
+    /// <summary>LayerNorm's x̂ of x [B, T, N]: over the last dimension, (x − mean) / √(biased variance + eps).</summary>
+    internal static Tensor Normalized(Tensor x, double eps)
+    {
+        var centred = x.sub(x.mean(new long[] { 2 }, keepdim: true));
+        return centred.mul(centred.square().mean(new long[] { 2 }, keepdim: true).add(eps).rsqrt());
+    }
+
+    /// <summary>‖Σ_t g_t ⊙ a_t‖² for each example of a and g [B, T, N].</summary>
+    internal static Tensor Elementwise(Tensor a, Tensor g) => g.mul(a).sum(new long[] { 1 }).square().sum(new long[] { 1 });
 
     /// <summary>‖Σ_t g_t‖² for each example of g [B, T, b].</summary>
     internal static Tensor SumOverPositions(Tensor g) => g.sum(new long[] { 1 }).square().sum(new long[] { 1 });

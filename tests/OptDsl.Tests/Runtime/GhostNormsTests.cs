@@ -44,4 +44,40 @@ public class GhostNormsTests
         }
         Assert.Throws<ArgumentException>(() => GhostNorms.Linear(x, outputGrad[..2]));
     }
+
+    /// <summary>The public LayerNorm and Conv functions (what GhostClipping composes over calls) on one layer each.</summary>
+    [Theory]
+    [InlineData("layernorm")]
+    [InlineData("conv2d")]
+    public void LayerNorm_and_Conv_agree_with_per_example_backward_passes(string kind)
+    {
+        const int batch = 3;
+        torch.manual_seed(5);
+        nn.Module<Tensor, Tensor> layer;
+        Tensor x;
+        if (kind == "layernorm")
+        {
+            layer = nn.LayerNorm(new long[] { 4 }, eps: 1e-3, dtype: ScalarType.Float64);
+            x = torch.linspace(-2, 3, batch * 5 * 4, ScalarType.Float64).reshape(batch, 5, 4).sin();
+        }
+        else
+        {
+            layer = nn.Conv2d(2, 3, (3, 2), stride: (1, 2), padding: (1, 1), groups: 1, dtype: ScalarType.Float64);
+            x = torch.linspace(-2, 3, batch * 2 * 5 * 6, ScalarType.Float64).reshape(batch, 2, 5, 6).cos();
+        }
+        Tensor ExampleLoss(Tensor y) => y.tanh().mul(torch.linspace(0.5, 1.5, y.NumberOfElements, ScalarType.Float64).reshape(y.shape)).sum();
+        var output = layer.call(x);
+        var total = Enumerable.Range(0, batch).Select(i => ExampleLoss(output[i])).Aggregate((a, b) => a + b);
+        var outputGrad = torch.autograd.grad(new[] { total }, new[] { output })[0];
+        var ghost = kind == "layernorm"
+            ? GhostNorms.LayerNorm(x, outputGrad, new long[] { 4 }, 1e-3)
+            : GhostNorms.Conv((TorchSharp.Modules.Convolution)layer, x, outputGrad);
+        for (int i = 0; i < batch; i++)
+        {
+            layer.zero_grad();
+            ExampleLoss(layer.call(x[i..(i + 1)])[0]).backward();
+            double direct = layer.parameters().Sum(p => p.grad!.square().sum().item<double>());
+            Assert.True(Math.Abs(ghost[i].item<double>() - direct) <= 1e-10 * direct, $"{kind}, example {i}: ghost {ghost[i].item<double>()}, direct {direct}");
+        }
+    }
 }
