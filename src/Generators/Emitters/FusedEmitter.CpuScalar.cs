@@ -8,7 +8,7 @@ namespace OptDsl.Generators.Emitters;
 sealed partial class FusedEmitter
 {
     const string MathF = "global::System.MathF";
-    const string CpuMath = "global::OptDsl.Runtime.Cpu.CpuMath";
+    const string CpuMath = RuntimeApi.CpuMath;
 
     /// <summary>C# over floats for an expression of the rule.</summary>
     string Scalar(Expr e)

@@ -13,7 +13,7 @@ sealed partial class FusedEmitter
     const string VectorType = "global::System.Numerics.Vector";
     const string FloatVector = "global::System.Numerics.Vector<float>";
     const string MaskVector = "global::System.Numerics.Vector<int>";
-    const string VectorMath = "global::OptDsl.Runtime.Cpu.VectorMath";
+    const string VectorMath = RuntimeApi.VectorMath;
 
     /// <summary>Vector code and what it holds: lanes of floats, a lane mask, or one bool for all lanes.</summary>
     readonly record struct VectorCode(string Code, VectorKind Kind);
@@ -112,7 +112,7 @@ sealed partial class FusedEmitter
         var states = _model.States;
         var locals = _model.Update.Locals.Where(l => _registers.Contains(LocalName(l.Name))).ToList();
         w.Doc("<summary>The update rule over one contiguous float32 chunk on the CPU: Vector&lt;float&gt; lanes, then a scalar tail.</summary>");
-        w.Open($"protected override void UpdateCpu({Rt}.Cpu.CpuChunk chunk, global::System.ReadOnlySpan<float> s)");
+        w.Open($"protected override void UpdateCpu({RuntimeApi.CpuChunk} chunk, global::System.ReadOnlySpan<float> s)");
         w.Line("var pSpan = chunk.Parameter;");
         w.Line("var gSpan = chunk.Gradient;");
         w.Line($"var pVectors = global::System.Runtime.InteropServices.MemoryMarshal.Cast<float, {FloatVector}>(pSpan);");

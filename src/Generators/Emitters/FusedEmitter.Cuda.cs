@@ -18,7 +18,7 @@ sealed partial class FusedEmitter
         body.Close();
 
         w.Doc("<summary>The update rule as the element body of a fused multi-tensor CUDA kernel (compiled with NVRTC at first use).</summary>");
-        w.Line($"static readonly {Rt}.Cuda.CudaKernel CudaKernel = new {Rt}.Cuda.CudaKernel(\"{_model.ClassName}\", @\"");
+        w.Line($"static readonly {RuntimeApi.CudaKernel} CudaKernel = new {RuntimeApi.CudaKernel}(\"{_model.ClassName}\", @\"");
         foreach (var line in body.ToString().TrimEnd('\n').Split('\n')) w.Line(line.Replace("\"", "\"\""));
         w.Line($"\", {_model.States.Count}, {_slots});");
         w.Line();

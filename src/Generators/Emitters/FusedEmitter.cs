@@ -21,8 +21,6 @@ namespace OptDsl.Generators.Emitters;
 /// </summary>
 sealed partial class FusedEmitter
 {
-    const string Rt = "global::OptDsl.Runtime";
-
     abstract record Value;
     sealed record HostValue(string Code, ValueKind Type) : Value;
     sealed record DeviceValue(string Name) : Value;
@@ -73,7 +71,7 @@ sealed partial class FusedEmitter
 
         WriteCudaKernel(w);
         w.Doc("<inheritdoc/>");
-        w.Line($"protected override {Rt}.Cuda.CudaKernel? FusedKernel => CudaKernel;");
+        w.Line($"protected override {RuntimeApi.CudaKernel}? FusedKernel => CudaKernel;");
         w.Line();
         w.Doc("<summary>The host half of the fused update: runs the rule's host statements and fills the kernel's scalars.</summary>");
         w.Open($"protected override void FillScalars(Options {_options}, State {_state}, global::System.Span<float> {_scalars})");

@@ -11,7 +11,7 @@ namespace OptDsl.Generators.Emitters;
 /// </summary>
 static class HostExpressions
 {
-    const string HostMath = "global::OptDsl.Runtime.HostMath";
+    const string HostMath = RuntimeApi.HostMath;
 
     public static string Write(Expr e, Func<Reference, string> name, Func<Hoisted, string> hoisted, Func<MathFunction, string>? shape = null) => e switch
     {

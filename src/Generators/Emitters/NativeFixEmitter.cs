@@ -8,7 +8,7 @@ namespace OptDsl.Generators.Emitters;
 /// </summary>
 public static class NativeFixEmitter
 {
-    const string FixType = "OptDsl.Runtime.Native.TorchSharpNative";
+    const string FixType = RuntimeApi.NativeFix;
 
     public const string HintName = "OptDslNativeInitializer.g.cs";
 

@@ -11,7 +11,6 @@ namespace OptDsl.Generators.Emitters;
 /// </summary>
 public static class OptimizerEmitter
 {
-    const string Rt = "global::OptDsl.Runtime";
     const string ParameterType = "global::TorchSharp.Modules.Parameter";
     const string Parameters = "global::System.Collections.Generic.IEnumerable<" + ParameterType + ">";
     const string TensorType = "global::TorchSharp.torch.Tensor";
@@ -28,7 +27,7 @@ public static class OptimizerEmitter
         if (model.Namespace is not null) w.Open("namespace " + model.Namespace);
 
         ClassDocs(model, w);
-        w.Open($"partial class {model.ClassName} : {Rt}.DeclaredOptimizer<{model.ClassName}.Options, {model.ClassName}.State>");
+        w.Open($"partial class {model.ClassName} : {RuntimeApi.DeclaredOptimizer}<{model.ClassName}.Options, {model.ClassName}.State>");
         Declaration(model, w);
         Constructors(model, w);
         OptionsClass(model, w);
@@ -110,21 +109,21 @@ public static class OptimizerEmitter
     static void Declaration(OptimizerModel model, CodeWriter w)
     {
         w.Doc("<summary>The declaration's hyperparameters and state, as the runtime reads them.</summary>");
-        w.Line($"public static readonly {Rt}.OptimizerSpec Declaration = new {Rt}.OptimizerSpec(");
+        w.Line($"public static readonly {RuntimeApi.OptimizerSpec} Declaration = new {RuntimeApi.OptimizerSpec}(");
         w.Line($"    \"{model.ClassName}\",");
-        w.Line($"    new {Rt}.HyperSpec[]");
+        w.Line($"    new {RuntimeApi.HyperSpec}[]");
         w.Line("    {");
         foreach (var h in model.Hypers)
         {
             var kind = h.Type switch { HyperType.Bool => "Flag", HyperType.Int => "Integer", _ => "Real" };
             var range = h.Range is { } r
-                ? $"new {Rt}.Interval({Literals.Real(r.Min)}, {Bool(r.MinInclusive)}, {Literals.Real(r.Max)}, {Bool(r.MaxInclusive)})"
+                ? $"new {RuntimeApi.Interval}({Literals.Real(r.Min)}, {Bool(r.MinInclusive)}, {Literals.Real(r.Max)}, {Bool(r.MaxInclusive)})"
                 : "null";
             var def = h.Default is { } d ? Literals.Real(d) : "null";
-            w.Line($"        new {Rt}.HyperSpec(\"{h.Name}\", {Rt}.HyperKind.{kind}, {def}, {range}),");
+            w.Line($"        new {RuntimeApi.HyperSpec}(\"{h.Name}\", {RuntimeApi.HyperKind}.{kind}, {def}, {range}),");
         }
         w.Line("    },");
-        w.Line($"    new {Rt}.StateSpec[]");
+        w.Line($"    new {RuntimeApi.StateSpec}[]");
         w.Line("    {");
         foreach (var s in model.States)
         {
@@ -137,14 +136,14 @@ public static class OptimizerEmitter
             };
             var hyperIndex = s.InitHyper is null ? -1 : IndexOf(model, s.InitHyper);
             var onlyIf = s.OnlyIf is null ? -1 : IndexOf(model, s.OnlyIf);
-            var shape = s.Shape == StateShapeModel.Elements ? "" : $", {Rt}.StateShape.{s.Shape}";
-            w.Line($"        new {Rt}.StateSpec(\"{s.Name}\", {Rt}.StateInitKind.{init}, {Literals.Real(s.Constant)}, {hyperIndex}, {onlyIf}{shape}),");
+            var shape = s.Shape == StateShapeModel.Elements ? "" : $", {RuntimeApi.StateShape}.{s.Shape}";
+            w.Line($"        new {RuntimeApi.StateSpec}(\"{s.Name}\", {RuntimeApi.StateInitKind}.{init}, {Literals.Real(s.Constant)}, {hyperIndex}, {onlyIf}{shape}),");
         }
         w.Line("    },");
-        w.Line($"    new {Rt}.ScalarStateSpec[]");
+        w.Line($"    new {RuntimeApi.ScalarStateSpec}[]");
         w.Line("    {");
         foreach (var s in model.ScalarStates)
-            w.Line($"        new {Rt}.ScalarStateSpec(\"{s.Name}\", {Literals.Real(s.Initial)}),");
+            w.Line($"        new {RuntimeApi.ScalarStateSpec}(\"{s.Name}\", {Literals.Real(s.Initial)}),");
         var matrix = WholeTensorWork(model, matrixOnly: true);
         // Orthogonalisation needs true matrices; row and column work takes vectors as matrices of one column.
         int dimensions = matrix.Contains(MathFunction.MatrixNewtonSchulz.Display()) ? 2 : 1;
@@ -211,9 +210,9 @@ public static class OptimizerEmitter
     {
         w.Line();
         w.Doc("<summary>The hyperparameters of one parameter group; unset values come from the optimizer's defaults.</summary>");
-        w.Open($"public sealed class Options : {Rt}.DeclaredOptions");
+        w.Open($"public sealed class Options : {RuntimeApi.DeclaredOptions}");
         w.Doc("<inheritdoc/>");
-        w.Line($"public override {Rt}.OptimizerSpec Spec => Declaration;");
+        w.Line($"public override {RuntimeApi.OptimizerSpec} Spec => Declaration;");
         for (int i = 0; i < model.Hypers.Count; i++)
         {
             var h = model.Hypers[i];
@@ -265,13 +264,13 @@ public static class OptimizerEmitter
     {
         w.Line();
         w.Doc("<summary>The optimizer's state for one parameter.</summary>");
-        w.Open($"public sealed class State : {Rt}.DeclaredState");
+        w.Open($"public sealed class State : {RuntimeApi.DeclaredState}");
         w.Doc("<summary>Creates the (not yet allocated) state of <paramref name=\"parameter\"/>.</summary>");
         w.Doc("<param name=\"parameter\">The parameter this state belongs to.</param>");
         w.Line($"public State({ParameterType} parameter) : base(parameter) {{ }}");
         w.Line();
         w.Doc("<inheritdoc/>");
-        w.Line($"public override {Rt}.OptimizerSpec Spec => Declaration;");
+        w.Line($"public override {RuntimeApi.OptimizerSpec} Spec => Declaration;");
         for (int i = 0; i < model.States.Count; i++)
         {
             var s = model.States[i];
@@ -322,7 +321,7 @@ public static class OptimizerEmitter
     static string Bool(bool b) => b ? "true" : "false";
 
     /// <summary>Host code as the docs show it: without the global:: qualifications the compiler needs.</summary>
-    static string Readable(string code) => code.Replace("global::System.", "").Replace("global::OptDsl.Runtime.", "");
+    static string Readable(string code) => RuntimeApi.Readable(code);
 
     static string Xml(string text) => text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
 

@@ -18,9 +18,9 @@ namespace OptDsl.Generators.Emitters;
 /// </remarks>
 sealed class PortableEmitter
 {
-    const string TensorMath = "global::OptDsl.Runtime.Portable.TensorMath";
-    const string MatrixMath = "global::OptDsl.Runtime.Portable.MatrixMath";
-    const string Portable = "global::OptDsl.Runtime.Portable";
+    const string TensorMath = RuntimeApi.TensorMath;
+    const string MatrixMath = RuntimeApi.MatrixMath;
+    const string Portable = RuntimeApi.Portable;
     /// <summary>Whether the update is emitted as steps that yield whole-tensor requests (orthogonalisations, global reductions).</summary>
     bool _steps;
     const string TensorType = "global::TorchSharp.torch.Tensor";
