@@ -2,6 +2,7 @@ using System;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Text;
+using OptDsl.Generators.Analysis;
 using OptDsl.Generators.Diagnostics;
 using OptDsl.Generators.Emitters;
 using OptDsl.Generators.Model;
@@ -11,8 +12,9 @@ namespace OptDsl.Generators;
 
 /// <summary>
 /// Turns every <c>[Optimizer]</c> partial class into a TorchSharp optimizer: parse (symbols and syntax into a plain
-/// model, with diagnostics) -> emit (the model into C#). Models and diagnostics flow as separate equatable values,
-/// so an edit that changes neither re-emits nothing.
+/// model, with diagnostics) -> analyze (hoisting, usage, whole-tensor work, once, stored on the model) -> emit (the
+/// model into C#). Models and diagnostics flow as separate equatable values, so an edit that changes neither re-emits
+/// nothing.
 /// </summary>
 [Generator(LanguageNames.CSharp)]
 public sealed class OptimizerGenerator : IIncrementalGenerator
@@ -65,7 +67,8 @@ public sealed class OptimizerGenerator : IIncrementalGenerator
     {
         try
         {
-            return DeclarationParser.Parse(context, cancellationToken);
+            var parsed = DeclarationParser.Parse(context, cancellationToken);
+            return parsed.Model is null ? parsed : parsed with { Model = ModelAnalysis.Analyze(parsed.Model) };
         }
         catch (OperationCanceledException)
         {

@@ -44,12 +44,11 @@ public static class OptimizerEmitter
             PortableEmitter.EmitRefresh(model, w);
             w.Line();
         }
-        var wholeTensor = WholeTensorWork(model, matrixOnly: false);
-        if (wholeTensor.Count == 0) FusedEmitter.Emit(model, w);
+        if (model.Work.IsElementwise) Fused.FusedEmitter.Emit(model, w);
         else
         {
             // Whole-tensor work needs a pass of its own before the elementwise one; the fused backends are one pass.
-            var names = string.Join(", ", wholeTensor);
+            var names = string.Join(", ", model.Work.Descriptions);
             w.Doc("<inheritdoc/>");
             w.Line($"protected override string NoFusedCode => \"no fused code: the rule works on whole tensors ({names}); the portable path runs it\";");
         }
@@ -144,21 +143,9 @@ public static class OptimizerEmitter
         w.Line("    {");
         foreach (var s in model.ScalarStates)
             w.Line($"        new {RuntimeApi.ScalarStateSpec}(\"{s.Name}\", {Literals.Real(s.Initial)}),");
-        var matrix = WholeTensorWork(model, matrixOnly: true);
-        // Orthogonalisation needs true matrices; row and column work takes vectors as matrices of one column.
-        int dimensions = matrix.Contains(MathFunction.MatrixNewtonSchulz.Display()) ? 2 : 1;
-        w.Line(matrix.Count == 0 ? "    });" : $"    }},\n    \"{string.Join(", ", matrix)}\", {dimensions});");
+        var matrix = model.Work.MatrixWork;
+        w.Line(matrix.Count == 0 ? "    });" : $"    }},\n    \"{string.Join(", ", matrix)}\", {model.Work.MatrixDimensions});");
     }
-
-    /// <summary>
-    /// What of the rule works on whole tensors rather than one element — its <c>Reduce</c>/<c>Matrix</c> calls (only the
-    /// matrix ones with <paramref name="matrixOnly"/>) and its row and column state — as messages name them.
-    /// </summary>
-    static List<string> WholeTensorWork(OptimizerModel model, bool matrixOnly) =>
-        Analysis.Usage.Of(model.Update).WholeTensor.Where(f => !matrixOnly || f.IsMatrix()).Select(f => f.Display())
-            .Concat(model.States.Where(s => s.Shape != StateShapeModel.Elements)
-                .Select(s => $"state '{s.Name}' per {(s.Shape == StateShapeModel.Rows ? "row" : "column")}"))
-            .ToList();
 
     static void Constructors(OptimizerModel model, CodeWriter w)
     {

@@ -1,6 +1,6 @@
 using System.Collections.Generic;
 using System.Linq;
-using OptDsl.Generators.Analysis;
+using OptDsl.Generators.Intrinsics;
 using OptDsl.Generators.Model;
 
 namespace OptDsl.Generators.Emitters;
@@ -16,38 +16,16 @@ namespace OptDsl.Generators.Emitters;
 /// select, then written back. A host condition (a flag, <c>t == 1</c>) becomes a C# <c>if</c>, with join variables for
 /// what its branches rebind. Before a tensor is changed in place, locals that alias it are cloned.
 /// </remarks>
-sealed class PortableEmitter
+sealed class PortableEmitter : RuleWalker<CodeWriter>
 {
     const string TensorMath = RuntimeApi.TensorMath;
-    const string MatrixMath = RuntimeApi.MatrixMath;
     const string Portable = RuntimeApi.Portable;
-    /// <summary>Whether the update is emitted as steps that yield whole-tensor requests (orthogonalisations, global reductions).</summary>
-    bool _steps;
     const string TensorType = "global::TorchSharp.torch.Tensor";
 
-    abstract record Value;
-    sealed record HostValue(string Code, ValueKind Type) : Value;
-    sealed record TensorValue(string Var) : Value;
-    sealed record Unassigned : Value;
-
-    readonly OptimizerModel _model;
-    readonly NameAllocator _names = new();
-    readonly Dictionary<string, string> _hyperVars = new();
     readonly Dictionary<string, string> _stateVars = new();
-    CodeWriter _w;
-    Dictionary<(VarKind Kind, string Name), Value> _env = new();
-    Dictionary<int, string> _hoisted = new();
-    int _functional;
-    string _p = "", _g = "", _t = "", _options = "", _state = "";
+    string _p = "", _g = "";
 
-    readonly UpdateModel _rule;
-
-    PortableEmitter(OptimizerModel model, UpdateModel rule, CodeWriter writer)
-    {
-        _model = model;
-        _rule = rule;
-        _w = writer;
-    }
+    PortableEmitter(OptimizerModel model, UpdateModel rule, CodeWriter writer) : base(model, rule, writer) { }
 
     public static void Emit(OptimizerModel model, CodeWriter writer) => new PortableEmitter(model, model.Update, writer).Method();
 
@@ -59,105 +37,84 @@ sealed class PortableEmitter
 
     void RefreshMethod()
     {
-        var refresh = _rule;
-        var used = Usage.Of(refresh);
-        _g = _names.Take(refresh.GradName);
-        _options = _names.Take("options");
-        _state = _names.Take("state");
-        Bind(used);
-        _w.Doc("<summary>The refresh rule as TorchSharp operations on whole tensors, for any device.</summary>");
-        _w.Open($"protected override void Refresh(Options {_options}, {TensorType} {_g}, State {_state})");
-        BindValues(used);
-        _env[(VarKind.Grad, refresh.GradName)] = new TensorValue(_g);
-        foreach (var statement in refresh.Body) Statement(statement);
-        _w.Close();
-        _w.Line();
-        _w.Doc("<inheritdoc/>");
-        _w.Line("protected override bool HasRefresh => true;");
+        _g = Variables.Take(Rule.GradName);
+        OptionsVariable = Variables.Take("options");
+        StateVariable = Variables.Take("state");
+        NameHypersAndStates();
+        Path.Doc("<summary>The refresh rule as TorchSharp operations on whole tensors, for any device.</summary>");
+        Path.Open($"protected override void Refresh(Options {OptionsVariable}, {TensorType} {_g}, State {StateVariable})");
+        BindValues();
+        Env[(VarKind.Grad, Rule.GradName)] = new ElementValue(_g);
+        Walk(Rule.Body);
+        Path.Close();
+        Path.Line();
+        Path.Doc("<inheritdoc/>");
+        Path.Line("protected override bool HasRefresh => true;");
     }
 
-    void Bind(Usage used)
+    void NameHypersAndStates()
     {
-        foreach (var h in _model.Hypers.Where(h => used.Hypers.Contains(h.Name))) _hyperVars[h.Name] = _names.Take(h.Name);
-        foreach (var s in _model.States.Where(s => used.States.Contains(s.Name))) _stateVars[s.Name] = _names.Take(s.Name);
+        NameHypers();
+        foreach (var s in Declaration.States.Where(s => Rule.Usage.UsesState(s.Name))) _stateVars[s.Name] = Variables.Take(s.Name);
     }
 
-    void BindValues(Usage used)
+    void BindValues()
     {
-        foreach (var h in _model.Hypers.Where(h => _hyperVars.ContainsKey(h.Name)))
-        {
-            _w.Line(HostBindings.Hyper(h, _hyperVars[h.Name], _options));
-        }
-        if (used.Step) _w.Line($"long {_t} = {_state}.Step;");
-        foreach (var s in _model.States.Where(s => _stateVars.ContainsKey(s.Name)))
+        BindHypers(Path);
+        if (Rule.Usage.Step) Path.Line($"long {StepVariable} = {StateVariable}.Step;");
+        foreach (var s in Declaration.States.Where(s => _stateVars.ContainsKey(s.Name)))
         {
             var suffix = s.OnlyIf is null ? "" : "!";
             var note = s.OnlyIf is null ? "" : $" // null unless {s.OnlyIf}; used only where {s.OnlyIf} holds";
-            _w.Line($"{TensorType} {_stateVars[s.Name]} = {_state}.{Names.Pascal(s.Name)}{suffix};{note}");
-            _env[(VarKind.State, s.Name)] = new TensorValue(_stateVars[s.Name]);
+            Path.Line($"{TensorType} {_stateVars[s.Name]} = {StateVariable}.{Names.Pascal(s.Name)}{suffix};{note}");
+            Env[(VarKind.State, s.Name)] = new ElementValue(_stateVars[s.Name]);
         }
     }
 
     void Method()
     {
-        var update = _rule;
-        var used = Usage.Of(update);
-        _p = _names.Take(update.ParamName);
-        _g = _names.Take(update.GradName);
-        _options = _names.Take("options");
-        _state = _names.Take("state");
-        if (used.Step) _t = _names.Take(update.StepName ?? "t");
-        Bind(used);
+        _p = Variables.Take(Rule.ParamName);
+        _g = Variables.Take(Rule.GradName);
+        OptionsVariable = Variables.Take("options");
+        StateVariable = Variables.Take("state");
+        if (Rule.Usage.Step) StepVariable = Variables.Take(Rule.StepName ?? "t");
+        NameHypersAndStates();
+        ShapeSource = _p;
 
         // A rule with matrix work or global reductions becomes steps that yield each such request, so the runtime can
         // answer them across tensors (one batched chain per shape, one reduction over all); Update runs one tensor alone.
-        _steps = used.WholeTensor.Any(f => f.NeedsSteps());
-        var parameters = $"Options {_options}, {TensorType} {_p}, {TensorType} {_g}, State {_state}";
-        if (_steps)
+        var steps = Declaration.Work.Steps;
+        var parameters = $"Options {OptionsVariable}, {TensorType} {_p}, {TensorType} {_g}, State {StateVariable}";
+        var w = Path;
+        if (steps != StepsKind.None)
         {
-            _w.Doc("<summary>The update rule as TorchSharp operations on whole tensors: the portable backend, for any device.</summary>");
-            _w.Line($"protected override void Update({parameters}) => {Portable}.StepRunner.RunAlone(UpdateSteps({_options}, {_p}, {_g}, {_state}));");
-            _w.Line();
-            // Global reductions need every tensor of the step in lockstep; matrix work only needs same-shaped ones.
-            var kind = used.WholeTensor.Any(f => f.IsGlobal()) ? "AllTensors" : "PerShape";
-            _w.Doc("<inheritdoc/>");
-            _w.Line($"protected override {Portable}.UpdateStepsKind StepsKind => {Portable}.UpdateStepsKind.{kind};");
-            _w.Line();
-            _w.Doc("<summary>The portable update as steps, yielding each whole-tensor request for the runtime to answer across tensors.</summary>");
-            _w.Open($"protected override global::System.Collections.Generic.IEnumerable<{Portable}.WholeTensorRequest> UpdateSteps({parameters})");
+            w.Doc("<summary>The update rule as TorchSharp operations on whole tensors: the portable backend, for any device.</summary>");
+            w.Line($"protected override void Update({parameters}) => {Portable}.StepRunner.RunAlone(UpdateSteps({OptionsVariable}, {_p}, {_g}, {StateVariable}));");
+            w.Line();
+            w.Doc("<inheritdoc/>");
+            w.Line($"protected override {Portable}.UpdateStepsKind StepsKind => {Portable}.UpdateStepsKind.{steps};");
+            w.Line();
+            w.Doc("<summary>The portable update as steps, yielding each whole-tensor request for the runtime to answer across tensors.</summary>");
+            w.Open($"protected override global::System.Collections.Generic.IEnumerable<{Portable}.WholeTensorRequest> UpdateSteps({parameters})");
         }
         else
         {
-            _w.Doc("<summary>The update rule as TorchSharp operations on whole tensors: the portable backend, for any device.</summary>");
-            _w.Open($"protected override void Update({parameters})");
+            w.Doc("<summary>The update rule as TorchSharp operations on whole tensors: the portable backend, for any device.</summary>");
+            w.Open($"protected override void Update({parameters})");
         }
-        BindValues(used);
-        _env[(VarKind.Param, update.ParamName)] = new TensorValue(_p);
-        _env[(VarKind.Grad, update.GradName)] = new TensorValue(_g);
+        BindValues();
+        Env[(VarKind.Param, Rule.ParamName)] = new ElementValue(_p);
+        Env[(VarKind.Grad, Rule.GradName)] = new ElementValue(_g);
 
-        foreach (var statement in update.Body) Statement(statement);
-        if (_steps) _w.Line("yield break;");
-        _w.Close();
+        Walk(Rule.Body);
+        if (steps != StepsKind.None) w.Line("yield break;");
+        w.Close();
     }
 
-    void Statement(Stmt statement)
+    protected override void Assign(Assign a)
     {
-        switch (statement)
-        {
-            case Declare d:
-                _env[(d.Local.Kind, d.Local.Name)] = new Unassigned();
-                break;
-            case Assign a:
-                _w.Line("// " + a.Source);
-                Assign(a.Target, a.Value);
-                break;
-            case If i when i.Condition.Varying:
-                VaryingIf(i);
-                break;
-            case If i:
-                HostIf(i);
-                break;
-        }
+        Path.Line("// " + a.Source);
+        Assign(a.Target, a.Value);
     }
 
     void Assign(Target target, Expr value)
@@ -170,21 +127,21 @@ sealed class PortableEmitter
                 var v = Evaluate(value, target.Name);
                 if (v is HostValue h)
                 {
-                    var name = _names.Take(target.Name);
-                    _w.Line($"{HostBindings.Type(h.Type)} {name} = {h.Code};");
+                    var name = Variables.Take(target.Name);
+                    Path.Line($"{HostBindings.Type(h.Type)} {name} = {h.Code};");
                     v = new HostValue(name, h.Type);
                 }
-                _env[key] = v;
+                Env[key] = v;
                 break;
             case VarKind.ScalarState when value.Varying:
                 // A value uniform over the tensor but computed on the device (from reductions): one host read here.
-                _w.Line($"{_state}.{Names.Pascal(target.Name)} = {Tensor(value)}.to(global::TorchSharp.torch.ScalarType.Float64).item<double>();");
+                Path.Line($"{StateVariable}.{Names.Pascal(target.Name)} = {Tensor(value)}.to(global::TorchSharp.torch.ScalarType.Float64).item<double>();");
                 break;
             case VarKind.ScalarState:
-                _w.Line($"{_state}.{Names.Pascal(target.Name)} = {Host(value)};");
+                Path.Line($"{StateVariable}.{Names.Pascal(target.Name)} = {Host(value)};");
                 break;
             default:
-                if (_functional > 0) _env[key] = Evaluate(value, target.Name);
+                if (PerElementDepth > 0) Env[key] = Evaluate(value, target.Name);
                 else if (!TryLinearUpdate(target, value)) Write(key, Evaluate(value, target.Name));
                 break;
         }
@@ -197,16 +154,16 @@ sealed class PortableEmitter
         ProtectAliases(handle, key);
         switch (value)
         {
-            case TensorValue t when t.Var == handle:
+            case ElementValue t when t.Name == handle:
                 break;
-            case TensorValue t:
-                _w.Line($"{handle}.copy_({t.Var});");
+            case ElementValue t:
+                Path.Line($"{handle}.copy_({t.Name});");
                 break;
             case HostValue h:
-                _w.Line($"{handle}.fill_({h.Code});");
+                Path.Line($"{handle}.fill_({h.Code});");
                 break;
         }
-        _env[key] = new TensorValue(handle);
+        Env[key] = new ElementValue(handle);
     }
 
     string Handle((VarKind Kind, string Name) key) => key.Kind == VarKind.Param ? _p : _stateVars[key.Name];
@@ -238,7 +195,7 @@ sealed class PortableEmitter
             var weight = Code(Evaluate(lerp.Arguments[2]));
             var self = Handle((target.Kind, target.Name));
             ProtectAliases(self, (target.Kind, target.Name));
-            _w.Line($"{self}.lerp_({end}, {weight});");
+            Path.Line($"{self}.lerp_({end}, {weight});");
             return true;
         }
 
@@ -261,7 +218,7 @@ sealed class PortableEmitter
         ProtectAliases(handle, (target.Kind, target.Name));
         // Scaling by exactly 1 (weight decay 0) leaves every value as it is: skip the pass over the tensor.
         var skip = addend is null && scaleValue is HostValue one ? $"if ({one.Code} != 1) " : "";
-        _w.Line($"{skip}{handle}{scaleCode}{addendCall};");
+        Path.Line($"{skip}{handle}{scaleCode}{addendCall};");
         return true;
     }
 
@@ -301,97 +258,68 @@ sealed class PortableEmitter
         }
     }
 
-    void VaryingIf(If i)
-    {
-        _w.Line($"// {i.Source}: per element, both branches computed and selected");
-        var condition = Tensor(i.Condition);
-        var before = new Dictionary<(VarKind, string), Value>(_env);
-        _functional++;
-        foreach (var s in i.Then) Statement(s);
-        var afterThen = _env;
-        _env = new Dictionary<(VarKind, string), Value>(before);
-        foreach (var s in i.Else) Statement(s);
-        var afterElse = _env;
-        _functional--;
+    // A per-element condition: both arms are computed (functionally, state and parameter rebound, not written) and
+    // the values that differ joined with a select; what changed is written back once outside every such condition.
 
-        _env = new Dictionary<(VarKind, string), Value>();
-        foreach (var key in before.Keys)
-        {
-            var (a, b) = (afterThen[key], afterElse[key]);
-            if (a == b) _env[key] = a;
-            else if (a is Unassigned || b is Unassigned) _env[key] = new Unassigned();
-            else
-            {
-                var second = b is HostValue && a is HostValue ? AsTensor(b) : Code(b);
-                _env[key] = Temp($"{TensorMath}.Select({condition}, {Code(a)}, {second})", key.Item2);
-            }
-        }
-        if (_functional == 0) WriteBack();
+    protected override (CodeWriter Then, CodeWriter Otherwise, string Condition) ForkPerElement(If i)
+    {
+        Path.Line($"// {i.Source}: per element, both branches computed and selected");
+        var condition = Tensor(i.Condition);
+        return (Path, Path, condition);
+    }
+
+    protected override Value JoinPerElementArms((VarKind Kind, string Name) key, Value a, Value b, string condition, CodeWriter then, CodeWriter otherwise)
+    {
+        var second = b is HostValue && a is HostValue ? AsTensor(b) : Code(b);
+        return Temp($"{TensorMath}.Select({condition}, {Code(a)}, {second})", key.Name);
+    }
+
+    protected override void EndPerElementIf(If i, string condition, CodeWriter then, CodeWriter otherwise)
+    {
+        if (PerElementDepth == 0) WriteBack();
     }
 
     /// <summary>Writes state and parameter values computed under per-element conditions back into their tensors.</summary>
     void WriteBack()
     {
-        var pending = _env.Where(e => e.Key.Kind is VarKind.State or VarKind.Param && e.Value != new TensorValue(Handle(e.Key))).ToList();
+        var pending = Env.Where(e => e.Key.Kind is VarKind.State or VarKind.Param && e.Value != new ElementValue(Handle(e.Key))).ToList();
         var overwritten = new HashSet<string>(pending.Select(e => Handle(e.Key)));
         foreach (var (key, value) in pending.Select(e => (e.Key, e.Value)).ToList())
         {
             // The new value may be another tensor's old value that is about to be overwritten too.
-            if (value is TensorValue t && overwritten.Contains(t.Var)) _env[key] = Temp($"{t.Var}.clone()", key.Item2);
+            if (value is ElementValue t && overwritten.Contains(t.Name)) Env[key] = Temp($"{t.Name}.clone()", key.Item2);
         }
-        foreach (var key in pending.Select(e => e.Key)) Write(key, _env[key]);
+        foreach (var key in pending.Select(e => e.Key)) Write(key, Env[key]);
     }
 
-    void HostIf(If i)
+    // A host condition: a C# if, each arm on a writer of its own.
+
+    protected override CodeWriter HostOf(CodeWriter path) => path;
+
+    protected override string HostCondition(If i) => Host(i.Condition);
+
+    protected override CodeWriter ForkHost(CodeWriter outer) => new();
+
+    /// <summary>A value that is a tensor on at least one arm: one tensor variable, assigned in each.</summary>
+    protected override Value JoinHostArms((VarKind Kind, string Name) key, Value a, Value b, CodeWriter then, CodeWriter otherwise)
     {
-        var condition = Host(i.Condition);
-        var before = new Dictionary<(VarKind, string), Value>(_env);
-        var hoistedBefore = new Dictionary<int, string>(_hoisted);
-        var outer = _w;
+        var name = Variables.Take(key.Name);
+        Path.Line($"{TensorType} {name};");
+        then.Line($"{name} = {AsTensor(a)};");
+        otherwise.Line($"{name} = {AsTensor(b)};");
+        return new ElementValue(name);
+    }
 
-        var thenWriter = _w = new CodeWriter();
-        foreach (var s in i.Then) Statement(s);
-        var afterThen = _env;
-
-        _env = new Dictionary<(VarKind, string), Value>(before);
-        _hoisted = new Dictionary<int, string>(hoistedBefore);
-        var elseWriter = _w = new CodeWriter();
-        foreach (var s in i.Else) Statement(s);
-        var afterElse = _env;
-
-        _w = outer;
-        _hoisted = hoistedBefore;
-        _env = new Dictionary<(VarKind, string), Value>();
-        foreach (var key in before.Keys)
+    protected override void EndHostIf(If i, string condition, CodeWriter then, CodeWriter otherwise)
+    {
+        Path.Open($"if ({condition})");
+        Path.Append(then);
+        Path.Close();
+        if (otherwise.ToString().Length > 0)
         {
-            var (a, b) = (afterThen[key], afterElse[key]);
-            if (a == b) { _env[key] = a; continue; }
-            if (a is Unassigned || b is Unassigned) { _env[key] = new Unassigned(); continue; }
-            var name = _names.Take(key.Item2);
-            if (a is HostValue ha && b is HostValue hb && ha.Type == hb.Type)
-            {
-                _w.Line($"{HostBindings.Type(ha.Type)} {name};");
-                thenWriter.Line($"{name} = {ha.Code};");
-                elseWriter.Line($"{name} = {hb.Code};");
-                _env[key] = new HostValue(name, ha.Type);
-            }
-            else
-            {
-                _w.Line($"{TensorType} {name};");
-                thenWriter.Line($"{name} = {AsTensor(a)};");
-                elseWriter.Line($"{name} = {AsTensor(b)};");
-                _env[key] = new TensorValue(name);
-            }
-        }
-
-        _w.Open($"if ({condition})");
-        _w.Append(thenWriter);
-        _w.Close();
-        if (elseWriter.ToString().Length > 0)
-        {
-            _w.Open("else");
-            _w.Append(elseWriter);
-            _w.Close();
+            Path.Open("else");
+            Path.Append(otherwise);
+            Path.Close();
         }
     }
 
@@ -403,7 +331,7 @@ sealed class PortableEmitter
             case Reference r:
                 // A local given a host value under a per-element condition is uniform there; as a varying value
                 // it is a 0-d tensor, which broadcasts.
-                var bound = _env[(r.Kind, r.Name)];
+                var bound = Env[(r.Kind, r.Name)];
                 return bound is HostValue ? Temp(AsTensor(bound), hint ?? r.Name) : bound;
             case Unary u:
                 return Temp($"{Tensor(u.Operand)}.{(u.Op == UnaryOp.Negate ? "neg" : "logical_not")}()", hint);
@@ -439,7 +367,7 @@ sealed class PortableEmitter
                 {
                     BinaryOp.Add => "add", BinaryOp.Subtract => "sub", BinaryOp.Multiply => "mul", BinaryOp.Divide => "div", _ => "fmod",
                 };
-                if (l is TensorValue lt) return $"{lt.Var}.{method}({Code(r)})";
+                if (l is ElementValue lt) return $"{lt.Name}.{method}({Code(r)})";
                 var host = Code(l);
                 var tensor = Code(r);
                 return b.Op switch
@@ -454,8 +382,8 @@ sealed class PortableEmitter
             case BinaryOp.And or BinaryOp.Or:
             {
                 var method = b.Op == BinaryOp.And ? "And" : "Or";
-                if (l is TensorValue lt && r is TensorValue rt) return $"{lt.Var}.logical_{method.ToLowerInvariant()}({rt.Var})";
-                return l is TensorValue only ? $"{TensorMath}.{method}({only.Var}, {Code(r)})" : $"{TensorMath}.{method}({Code(r)}, {Code(l)})";
+                if (l is ElementValue lt && r is ElementValue rt) return $"{lt.Name}.logical_{method.ToLowerInvariant()}({rt.Name})";
+                return l is ElementValue only ? $"{TensorMath}.{method}({only.Name}, {Code(r)})" : $"{TensorMath}.{method}({Code(r)}, {Code(l)})";
             }
             default:
             {
@@ -468,78 +396,53 @@ sealed class PortableEmitter
                     BinaryOp.Equal => ("eq", "eq"),
                     _ => ("ne", "ne"),
                 };
-                return l is TensorValue lt ? $"{lt.Var}.{method}({Code(r)})" : $"{Code(r)}.{flipped}({Code(l)})";
+                return l is ElementValue lt ? $"{lt.Name}.{method}({Code(r)})" : $"{Code(r)}.{flipped}({Code(l)})";
             }
         }
     }
 
     Value CallValue(Call c, string? hint)
     {
+        var intrinsic = c.Function.Intrinsic();
+        if (intrinsic.PortableExpansion is { } expand) return Evaluate(expand(c.Arguments.AsImmutableArray()), hint);
         var args = c.Arguments.Select(a => Evaluate(a)).ToArray();
-        string Unary(string method) => $"{Code(args[0])}.{method}()";
         string code;
-        switch (c.Function)
+        switch (intrinsic.Kind)
         {
-            case MathFunction.Square:
-                code = $"{Code(args[0])}.mul({Code(args[0])})";
-                break;
-            case MathFunction.Min or MathFunction.Max:
-                code = $"{TensorMath}.{c.Function}({Code(args[0])}, {Code(args[1])})";
-                break;
-            case MathFunction.Pow:
-                code = args[0] is TensorValue b ? $"{b.Var}.pow({Code(args[1])})" : $"{TensorMath}.Pow({Code(args[0])}, {Code(args[1])})";
-                break;
-            case MathFunction.Clamp:
-                code = args[1] is HostValue && args[2] is HostValue
-                    ? $"{TensorMath}.Clamp({Code(args[0])}, {Code(args[1])}, {Code(args[2])})"
-                    : $"{TensorMath}.Clamp({AsTensor(args[0])}, {AsTensor(args[1])}, {AsTensor(args[2])})";
-                break;
-            case MathFunction.Lerp:
-                code = $"{TensorMath}.Lerp({AsTensor(args[0])}, {AsTensor(args[1])}, {Code(args[2])})";
-                break;
-            case MathFunction.MatrixNewtonSchulz:
+            case IntrinsicKind.Orthogonalization:
             {
-                var request = _names.Take("request");
-                _w.Line($"var {request} = new {Portable}.MatrixRequest({Code(args[0])}, {_p}, {Code(args[1])}, {Code(args[2])}, {Code(args[3])}, {Code(args[4])});");
-                _w.Line($"yield return {request};");
+                var request = Variables.Take("request");
+                Path.Line($"var {request} = new {Portable}.MatrixRequest({Code(args[0])}, {_p}, {Code(args[1])}, {Code(args[2])}, {Code(args[3])}, {Code(args[4])});");
+                Path.Line($"yield return {request};");
                 code = $"{request}.Result";
                 break;
             }
-            case var line when line.IsRowOrColumn():
-                code = $"{MatrixMath}.{line.ToString().Substring("Matrix".Length)}({Code(args[0])}, {_p})";
-                break;
-            case var global when global.IsGlobal():
+            case IntrinsicKind.GlobalReduction or IntrinsicKind.GroupReduction:
             {
-                var request = _names.Take("request");
-                var reduction = global.ToString().Substring(global.IsPerGroup() ? "Group".Length : "Global".Length);
+                var request = Variables.Take("request");
+                bool group = intrinsic.Kind == IntrinsicKind.GroupReduction;
+                var reduction = intrinsic.Name.Substring(group ? "Group".Length : "Global".Length);
                 // A group's options object is shared by its tensors: it names the group the reduction spans.
-                var scope = global.IsPerGroup() ? _options : "null";
-                _w.Line($"var {request} = new {Portable}.GlobalRequest({Portable}.GlobalReduction.{reduction}, {Code(args[0])}, {_p}, {scope});");
-                _w.Line($"yield return {request};");
+                var scope = group ? OptionsVariable : "null";
+                Path.Line($"var {request} = new {Portable}.GlobalRequest({Portable}.GlobalReduction.{reduction}, {Code(args[0])}, {_p}, {scope});");
+                Path.Line($"yield return {request};");
                 code = $"{request}.Result";
                 break;
             }
-            case var reduction when reduction.IsReduction():
-                // A 0-d tensor on the parameter's device: no host synchronisation, and it broadcasts where it is read.
-                code = $"{TensorMath}.{reduction}({Code(args[0])}, {_p})";
-                break;
-            case MathFunction.FusedMultiplyAdd:
-                var product = new Binary(BinaryOp.Multiply, c.Arguments[0], c.Arguments[1], ValueKind.Real);
-                return Evaluate(new Binary(BinaryOp.Add, product, c.Arguments[2], ValueKind.Real), hint);
             default:
-                code = Unary(c.Function switch
-                {
-                    MathFunction.Sqrt => "sqrt", MathFunction.Rsqrt => "rsqrt", MathFunction.Abs => "abs",
-                    MathFunction.Sign => "sign", MathFunction.Exp => "exp", MathFunction.Log => "log",
-                    MathFunction.Log2 => "log2", MathFunction.Log10 => "log10", MathFunction.Tanh => "tanh",
-                    MathFunction.Sin => "sin", MathFunction.Cos => "cos", MathFunction.Tan => "tan",
-                    MathFunction.Atan => "atan", MathFunction.Floor => "floor", MathFunction.Ceiling => "ceil",
-                    MathFunction.Round => "round", MathFunction.Truncate => "trunc", MathFunction.Sigmoid => "sigmoid",
-                    _ => throw new System.ArgumentOutOfRangeException(nameof(c), c.Function.ToString()),
-                });
+                code = intrinsic.Portable!(new Arguments(this, args));
                 break;
         }
         return Temp(code, hint);
+    }
+
+    /// <summary>A call's arguments for the intrinsics table's portable spellings.</summary>
+    sealed class Arguments(PortableEmitter emitter, Value[] values) : PortableArguments
+    {
+        public override string this[int index] => emitter.Code(values[index]);
+        public override bool IsTensor(int index) => values[index] is ElementValue;
+        public override string AsTensor(int index) => emitter.AsTensor(values[index]);
+        public override string Parameter => emitter._p;
     }
 
     /// <summary>Whether <paramref name="e"/> reads the variable that <paramref name="target"/> writes.</summary>
@@ -557,54 +460,31 @@ sealed class PortableEmitter
     /// <summary>Before <paramref name="handle"/> changes in place, locals bound to it get their own copy.</summary>
     void ProtectAliases(string handle, (VarKind, string) owner)
     {
-        foreach (var key in _env.Keys.ToList())
+        foreach (var key in Env.Keys.ToList())
         {
-            if (key.Equals(owner) || _env[key] is not TensorValue t || t.Var != handle) continue;
+            if (key.Equals(owner) || Env[key] is not ElementValue t || t.Name != handle) continue;
             if (key.Item1 is VarKind.State or VarKind.Param && Handle(key) == handle) continue;
-            _env[key] = Temp($"{handle}.clone()", key.Item2);
+            Env[key] = Temp($"{handle}.clone()", key.Item2);
         }
     }
 
-    TensorValue Temp(string code, string? hint)
+    ElementValue Temp(string code, string? hint)
     {
-        var name = _names.Take(hint ?? "tmp");
-        _w.Line($"var {name} = {code};");
-        return new TensorValue(name);
+        var name = Variables.Take(hint ?? "tmp");
+        Path.Line($"var {name} = {code};");
+        return new ElementValue(name);
     }
 
     string Tensor(Expr e) => Code(Evaluate(e));
 
     string Code(Value v) => v switch
     {
-        TensorValue t => t.Var,
+        ElementValue t => t.Name,
         HostValue h => h.Code,
         _ => throw new System.InvalidOperationException("read of an unassigned local"),
     };
 
     string AsTensor(Value v) => v is HostValue h ? $"{TensorMath}.AsTensor({h.Code}, {_p})" : Code(v);
 
-    string Host(Expr e) => HostExpressions.Write(e, HostName, h => HoistedName(h.Index), Shape);
-
-    /// <summary>The matrix view's rows (<c>shape[0]</c>) or columns (the rest of the elements), read on the host.</summary>
-    string Shape(MathFunction f) => f == MathFunction.MatrixRows ? $"((double){MatrixMath}.RowCount({_p}))" : $"((double){MatrixMath}.ColumnCount({_p}))";
-
-    string HostName(Reference r) => r.Kind switch
-    {
-        VarKind.Hyper => _hyperVars[r.Name],
-        VarKind.Step => _t,
-        VarKind.ScalarState => $"{_state}.{Names.Pascal(r.Name)}",
-        _ => Code(_env[(r.Kind, r.Name)]),
-    };
-
-    string HoistedName(int index)
-    {
-        if (_hoisted.TryGetValue(index, out var name)) return name;
-        var scalar = _rule.Hoisted[index];
-        var code = Host(scalar.Value);
-        name = _names.Take("h" + index);
-        _w.Line($"{HostBindings.Type(scalar.Value.Type)} {name} = {code};");
-        _hoisted[index] = name;
-        return name;
-    }
-
+    protected override string ElementInHostCode(Reference r, Value value) => Code(value);
 }

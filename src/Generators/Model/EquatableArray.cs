@@ -11,7 +11,6 @@ namespace OptDsl.Generators.Model;
 /// Roslyn's incremental pipeline can cache them.
 /// </summary>
 public readonly struct EquatableArray<T> : IEquatable<EquatableArray<T>>, IReadOnlyList<T>
-    where T : IEquatable<T>
 {
     readonly ImmutableArray<T> _items;
 
@@ -47,6 +46,6 @@ public readonly struct EquatableArray<T> : IEquatable<EquatableArray<T>>, IReadO
 
 public static class EquatableArray
 {
-    public static EquatableArray<T> ToEquatableArray<T>(this IEnumerable<T> items) where T : IEquatable<T> =>
+    public static EquatableArray<T> ToEquatableArray<T>(this IEnumerable<T> items) =>
         new(items.ToImmutableArray());
 }

@@ -1,3 +1,5 @@
+using OptDsl.Generators.Intrinsics;
+
 namespace OptDsl.Generators.Model;
 
 /// <summary>The type of a value in an update rule: every real is computed in fp32 per element and fp64 on the host.</summary>
@@ -22,53 +24,33 @@ public enum UnaryOp { Negate, Not }
 
 public enum BinaryOp { Add, Subtract, Multiply, Divide, Remainder, Less, LessEqual, Greater, GreaterEqual, Equal, NotEqual, And, Or }
 
-/// <summary>The functions an update rule may call (from <c>MathF</c>, <c>Math</c> and <c>OptMath</c>).</summary>
+/// <summary>
+/// The functions an update rule may call (from <c>MathF</c>, <c>Math</c>, <c>OptMath</c>, <c>Reduce</c> and
+/// <c>Matrix</c>); what each means on every target is its row in <see cref="IntrinsicTable"/>.
+/// </summary>
 public enum MathFunction
 {
     Sqrt, Rsqrt, Abs, Sign, Min, Max, Pow, Exp, Log, Log2, Log10, Tanh, Sin, Cos, Tan, Atan,
     Floor, Ceiling, Round, Truncate, Square, Sigmoid, Clamp, Lerp, FusedMultiplyAdd,
-    // Reductions over the whole tensor (OptDsl.Reduce): one value per tensor, computed on the device.
     ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceMaxAbs, ReduceNorm, ReduceVar, ReduceStd, ReduceRms,
-    // Matrix functions (OptDsl.Matrix): the parameter viewed as a matrix; Rows and Columns describe it.
     MatrixNewtonSchulz, MatrixRows, MatrixColumns,
-    // Per-row and per-column reductions of the matrix view, broadcast back over it.
     MatrixRowSum, MatrixRowMean, MatrixRowNorm, MatrixColumnSum, MatrixColumnMean, MatrixColumnNorm,
-    // Reductions over every tensor the optimizer steps (OptDsl.Reduce.Global*), or its parameter group's (Group*).
     GlobalSum, GlobalNorm, GlobalMaxAbs, GroupSum, GroupNorm, GroupMaxAbs,
 }
 
 public static class MathFunctionExtensions
 {
-    /// <summary>Whether <paramref name="f"/> reduces over the whole tensor rather than computing one element.</summary>
-    public static bool IsReduction(this MathFunction f) => f is >= MathFunction.ReduceSum and <= MathFunction.ReduceRms;
+    /// <summary>The row of <paramref name="f"/> in the intrinsics table.</summary>
+    public static Intrinsic Intrinsic(this MathFunction f) => IntrinsicTable.Of(f);
 
-    /// <summary>Whether <paramref name="f"/> works on the parameter as a matrix.</summary>
-    public static bool IsMatrix(this MathFunction f) => f is >= MathFunction.MatrixNewtonSchulz and <= MathFunction.MatrixColumnNorm;
-
-    /// <summary>Whether <paramref name="f"/> reduces each row or each column of the matrix view.</summary>
-    public static bool IsRowOrColumn(this MathFunction f) => f is >= MathFunction.MatrixRowSum and <= MathFunction.MatrixColumnNorm;
-
-    /// <summary>Whether <paramref name="f"/> reduces over every tensor the optimizer steps.</summary>
-    public static bool IsGlobal(this MathFunction f) => f is >= MathFunction.GlobalSum and <= MathFunction.GroupMaxAbs;
-
-    /// <summary>Whether <paramref name="f"/> reduces over the tensors of one parameter group only.</summary>
-    public static bool IsPerGroup(this MathFunction f) => f is >= MathFunction.GroupSum and <= MathFunction.GroupMaxAbs;
-
-    /// <summary>Whether <paramref name="f"/> describes the parameter's matrix view (<c>Matrix.Rows</c>, <c>Columns</c>): a host value per tensor.</summary>
-    public static bool IsShape(this MathFunction f) => f is MathFunction.MatrixRows or MathFunction.MatrixColumns;
+    /// <summary>What <paramref name="f"/> works on: one element, a tensor, its rows or columns, every tensor...</summary>
+    public static IntrinsicKind Kind(this MathFunction f) => IntrinsicTable.Of(f).Kind;
 
     /// <summary>Whether <paramref name="f"/> needs the whole tensor (a pass of its own), not one element.</summary>
-    public static bool IsWholeTensor(this MathFunction f) => f.IsReduction() || f.IsMatrix() || f.IsGlobal();
-
-    /// <summary>Whether the update must pause at <paramref name="f"/> for the runtime to answer it across tensors.</summary>
-    public static bool NeedsSteps(this MathFunction f) => f.IsGlobal() || f == MathFunction.MatrixNewtonSchulz;
+    public static bool IsWholeTensor(this MathFunction f) => IntrinsicTable.Of(f).IsWholeTensor;
 
     /// <summary>How the rule writes <paramref name="f"/>, for messages: <c>Reduce.Norm</c>, <c>Matrix.NewtonSchulz</c>.</summary>
-    public static string Display(this MathFunction f)
-    {
-        var name = f.ToString();
-        return f.IsReduction() ? "Reduce." + name.Substring(6) : f.IsMatrix() ? "Matrix." + name.Substring(6) : f.IsGlobal() ? "Reduce." + name : name;
-    }
+    public static string Display(this MathFunction f) => IntrinsicTable.Of(f).Display;
 }
 
 /// <summary>
@@ -90,7 +72,7 @@ public sealed record Binary(BinaryOp Op, Expr Left, Expr Right, ValueKind Type) 
 /// except the matrix view's shape, which the host knows.
 /// </summary>
 public sealed record Call(MathFunction Function, EquatableArray<Expr> Arguments, ValueKind Type)
-    : Expr(Type, (Function.IsWholeTensor() && !Function.IsShape()) || System.Linq.Enumerable.Any(Arguments, a => a.Varying));
+    : Expr(Type, (Function.IsWholeTensor() && Function.Kind() != IntrinsicKind.Shape) || System.Linq.Enumerable.Any(Arguments, a => a.Varying));
 
 public sealed record Select(Expr Condition, Expr WhenTrue, Expr WhenFalse, ValueKind Type)
     : Expr(Type, Condition.Varying || WhenTrue.Varying || WhenFalse.Varying);

@@ -1,8 +1,9 @@
 namespace OptDsl.Generators.Model;
 
 /// <summary>
-/// A parsed optimizer declaration: plain values only (no Roslyn symbols or syntax), so the pipeline can cache it
-/// and every backend's emitter walks the same thing.
+/// An optimizer declaration: plain values only (no Roslyn symbols or syntax), so the pipeline can cache it and every
+/// backend's emitter walks the same thing. The parser fills what the declaration says; the analysis step adds what
+/// follows from it (<see cref="Work"/>, and each rule's hoisted scalars and usage), once.
 /// </summary>
 public sealed record OptimizerModel(
     string? Namespace,
@@ -13,7 +14,11 @@ public sealed record OptimizerModel(
     EquatableArray<StateModel> States,
     EquatableArray<ScalarStateModel> ScalarStates,
     UpdateModel Update,
-    UpdateModel? Refresh = null);
+    UpdateModel? Refresh = null)
+{
+    /// <summary>The update's work on whole tensors, which decides the backends it gets (from the analysis step).</summary>
+    public WholeTensorWork Work { get; init; } = WholeTensorWork.None;
+}
 
 public enum HyperType { Float, Double, Int, Bool }
 
@@ -40,9 +45,9 @@ public sealed record ScalarStateModel(string Name, double Initial, string? Summa
 
 /// <summary>
 /// The update rule (or the refresh rule, whose <paramref name="GradName"/> is its estimate and whose
-/// <paramref name="ParamName"/> is empty): the names its parameters had in the declaration, its statements (with host-only
-/// sub-expressions hoisted), the hoisted scalars, the locals it declares (each with a unique name and its type), and
-/// its source text for docs.
+/// <paramref name="ParamName"/> is empty): the names its parameters had in the declaration, its statements, the locals
+/// it declares (each with a unique name and its type), and its source text for docs. The analysis step hoists host-only
+/// sub-expressions out of the statements into <see cref="Hoisted"/> and records <see cref="Usage"/>.
 /// </summary>
 public sealed record UpdateModel(
     string ParamName,
@@ -50,9 +55,15 @@ public sealed record UpdateModel(
     string? StepName,
     bool StepIsLong,
     EquatableArray<Stmt> Body,
-    EquatableArray<HoistedScalar> Hoisted,
     EquatableArray<LocalModel> Locals,
-    string SourceText);
+    string SourceText)
+{
+    /// <summary>Host-only values computed once per step and tensor, which <see cref="Hoisted"/> expressions in the body read.</summary>
+    public EquatableArray<HoistedScalar> Hoisted { get; init; } = EquatableArray<HoistedScalar>.Empty;
+
+    /// <summary>What the rule reads and writes.</summary>
+    public RuleUsage Usage { get; init; } = RuleUsage.None;
+}
 
 /// <summary>A local of the update rule, under its unique name.</summary>
 public sealed record LocalModel(string Name, ValueKind Type);

@@ -4,15 +4,16 @@ using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Operations;
 using OptDsl.Generators.Diagnostics;
+using OptDsl.Generators.Intrinsics;
 using OptDsl.Generators.Model;
 
 namespace OptDsl.Generators.Parsing;
 
 /// <summary>
-/// Translates the update method's body from Roslyn's <see cref="IOperation"/> tree into the model's statements,
-/// accepting only a whitelist of operations (as ComputeSharp does for shaders) and reporting anything else at the
-/// offending node. In the same pass, in program order, it tracks which locals vary per element, which flag
-/// hyperparameters are known to be true (for conditional state), and which state is written.
+/// Translates a rule method's body from Roslyn's <see cref="IOperation"/> tree into the model's statements, accepting
+/// only a whitelist of operations (as ComputeSharp does for shaders) and reporting anything else at the offending node.
+/// What a check needs to know about the point it stands at comes from <see cref="LocalFlow"/> (which locals vary, and
+/// along what) and <see cref="KnownFlags"/> (which flags hold), both followed in program order as the body is read.
 /// </summary>
 sealed class BodyTranslator
 {
@@ -20,21 +21,15 @@ sealed class BodyTranslator
     readonly List<DiagnosticInfo> _diagnostics;
     readonly Dictionary<ILocalSymbol, (string Name, ValueKind Type)> _locals = new(SymbolEqualityComparer.Default);
     readonly HashSet<string> _localNames = new();
-    Dictionary<string, bool> _varying = new();
-    HashSet<string> _assignedLocals = new();
-    ImmutableHashSet<string> _knownTrue = ImmutableHashSet<string>.Empty;
-    int _varyingBranchDepth;
-    /// <summary>Along what each local varies (see <see cref="LineOf"/>).</summary>
-    readonly Dictionary<string, Line> _lines = new();
-    Dictionary<string, StateShapeModel>? _stateShapesCache;
-    Dictionary<string, StateShapeModel> StateShapes => _stateShapesCache ??= _roles.States.Values.ToDictionary(s => s.Name, s => s.Shape);
-    /// <summary>How many per-element ?: arms the expression being translated stands in.</summary>
-    int _varyingSelectDepth;
-
+    readonly LocalFlow _flow;
+    readonly KnownFlags _flags = new();
+    readonly Dictionary<string, StateShapeModel> _stateShapes;
     public BodyTranslator(Roles roles, List<DiagnosticInfo> diagnostics)
     {
         _roles = roles;
         _diagnostics = diagnostics;
+        _stateShapes = roles.States.Values.ToDictionary(s => s.Name, s => s.Shape);
+        _flow = new LocalFlow(_stateShapes);
     }
 
     /// <summary>True when the body has C# errors: the compiler reports them, and the translation stops quietly.</summary>
@@ -45,6 +40,9 @@ sealed class BodyTranslator
     bool _failed;
 
     public HashSet<string> WrittenStates { get; } = new();
+
+    /// <summary>The whole-tensor functions the rule calls (<c>Reduce.*</c>, <c>Matrix.*</c>), in <see cref="MathFunction"/> order.</summary>
+    public SortedSet<MathFunction> WholeTensorCalls { get; } = new();
 
     public IEnumerable<LocalModel> Locals =>
         _locals.Values.Select(l => new LocalModel(l.Name, l.Type)).OrderBy(l => l.Name, System.StringComparer.Ordinal);
@@ -129,16 +127,13 @@ sealed class BodyTranslator
         var initializer = declarator.Initializer?.Value ?? declarator.GetVariableInitializer()?.Value;
         if (initializer is null)
         {
-            _varying[name] = _varyingBranchDepth > 0;
-            _lines[name] = _varyingBranchDepth > 0 ? Line.Element : Line.Uniform;
+            _flow.Declare(name, null);
             into.Add(new Declare(target, Source(declarator.Syntax.Parent ?? declarator.Syntax)));
             return;
         }
         var value = Expression(initializer);
         if (value is null) return;
-        _varying[name] = value.Varying || _varyingBranchDepth > 0;
-        _lines[name] = _varyingBranchDepth > 0 ? Line.Element : LineOf(value);
-        _assignedLocals.Add(name);
+        _flow.Declare(name, value);
         into.Add(new Assign(target, Coerce(value, type.Value), Source(declarator.Syntax.Parent?.Parent ?? declarator.Syntax)));
     }
 
@@ -230,17 +225,13 @@ sealed class BodyTranslator
         switch (target.Kind)
         {
             case VarKind.Local:
-                _varying[target.Name] = value.Varying || _varyingBranchDepth > 0;
-                // A local assigned in several places takes the widest of its values' lines.
-                _lines[target.Name] = _varyingBranchDepth > 0 ? Line.Element
-                    : Combine(_lines.TryGetValue(target.Name, out var before) && _assignedLocals.Contains(target.Name) ? before : Line.Uniform, LineOf(value));
-                _assignedLocals.Add(target.Name);
+                _flow.Assign(target.Name, value);
                 break;
-            case VarKind.State when StateShapes.TryGetValue(target.Name, out var shape) && shape != StateShapeModel.Elements:
+            case VarKind.State when _stateShapes.TryGetValue(target.Name, out var shape) && shape != StateShapeModel.Elements:
             {
                 var (along, wanted) = shape == StateShapeModel.Rows ? ("row", Line.Row) : ("column", Line.Column);
-                var line = LineOf(value);
-                string? wrong = _varyingBranchDepth > 0 ? "a value under a per-element condition"
+                var line = _flow.LineOf(value);
+                string? wrong = _flow.InPerElementBranch ? "a value under a per-element condition"
                     : line == Line.Element ? "a value that differs between elements"
                     : line != wanted && line != Line.Uniform ? $"a value per {(line == Line.Row ? "row" : "column")}" : null;
                 if (wrong is not null)
@@ -255,44 +246,15 @@ sealed class BodyTranslator
             case VarKind.State:
                 WrittenStates.Add(target.Name);
                 break;
-            case VarKind.ScalarState when LineOf(value) != Line.Uniform:
+            case VarKind.ScalarState when _flow.LineOf(value) != Line.Uniform:
                 Report(DiagnosticDescriptors.ScalarStateAssignedPerElement, at.Parent?.Syntax.GetLocation() ?? at.Syntax.GetLocation(), target.Name, "a per-element value");
                 return null;
-            case VarKind.ScalarState when _varyingBranchDepth > 0:
+            case VarKind.ScalarState when _flow.InPerElementBranch:
                 Report(DiagnosticDescriptors.ScalarStateAssignedPerElement, at.Parent?.Syntax.GetLocation() ?? at.Syntax.GetLocation(), target.Name, "under a per-element condition");
                 return null;
         }
         return new Assign(target, value, source);
     }
-
-    /// <summary>Along what a value varies: not at all (host or one value per tensor), per row, per column, or per element.</summary>
-    enum Line { Uniform, Row, Column, Element }
-
-    static Line Combine(Line a, Line b) => a == b ? a : a == Line.Uniform ? b : b == Line.Uniform ? a : Line.Element;
-
-    /// <summary>
-    /// How <paramref name="e"/> varies over the parameter's matrix view. A varying (device) value may still be uniform:
-    /// a reduction's result is one value for the tensor, and scalar state may take it (read once on the host).
-    /// </summary>
-    Line LineOf(Expr e) => e switch
-    {
-        Reference { Kind: VarKind.Param or VarKind.Grad } => Line.Element,
-        Reference { Kind: VarKind.State } r => StateShapes.TryGetValue(r.Name, out var shape)
-            ? shape switch { StateShapeModel.Rows => Line.Row, StateShapeModel.Columns => Line.Column, _ => Line.Element }
-            : Line.Element,
-        Reference { Kind: VarKind.Local } r => _lines.TryGetValue(r.Name, out var line) ? line : r.Varying ? Line.Element : Line.Uniform,
-        Reference => Line.Uniform,
-        Unary u => LineOf(u.Operand),
-        Convert c => LineOf(c.Operand),
-        Binary b => Combine(LineOf(b.Left), LineOf(b.Right)),
-        Select s => Combine(LineOf(s.Condition), Combine(LineOf(s.WhenTrue), LineOf(s.WhenFalse))),
-        Call { Function: MathFunction.MatrixRowSum or MathFunction.MatrixRowMean or MathFunction.MatrixRowNorm } => Line.Row,
-        Call { Function: MathFunction.MatrixColumnSum or MathFunction.MatrixColumnMean or MathFunction.MatrixColumnNorm } => Line.Column,
-        Call { Function: MathFunction.MatrixNewtonSchulz } => Line.Element,
-        Call c when c.Function.IsWholeTensor() => Line.Uniform,
-        Call c => c.Arguments.Aggregate(Line.Uniform, (acc, a) => Combine(acc, LineOf(a))),
-        _ => Line.Uniform,
-    };
 
     Stmt? IfStatement(IConditionalOperation op)
     {
@@ -300,50 +262,17 @@ sealed class BodyTranslator
         if (condition is null) return null;
         condition = Coerce(condition, ValueKind.Boolean);
 
-        var before = new Dictionary<string, bool>(_varying);
-        var assignedBefore = _assignedLocals;
-        _assignedLocals = new HashSet<string>();
-        var knownBefore = _knownTrue;
-        if (condition.Varying) _varyingBranchDepth++;
-
-        _knownTrue = knownBefore.Union(FlagsTrueWhen(condition, true));
+        var branches = _flow.If(condition.Varying);
         var then = new List<Stmt>();
-        Statement(op.WhenTrue, then);
-        var afterThen = _varying;
-
-        _varying = new Dictionary<string, bool>(before);
-        _knownTrue = knownBefore.Union(FlagsTrueWhen(condition, false));
+        using (_flags.Assume(condition, true)) Statement(op.WhenTrue, then);
+        branches.Else();
         var otherwise = new List<Stmt>();
-        if (op.WhenFalse is { } whenFalse) Statement(whenFalse, otherwise);
-        var afterElse = _varying;
-
-        if (condition.Varying) _varyingBranchDepth--;
-        _knownTrue = knownBefore;
-        // Locals declared inside the branches go out of scope; the others vary if either branch left them varying,
-        // or if a per-element condition chose between assignments.
-        _varying = before.Keys.ToDictionary(k => k, k =>
-            afterThen[k] || afterElse[k] || (condition.Varying && _assignedLocals.Contains(k)));
-        _assignedLocals.UnionWith(assignedBefore);
+        using (_flags.Assume(condition, false))
+            if (op.WhenFalse is { } whenFalse) Statement(whenFalse, otherwise);
+        branches.Join();
 
         return new If(condition, then.ToEquatableArray(), otherwise.ToEquatableArray(), "if (" + Source(op.Condition.Syntax) + ")");
     }
-
-    /// <summary>
-    /// The hyperparameters known to be true (flags) or nonzero (numbers) when <paramref name="condition"/> evaluates
-    /// to <paramref name="outcome"/>: what a state's <c>OnlyIf</c> asks for.
-    /// </summary>
-    static IEnumerable<string> FlagsTrueWhen(Expr condition, bool outcome) => condition switch
-    {
-        Reference { Kind: VarKind.Hyper, Type: ValueKind.Boolean } r when outcome => new[] { r.Name },
-        Binary { Op: BinaryOp.NotEqual or BinaryOp.Greater, Left: Reference { Kind: VarKind.Hyper } r, Right: Constant { Value: 0 } } when outcome => new[] { r.Name },
-        Binary { Op: BinaryOp.NotEqual or BinaryOp.Less, Left: Constant { Value: 0 }, Right: Reference { Kind: VarKind.Hyper } r } when outcome => new[] { r.Name },
-        Binary { Op: BinaryOp.Equal, Left: Reference { Kind: VarKind.Hyper } r, Right: Constant { Value: 0 } } when !outcome => new[] { r.Name },
-        Binary { Op: BinaryOp.Equal, Left: Constant { Value: 0 }, Right: Reference { Kind: VarKind.Hyper } r } when !outcome => new[] { r.Name },
-        Unary { Op: UnaryOp.Not } u => FlagsTrueWhen(u.Operand, !outcome),
-        Binary { Op: BinaryOp.And } b when outcome => FlagsTrueWhen(b.Left, true).Concat(FlagsTrueWhen(b.Right, true)),
-        Binary { Op: BinaryOp.Or } b when !outcome => FlagsTrueWhen(b.Left, false).Concat(FlagsTrueWhen(b.Right, false)),
-        _ => Enumerable.Empty<string>(),
-    };
 
     Expr? Expression(IOperation op)
     {
@@ -362,7 +291,7 @@ sealed class BodyTranslator
                 return null;
             case ILocalReferenceOperation l:
                 if (!_locals.TryGetValue(l.Local, out var local)) { HasCompilerErrors = true; return null; }
-                return new Reference(VarKind.Local, local.Name, local.Type, _varying.TryGetValue(local.Name, out var v) && v);
+                return new Reference(VarKind.Local, local.Name, local.Type, _flow.IsVarying(local.Name));
             case IFieldReferenceOperation f:
                 return Field(f);
             case IBinaryOperation b:
@@ -376,14 +305,12 @@ sealed class BodyTranslator
                 var condition = Expression(conditional.Condition);
                 if (condition is null) return null;
                 condition = Coerce(condition, ValueKind.Boolean);
-                var known = _knownTrue;
-                if (condition.Varying) _varyingSelectDepth++;
-                _knownTrue = known.Union(FlagsTrueWhen(condition, true));
-                var a = Expression(conditional.WhenTrue);
-                _knownTrue = known.Union(FlagsTrueWhen(condition, false));
-                var b = Expression(whenFalse);
-                _knownTrue = known;
-                if (condition.Varying) _varyingSelectDepth--;
+                Expr? a, b;
+                using (_flow.Select(condition.Varying))
+                {
+                    using (_flags.Assume(condition, true)) a = Expression(conditional.WhenTrue);
+                    using (_flags.Assume(condition, false)) b = Expression(whenFalse);
+                }
                 if (a is null || b is null) return null;
                 var type = Widest(a.Type, b.Type);
                 return new Select(condition, Coerce(a, type), Coerce(b, type), type);
@@ -448,7 +375,7 @@ sealed class BodyTranslator
 
     bool CheckConditionalState(StateModel state, IOperation at)
     {
-        if (state.OnlyIf is null || _knownTrue.Contains(state.OnlyIf)) return true;
+        if (state.OnlyIf is null || _flags.Contains(state.OnlyIf)) return true;
         Report(DiagnosticDescriptors.ConditionalStateOutsideCondition, at.Syntax.GetLocation(), state.Name, state.OnlyIf);
         return false;
     }
@@ -495,13 +422,14 @@ sealed class BodyTranslator
     {
         var method = call.TargetMethod;
         var container = method.ContainingType?.ToDisplayString();
-        var function = MathFunctions.Resolve(container, method.Name, call.Arguments.Length);
-        if (function is null || !method.IsStatic)
+        var intrinsic = IntrinsicTable.Resolve(container, method.Name, call.Arguments.Length);
+        if (intrinsic is null || !method.IsStatic)
         {
             Report(DiagnosticDescriptors.UnsupportedCall, call.Syntax.GetLocation(),
-                $"{method.ContainingType?.Name}.{method.Name}", MathFunctions.Supported);
+                $"{method.ContainingType?.Name}.{method.Name}", IntrinsicTable.Supported);
             return null;
         }
+        var function = intrinsic.Function;
         var arguments = new List<Expr>();
         foreach (var argument in call.Arguments.OrderBy(a => a.Parameter?.Ordinal ?? 0))
         {
@@ -510,19 +438,17 @@ sealed class BodyTranslator
             arguments.Add(value);
         }
         var name = $"{method.ContainingType?.Name}.{method.Name}";
-        if (function == MathFunction.MatrixNewtonSchulz)
-        {
-            if (arguments.Skip(1).Any(a => a.Varying))
-                return Reject(call, name, "takes its steps and coefficients as values the same for every element (hyperparameters, constants)");
-            // The quintic coefficients of Muon's reference implementation, where the rule gives none.
-            if (arguments.Count == 2)
-                arguments.AddRange(new[] { 3.4445, -4.7750, 2.0315 }.Select(v => (Expr)new Constant(v, ValueKind.Real)));
-        }
-        if (function.Value.IsReduction() || function.Value.IsGlobal() || function.Value.IsRowOrColumn() || function == MathFunction.MatrixNewtonSchulz)
+        if (intrinsic.Kind == IntrinsicKind.Orthogonalization && arguments.Skip(1).Any(a => a.Varying))
+            return Reject(call, name, "takes its steps and coefficients as values the same for every element (hyperparameters, constants)");
+        // Arguments C# left out take the values the table gives (Newton-Schulz's coefficients).
+        var missing = intrinsic.Arity - arguments.Count;
+        if (missing > 0)
+            arguments.AddRange(intrinsic.DefaultArguments.Skip(intrinsic.DefaultArguments.Length - missing).Select(v => (Expr)new Constant(v, ValueKind.Real)));
+        if (intrinsic.IsWholeTensor && intrinsic.Kind != IntrinsicKind.Shape)
         {
             if (!arguments[0].Varying)
                 return Reject(call, name, "is given a value that is the same for every element; give it a per-element value (one that reads p, g or state)");
-            if (_varyingBranchDepth > 0 || _varyingSelectDepth > 0)
+            if (_flow.UnderPerElementCondition)
                 return Reject(call, name, "stands under a per-element condition, where it is ambiguous which elements it covers; compute it before the condition (a per-element ?: inside its argument is fine)");
         }
         var resultType = TypeOf(method.ReturnType);
@@ -533,7 +459,8 @@ sealed class BodyTranslator
         if (resultType == ValueKind.Integer && arguments.Any(a => a.Varying))
             return Unsupported<Expr>(DiagnosticDescriptors.UnsupportedExpression, call, "per-element values cannot become integers");
         if (resultType == ValueKind.Real) arguments = arguments.Select(a => Coerce(a, ValueKind.Real)).ToList();
-        return new Call(function.Value, arguments.ToEquatableArray(), resultType.Value);
+        if (intrinsic.IsWholeTensor) WholeTensorCalls.Add(function);
+        return new Call(function, arguments.ToEquatableArray(), resultType.Value);
     }
 
     static Expr ConstantOf(object? value, ITypeSymbol type, ValueKind valueType) => valueType switch

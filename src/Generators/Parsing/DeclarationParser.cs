@@ -5,7 +5,6 @@ using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
-using OptDsl.Generators.Analysis;
 using OptDsl.Generators.Diagnostics;
 using OptDsl.Generators.Model;
 
@@ -214,9 +213,8 @@ public static class DeclarationParser
             return null;
         }
         if (!CheckSignature(update, roles, Report, cancellationToken)) return null;
-        var writtenStates = new HashSet<string>();
-        var updateModel = TranslateRule(update, roles, semanticModel, diagnostics, writtenStates, cancellationToken);
-        if (updateModel is null) return null;
+        if (TranslateRule(update, roles, semanticModel, diagnostics, cancellationToken) is not var (updateModel, updateTranslation)) return null;
+        var writtenStates = new HashSet<string>(updateTranslation.WrittenStates);
 
         UpdateModel? refreshModel = null;
         foreach (var extra in refreshMethods.Skip(1))
@@ -225,16 +223,18 @@ public static class DeclarationParser
         {
             var refresh = refreshMethods[0];
             if (!CheckRefreshSignature(refresh, roles, Report)) return null;
-            refreshModel = TranslateRule(refresh, roles, semanticModel, diagnostics, writtenStates, cancellationToken);
-            if (refreshModel is null) return null;
-            if (Analysis.Usage.Of(refreshModel).WholeTensor.FirstOrDefault() is var f && f != default)
+            if (TranslateRule(refresh, roles, semanticModel, diagnostics, cancellationToken) is not var (translatedRefresh, refreshTranslation)) return null;
+            refreshModel = translatedRefresh;
+            writtenStates.UnionWith(refreshTranslation.WrittenStates);
+            if (refreshTranslation.WholeTensorCalls.Count > 0)
             {
+                var f = refreshTranslation.WholeTensorCalls.Min;
                 Report(DiagnosticDescriptors.InvalidRefresh, refresh.Locations.FirstOrDefault(), refresh.Name,
                     $"calls {f.Display()}; a refresh rule works element by element: move whole-tensor work into the estimate it is given");
                 return null;
             }
             foreach (var (field, state) in stateFields)
-                if (state.Init is StateInitModel.FirstGradient or StateInitModel.Parameter && refreshModel.Body.Any(b => Writes(b, state.Name)))
+                if (state.Init is StateInitModel.FirstGradient or StateInitModel.Parameter && refreshTranslation.WrittenStates.Contains(state.Name))
                 {
                     Report(DiagnosticDescriptors.InvalidRefresh, refresh.Locations.FirstOrDefault(), refresh.Name,
                         $"writes state '{state.Name}', which starts from the {(state.Init == StateInitModel.Parameter ? "parameter" : "first gradient")} at the first step and would overwrite a refresh made before it; start it at a constant");
@@ -257,8 +257,8 @@ public static class DeclarationParser
     }
 
     /// <summary>Translates the body of a rule method (update or refresh) under the current roles; null on an error.</summary>
-    static UpdateModel? TranslateRule(IMethodSymbol method, Roles roles, SemanticModel semanticModel, List<DiagnosticInfo> diagnostics,
-        HashSet<string> writtenStates, CancellationToken cancellationToken)
+    static (UpdateModel Rule, BodyTranslator Translation)? TranslateRule(IMethodSymbol method, Roles roles, SemanticModel semanticModel,
+        List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
     {
         var methodSyntax = method.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(cancellationToken) as MethodDeclarationSyntax;
         if (methodSyntax is null || (methodSyntax.Body is null && methodSyntax.ExpressionBody is null))
@@ -276,21 +276,12 @@ public static class DeclarationParser
         var translator = new BodyTranslator(roles, diagnostics);
         var body = translator.Translate(operation);
         if (!translator.Succeeded) return null;
-        writtenStates.UnionWith(translator.WrittenStates);
-
-        var hoisting = Hoisting.Apply(body);
-        return new UpdateModel(
+        var rule = new UpdateModel(
             roles.Param?.Name ?? "", roles.Grad!.Name, roles.Step?.Name, roles.Step?.Type.SpecialType == SpecialType.System_Int64,
-            hoisting.Body.ToEquatableArray(), hoisting.Scalars.ToEquatableArray(), translator.Locals.ToEquatableArray(),
+            body.ToEquatableArray(), translator.Locals.ToEquatableArray(),
             (methodSyntax.Body ?? (SyntaxNode)methodSyntax.ExpressionBody!).ToString());
+        return (rule, translator);
     }
-
-    static bool Writes(Stmt statement, string state) => statement switch
-    {
-        Assign a => a.Target.Kind == VarKind.State && a.Target.Name == state,
-        If i => i.Then.Any(s => Writes(s, state)) || i.Else.Any(s => Writes(s, state)),
-        _ => false,
-    };
 
     /// <summary>A refresh rule takes the estimate for one element: <c>void Refresh(float e)</c>.</summary>
     static bool CheckRefreshSignature(IMethodSymbol method, Roles roles, System.Action<DiagnosticDescriptor, Location?, object?[]> report)

@@ -1,0 +1,24 @@
+using System.Globalization;
+using OptDsl.Generators.Intrinsics;
+using OptDsl.Generators.Model;
+
+namespace OptDsl.Generators.Emitters.Fused;
+
+/// <summary>The scalar C# target of the fused CPU backend: the element body for a chunk's tail, one float at a time.</summary>
+sealed class CpuScalarTarget(IElementValues values) : ScalarTarget(values)
+{
+    protected override string Zero => "0f";
+
+    protected override string Spelling(Intrinsic intrinsic) => intrinsic.CpuScalar!;
+
+    protected override string Literal(double value) => FloatLiteral(value);
+
+    /// <summary>A float literal in C#.</summary>
+    public static string FloatLiteral(double value)
+    {
+        if (double.IsNaN(value)) return "float.NaN";
+        if (double.IsInfinity(value)) return value > 0 ? "float.PositiveInfinity" : "float.NegativeInfinity";
+        var text = ((float)value).ToString("R", CultureInfo.InvariantCulture);
+        return (text.Contains(".") || text.Contains("E") ? text : text + ".0") + "f";
+    }
+}

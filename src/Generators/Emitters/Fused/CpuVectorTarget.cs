@@ -1,0 +1,124 @@
+using System.Linq;
+using OptDsl.Generators.Intrinsics;
+using OptDsl.Generators.Model;
+
+namespace OptDsl.Generators.Emitters.Fused;
+
+/// <summary>
+/// The <c>Vector&lt;float&gt;</c> C# target of the fused CPU backend. A per-element condition is a lane mask
+/// (<c>Vector&lt;int&gt;</c>): both arms run, each assignment applied only to the lanes its arm selects.
+/// </summary>
+sealed class CpuVectorTarget(IElementValues values) : ElementTarget(values)
+{
+    public const string VectorType = "global::System.Numerics.Vector";
+    public const string FloatVector = "global::System.Numerics.Vector<float>";
+    public const string MaskVector = "global::System.Numerics.Vector<int>";
+
+    /// <summary>Vector code and what it holds: lanes of floats, a lane mask, or one bool for all lanes.</summary>
+    readonly record struct VectorCode(string Code, VectorKind Kind);
+
+    enum VectorKind { Floats, Mask, Uniform }
+
+    public override string Expression(Expr e) => Vector(e).Code;
+
+    VectorCode Vector(Expr e)
+    {
+        if (e is Constant constant)
+            return constant.Type == ValueKind.Boolean
+                ? new(constant.Value != 0 ? "true" : "false", VectorKind.Uniform)
+                : new($"new {FloatVector}({CpuScalarTarget.FloatLiteral(constant.Value)})", VectorKind.Floats);
+        if (!e.Varying) return Read(Values.SlotOf(e));
+        switch (e)
+        {
+            case Reference r:
+                return Values.Read(r) switch
+                {
+                    ({ } register, _) => new(register, r.Type == ValueKind.Boolean ? VectorKind.Mask : VectorKind.Floats),
+                    (_, { } slot) => Read(slot),
+                    _ => throw new System.InvalidOperationException($"read of unassigned '{r.Name}'"),
+                };
+            case Unary { Op: UnaryOp.Negate } u:
+                return new($"(-{Vector(u.Operand).Code})", VectorKind.Floats);
+            case Unary u:
+                return new($"(~{AsMask(Vector(u.Operand))})", VectorKind.Mask);
+            case Binary { Op: BinaryOp.And or BinaryOp.Or } b:
+                return new($"({AsMask(Vector(b.Left))} {(b.Op == BinaryOp.And ? "&" : "|")} {AsMask(Vector(b.Right))})", VectorKind.Mask);
+            case Binary { Left.Type: ValueKind.Boolean } b:
+            {
+                // Comparing two conditions lane by lane: equal where both masks agree.
+                var same = $"(~({AsMask(Vector(b.Left))} ^ {AsMask(Vector(b.Right))}))";
+                return new(b.Op == BinaryOp.Equal ? same : $"(~{same})", VectorKind.Mask);
+            }
+            case Binary b:
+            {
+                var (l, r) = (Vector(b.Left).Code, Vector(b.Right).Code);
+                return b.Op switch
+                {
+                    BinaryOp.Add or BinaryOp.Subtract or BinaryOp.Multiply or BinaryOp.Divide =>
+                        new($"({l} {HostExpressions.Operator(b.Op)} {r})", VectorKind.Floats),
+                    BinaryOp.Remainder => new($"{RuntimeApi.VectorMath}.Remainder({l}, {r})", VectorKind.Floats),
+                    BinaryOp.Less => new($"{VectorType}.LessThan({l}, {r})", VectorKind.Mask),
+                    BinaryOp.LessEqual => new($"{VectorType}.LessThanOrEqual({l}, {r})", VectorKind.Mask),
+                    BinaryOp.Greater => new($"{VectorType}.GreaterThan({l}, {r})", VectorKind.Mask),
+                    BinaryOp.GreaterEqual => new($"{VectorType}.GreaterThanOrEqual({l}, {r})", VectorKind.Mask),
+                    BinaryOp.Equal => new($"{VectorType}.Equals({l}, {r})", VectorKind.Mask),
+                    _ => new($"(~{VectorType}.Equals({l}, {r}))", VectorKind.Mask),
+                };
+            }
+            case Select s:
+            {
+                var condition = Vector(s.Condition);
+                bool mask = s.Type == ValueKind.Boolean;
+                var (a, b) = (Vector(s.WhenTrue), Vector(s.WhenFalse));
+                var (ca, cb) = mask ? (AsMask(a), AsMask(b)) : (a.Code, b.Code);
+                var kind = mask ? VectorKind.Mask : VectorKind.Floats;
+                return condition.Kind == VectorKind.Uniform
+                    ? new($"({condition.Code} ? {ca} : {cb})", kind)
+                    : new($"{VectorType}.ConditionalSelect({condition.Code}, {ca}, {cb})", kind);
+            }
+            case Convert c:
+                return Vector(c.Operand);
+            case Call c:
+                return new(Template.Apply(c.Function.Intrinsic().CpuVector!, c.Arguments.Select(a => Vector(a).Code).ToArray()), VectorKind.Floats);
+            default:
+                throw new System.ArgumentOutOfRangeException(nameof(e), e.GetType().Name);
+        }
+    }
+
+    /// <summary>A condition as a lane mask (a bool for all lanes becomes all or no lanes).</summary>
+    static string AsMask(VectorCode code) =>
+        code.Kind == VectorKind.Uniform ? $"({code.Code} ? {MaskVector}.AllBitsSet : {MaskVector}.Zero)" : code.Code;
+
+    static VectorCode Read(Slot slot) =>
+        slot.Type == ValueKind.Boolean ? new($"(s[{slot.Index}] != 0f)", VectorKind.Uniform) : new($"sv{slot.Index}", VectorKind.Floats);
+
+    public override void Assign(CodeWriter w, string? mask, string name, Expr value, ValueKind type, string comment) =>
+        Set(w, mask, name, Vector(value), type, comment);
+
+    public override void AssignSlot(CodeWriter w, string? mask, string name, Slot slot) => Set(w, mask, name, Read(slot), slot.Type, "");
+
+    void Set(CodeWriter w, string? mask, string name, VectorCode value, ValueKind type, string comment)
+    {
+        var code = type == ValueKind.Boolean ? AsMask(value) : value.Code;
+        w.Line(mask is null ? $"{name} = {code};{comment}" : $"{name} = {VectorType}.ConditionalSelect({mask}, {code}, {name});{comment}");
+    }
+
+    public override void HostIf(CodeWriter w, Slot slot, string source, CodeWriter then, CodeWriter otherwise) =>
+        Branches(w, $"if (s[{slot.Index}] != 0f) // {source}", then, otherwise);
+
+    /// <summary>Both arms run over the lanes their condition selects, inside the lanes <paramref name="mask"/> selects.</summary>
+    public override PerElementFork ForkPerElement(CodeWriter w, Expr condition, string source, string? mask)
+    {
+        var lanes = Values.NewVariable("mask");
+        w.Line($"var {lanes} = {AsMask(Vector(condition))}; // {source}");
+        var then = mask is null ? lanes : $"({mask} & {lanes})";
+        var otherwise = mask is null ? $"(~{lanes})" : $"{VectorType}.AndNot({mask}, {lanes})";
+        return new PerElementFork("", then, otherwise);
+    }
+
+    public override void EndPerElement(CodeWriter w, PerElementFork fork, CodeWriter then, CodeWriter otherwise)
+    {
+        w.Append(then);
+        w.Append(otherwise);
+    }
+}

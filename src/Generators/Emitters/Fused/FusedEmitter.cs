@@ -1,0 +1,229 @@
+using System.Collections.Generic;
+using System.Linq;
+using OptDsl.Generators.Model;
+
+namespace OptDsl.Generators.Emitters.Fused;
+
+/// <summary>Where the fused code of one path of the rule goes: its host statements, and its element code in every target.</summary>
+sealed record FusedPath(CodeWriter Host, ElementCode Element);
+
+/// <summary>
+/// Emits the fused backends of a declaration from the same model as the portable one, in one walk:
+/// <list type="bullet">
+/// <item><c>FillScalars</c> in C#, the host half shared by every target: it runs the rule's host statements in order
+/// (scalar state, host locals, host conditions) and writes every host value the element code reads into a slot;</item>
+/// <item>the element body in each target of <see cref="Targets"/>: CUDA C (wrapped by the runtime in a multi-tensor
+/// kernel), and C# over <c>Vector&lt;float&gt;</c> lanes and over single floats, which <c>UpdateCpu</c> runs over
+/// a chunk and its tail.</item>
+/// </list>
+/// A host condition becomes a uniform branch on a slot. A local lives on the host until the rule gives it a
+/// per-element value, then in a register of the element code.
+/// </summary>
+sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
+{
+    /// <summary>The targets, in the order each is asked for its code (which is the order slots are taken in).</summary>
+    readonly ElementTarget[] Targets;
+    readonly CudaTarget _cuda;
+    readonly CpuScalarTarget _scalar;
+    readonly CpuVectorTarget _vector;
+
+    Dictionary<string, int> _slotMemo = new();
+    int _slots;
+    /// <summary>The locals that live in registers of the element code (the others only on the host).</summary>
+    readonly HashSet<string> _registers = new();
+    string _scalars = "";
+
+    FusedEmitter(OptimizerModel model) : base(model, model.Update, new FusedPath(new CodeWriter(), new ElementCode(3)))
+    {
+        _cuda = new CudaTarget(this);
+        _scalar = new CpuScalarTarget(this);
+        _vector = new CpuVectorTarget(this);
+        Targets = new ElementTarget[] { _cuda, _scalar, _vector };
+    }
+
+    public static void Emit(OptimizerModel model, CodeWriter w) => new FusedEmitter(model).Write(w);
+
+    void Write(CodeWriter w)
+    {
+        var update = Rule;
+        OptionsVariable = Variables.Take("options");
+        StateVariable = Variables.Take("state");
+        _scalars = Variables.Take("scalars");
+        if (update.Usage.Step) StepVariable = Variables.Take(update.StepName ?? "t");
+        NameHypers();
+
+        Env[(VarKind.Param, update.ParamName)] = new ElementValue("p");
+        Env[(VarKind.Grad, update.GradName)] = new ElementValue("g");
+        foreach (var s in Declaration.States) Env[(VarKind.State, s.Name)] = new ElementValue(ElementNames.State(s.Name));
+        Walk(update.Body);
+
+        var root = Path.Element;
+        var locals = update.Locals.Where(l => _registers.Contains(ElementNames.Local(l.Name))).ToList();
+        _cuda.WriteKernel(w, Declaration, locals, root[0], _slots);
+        w.Doc("<inheritdoc/>");
+        w.Line($"protected override {RuntimeApi.CudaKernel}? FusedKernel => CudaKernel;");
+        w.Line();
+        w.Doc("<summary>The host half of the fused update: runs the rule's host statements and fills the kernel's scalars.</summary>");
+        w.Open($"protected override void FillScalars(Options {OptionsVariable}, State {StateVariable}, global::System.Span<float> {_scalars})");
+        BindHypers(w);
+        if (update.Usage.Step) w.Line($"long {StepVariable} = {StateVariable}.Step;");
+        w.Append(Path.Host);
+        w.Close();
+        w.Line();
+        CpuLoop.WriteUpdateCpu(w, Declaration, locals, root[2], root[1], _slots);
+    }
+
+    protected override CodeWriter HostOf(FusedPath path) => path.Host;
+
+    protected override void Assign(Assign a)
+    {
+        var target = a.Target;
+        var key = (target.Kind, target.Name);
+        switch (target.Kind)
+        {
+            case VarKind.ScalarState:
+                HostCode.Line($"{StateVariable}.{Names.Pascal(target.Name)} = {Host(a.Value)};");
+                return;
+            case VarKind.Local when !a.Value.Varying && PerElementDepth == 0:
+            {
+                var name = Variables.Take(target.Name);
+                var value = Host(a.Value);
+                HostCode.Line($"{HostBindings.Type(a.Value.Type)} {name} = {value};");
+                Env[key] = new HostValue(name, a.Value.Type);
+                return;
+            }
+            default:
+            {
+                var name = target.Kind == VarKind.Local ? ElementNames.Local(target.Name) : ((ElementValue)Env[key]).Name;
+                _registers.Add(name);
+                for (int t = 0; t < Targets.Length; t++)
+                    Targets[t].Assign(Path.Element[t], Path.Element.Mask(t), name, a.Value, a.Target.Type, " // " + a.Source);
+                Env[key] = new ElementValue(name);
+                return;
+            }
+        }
+    }
+
+    // A host condition: computed in FillScalars into a slot the element code branches on.
+
+    /// <summary>The slots of the host conditions being walked, innermost last.</summary>
+    readonly Stack<Slot> _hostConditions = new();
+
+    protected override string HostCondition(If i)
+    {
+        var condition = Variables.Take("condition");
+        HostCode.Line($"bool {condition} = {Host(i.Condition)};");
+        int slot = _slots++;
+        HostCode.Line($"{_scalars}[{slot}] = {condition} ? 1f : 0f;");
+        _hostConditions.Push(new Slot(slot, ValueKind.Boolean));
+        return condition;
+    }
+
+    protected override FusedPath ForkHost(FusedPath outer) => new(new CodeWriter(), new ElementCode(outer.Element.Masks.ToArray()));
+
+    protected override object? SavePathCaches() => new Dictionary<string, int>(_slotMemo);
+
+    protected override void RestorePathCaches(object? saved, bool copy)
+    {
+        var memo = (Dictionary<string, int>)saved!;
+        _slotMemo = copy ? new Dictionary<string, int>(memo) : memo;
+    }
+
+    /// <summary>One arm left a host value, the other a register: the register holds it on both paths.</summary>
+    protected override Value JoinHostArms((VarKind Kind, string Name) key, Value a, Value b, FusedPath then, FusedPath otherwise)
+    {
+        var register = ElementNames.Local(key.Name);
+        if (a is HostValue ta) AssignSlot(then.Element, register, Materialize(ta, then.Host));
+        if (b is HostValue tb) AssignSlot(otherwise.Element, register, Materialize(tb, otherwise.Host));
+        return new ElementValue(register);
+    }
+
+    protected override void EndHostIf(If i, string condition, FusedPath then, FusedPath otherwise)
+    {
+        var slot = _hostConditions.Pop();
+        if (then.Host.ToString().Length + otherwise.Host.ToString().Length > 0)
+        {
+            HostCode.Open($"if ({condition})");
+            HostCode.Append(then.Host);
+            HostCode.Close();
+            if (otherwise.Host.ToString().Length > 0)
+            {
+                HostCode.Open("else");
+                HostCode.Append(otherwise.Host);
+                HostCode.Close();
+            }
+        }
+        for (int t = 0; t < Targets.Length; t++) Targets[t].HostIf(Path.Element[t], slot, i.Source, then.Element[t], otherwise.Element[t]);
+    }
+
+    // A per-element condition: a branch in CUDA and the scalar loop, masked lanes in the vector loop.
+
+    readonly Stack<PerElementFork[]> _forks = new();
+
+    protected override (FusedPath Then, FusedPath Otherwise, string Condition) ForkPerElement(If i)
+    {
+        var forks = new PerElementFork[Targets.Length];
+        for (int t = 0; t < Targets.Length; t++) forks[t] = Targets[t].ForkPerElement(Path.Element[t], i.Condition, i.Source, Path.Element.Mask(t));
+        _forks.Push(forks);
+        var then = new FusedPath(Path.Host, new ElementCode(forks.Select(f => f.ThenMask).ToArray()));
+        var otherwise = new FusedPath(Path.Host, new ElementCode(forks.Select(f => f.ElseMask).ToArray()));
+        return (then, otherwise, "");
+    }
+
+    protected override Value JoinPerElementArms((VarKind Kind, string Name) key, Value a, Value b, string condition, FusedPath then, FusedPath otherwise)
+    {
+        var register = ElementNames.Local(key.Name);
+        if (a is HostValue ta) AssignSlot(then.Element, register, Materialize(ta, HostCode));
+        if (b is HostValue tb) AssignSlot(otherwise.Element, register, Materialize(tb, HostCode));
+        return new ElementValue(register);
+    }
+
+    protected override void EndPerElementIf(If i, string condition, FusedPath then, FusedPath otherwise)
+    {
+        var forks = _forks.Pop();
+        for (int t = 0; t < Targets.Length; t++) Targets[t].EndPerElement(Path.Element[t], forks[t], then.Element[t], otherwise.Element[t]);
+    }
+
+    // Slots: host values the element code reads.
+
+    /// <summary><paramref name="name"/> = the host value in <paramref name="slot"/>, in every target.</summary>
+    void AssignSlot(ElementCode code, string name, Slot slot)
+    {
+        _registers.Add(name);
+        for (int t = 0; t < Targets.Length; t++) Targets[t].AssignSlot(code[t], code.Mask(t), name, slot);
+    }
+
+    /// <summary>A fresh slot holding a host value, written by <paramref name="host"/>.</summary>
+    Slot Materialize(HostValue value, CodeWriter host)
+    {
+        int slot = _slots++;
+        host.Line(SlotAssignment(slot, value.Code, value.Type));
+        return new Slot(slot, value.Type);
+    }
+
+    /// <summary>The slot holding a host value, written by the host code at this point (reused while still valid).</summary>
+    Slot SlotFor(string code, ValueKind type)
+    {
+        // Scalar state changes during the rule; a slot that reads it is tied to where it is read.
+        bool shareable = !code.Contains(StateVariable + ".");
+        if (shareable && _slotMemo.TryGetValue(code, out var slot)) return new Slot(slot, type);
+        slot = _slots++;
+        HostCode.Line(SlotAssignment(slot, code, type));
+        if (shareable) _slotMemo[code] = slot;
+        return new Slot(slot, type);
+    }
+
+    string SlotAssignment(int slot, string code, ValueKind type) =>
+        type == ValueKind.Boolean ? $"{_scalars}[{slot}] = {code} ? 1f : 0f;" : $"{_scalars}[{slot}] = (float){code};";
+
+    Slot IElementValues.SlotOf(Expr hostExpression) => SlotFor(Host(hostExpression), hostExpression.Type);
+
+    (string? Register, Slot? Slot) IElementValues.Read(Reference reference) => Env[(reference.Kind, reference.Name)] switch
+    {
+        ElementValue e => (e.Name, null),
+        HostValue h => (null, SlotFor(h.Code, h.Type)),
+        _ => (null, null),
+    };
+
+    string IElementValues.NewVariable(string preferred) => Variables.Take(preferred);
+}

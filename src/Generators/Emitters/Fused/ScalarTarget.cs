@@ -1,0 +1,58 @@
+using System.Linq;
+using OptDsl.Generators.Intrinsics;
+using OptDsl.Generators.Model;
+
+namespace OptDsl.Generators.Emitters.Fused;
+
+/// <summary>
+/// A target that computes one element at a time in a C-like language (CUDA C, C# over floats): the same expressions,
+/// assignments and branches, with the spellings (literals, slots, functions) of the language.
+/// </summary>
+abstract class ScalarTarget(IElementValues values) : ElementTarget(values)
+{
+    /// <summary>A float literal.</summary>
+    protected abstract string Literal(double value);
+
+    /// <summary>Zero as a float literal, which a slot holding a bool is compared with.</summary>
+    protected abstract string Zero { get; }
+
+    /// <summary>The function's spelling from the intrinsics table.</summary>
+    protected abstract string Spelling(Intrinsic intrinsic);
+
+    /// <summary>The remainder of a division, as the language writes it.</summary>
+    protected virtual string Remainder(string left, string right) => $"({left} % {right})";
+
+    public override string Expression(Expr e)
+    {
+        if (e is Constant constant) return constant.Type == ValueKind.Boolean ? (constant.Value != 0 ? "true" : "false") : Literal(constant.Value);
+        if (!e.Varying) return Read(Values.SlotOf(e));
+        return e switch
+        {
+            Reference r => Reference(r, Read),
+            Unary { Op: UnaryOp.Negate } u => $"(-{Expression(u.Operand)})",
+            Unary u => $"(!{Expression(u.Operand)})",
+            Binary { Op: BinaryOp.Remainder } b => Remainder(Expression(b.Left), Expression(b.Right)),
+            Binary b => $"({Expression(b.Left)} {HostExpressions.Operator(b.Op)} {Expression(b.Right)})",
+            Select s => $"({Expression(s.Condition)} ? {Expression(s.WhenTrue)} : {Expression(s.WhenFalse)})",
+            Convert c => Expression(c.Operand),
+            Call c => Template.Apply(Spelling(c.Function.Intrinsic()), c.Arguments.Select(Expression).ToArray()),
+            _ => throw new System.ArgumentOutOfRangeException(nameof(e), e.GetType().Name),
+        };
+    }
+
+    public override void Assign(CodeWriter w, string? mask, string name, Expr value, ValueKind type, string comment) =>
+        w.Line($"{name} = {Expression(value)};{comment}");
+
+    public override void AssignSlot(CodeWriter w, string? mask, string name, Slot slot) => w.Line($"{name} = {Read(slot)};");
+
+    public override void HostIf(CodeWriter w, Slot slot, string source, CodeWriter then, CodeWriter otherwise) =>
+        Branches(w, $"if (s[{slot.Index}] != {Zero}) // {source}", then, otherwise);
+
+    public override PerElementFork ForkPerElement(CodeWriter w, Expr condition, string source, string? mask) =>
+        new($"if ({Expression(condition)}) // {source}", mask, mask);
+
+    public override void EndPerElement(CodeWriter w, PerElementFork fork, CodeWriter then, CodeWriter otherwise) =>
+        Branches(w, fork.Header, then, otherwise);
+
+    string Read(Slot slot) => slot.Type == ValueKind.Boolean ? $"(s[{slot.Index}] != {Zero})" : $"s[{slot.Index}]";
+}
