@@ -159,8 +159,8 @@ public static class OptimizerEmitter
         HyperParamDocs(hypers, w);
         w.Line($"public {model.ClassName}({Parameters} parameters{declared})");
         w.Line($"    : this(new ParamGroup[] {{ new ParamGroup(parameters) }}{forwarded})");
-        w.Open("");
-        w.Close();
+        w.Line("{");
+        w.Line("}");
 
         w.Line();
         w.Doc($"<summary>Creates {model.ClassName} over named parameters (as <c>module.named_parameters()</c> gives them), all in one group.</summary>");
@@ -168,8 +168,8 @@ public static class OptimizerEmitter
         HyperParamDocs(hypers, w);
         w.Line($"public {model.ClassName}(global::System.Collections.Generic.IEnumerable<(string name, {ParameterType} parameter)> namedParameters{declared})");
         w.Line($"    : this(global::System.Linq.Enumerable.Select(namedParameters, np => np.parameter){forwarded})");
-        w.Open("");
-        w.Close();
+        w.Line("{");
+        w.Line("}");
 
         w.Line();
         w.Doc($"<summary>Creates {model.ClassName} over parameter groups; what a group's options leave unset comes from the values given here.</summary>");
@@ -177,8 +177,8 @@ public static class OptimizerEmitter
         HyperParamDocs(hypers, w);
         w.Line($"public {model.ClassName}(global::System.Collections.Generic.IEnumerable<global::TorchSharp.Modules.ParamGroup<Options>> groups{declared})");
         w.Line($"    : base(groups, new Options {{ {string.Join(", ", model.Hypers.Select(h => $"{Property(h)} = {h.Name}"))} }})");
-        w.Open("");
-        w.Close();
+        w.Line("{");
+        w.Line("}");
     }
 
     static void HyperParamDocs(IEnumerable<HyperModel> hypers, CodeWriter w)
@@ -242,8 +242,8 @@ public static class OptimizerEmitter
         var nullable = string.Join("", model.Hypers.Select(h => $", {NullableType(h)} {h.Name} = null"));
         w.Line($"public ParamGroup({Parameters} parameters{nullable})");
         w.Line($"    : base(parameters, new Options {{ {string.Join(", ", model.Hypers.Select(h => $"{Property(h)} = {h.Name}"))} }})");
-        w.Open("");
-        w.Close();
+        w.Line("{");
+        w.Line("}");
         w.Close();
     }
 

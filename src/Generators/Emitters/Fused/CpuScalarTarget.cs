@@ -7,8 +7,6 @@ namespace OptDsl.Generators.Emitters.Fused;
 /// <summary>The scalar C# target of the fused CPU backend: the element body for a chunk's tail, one float at a time.</summary>
 sealed class CpuScalarTarget(IElementValues values) : ScalarTarget(values)
 {
-    protected override string Zero => "0f";
-
     protected override string Spelling(Intrinsic intrinsic) => intrinsic.CpuScalar!;
 
     protected override string Literal(double value) => FloatLiteral(value);

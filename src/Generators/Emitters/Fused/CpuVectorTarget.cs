@@ -90,7 +90,10 @@ sealed class CpuVectorTarget(IElementValues values) : ElementTarget(values)
         code.Kind == VectorKind.Uniform ? $"({code.Code} ? {MaskVector}.AllBitsSet : {MaskVector}.Zero)" : code.Code;
 
     static VectorCode Read(Slot slot) =>
-        slot.Type == ValueKind.Boolean ? new($"(s[{slot.Index}] != 0f)", VectorKind.Uniform) : new($"sv{slot.Index}", VectorKind.Floats);
+        slot.Type == ValueKind.Boolean ? new(slot.Variable, VectorKind.Uniform) : new(VectorOf(slot), VectorKind.Floats);
+
+    /// <summary>The variable holding a float slot's value in every lane.</summary>
+    public static string VectorOf(Slot slot) => "v_" + slot.Name;
 
     public override void Assign(CodeWriter w, string? mask, string name, Expr value, ValueKind type, string comment) =>
         Set(w, mask, name, Vector(value), type, comment);
@@ -104,7 +107,7 @@ sealed class CpuVectorTarget(IElementValues values) : ElementTarget(values)
     }
 
     public override void HostIf(CodeWriter w, Slot slot, string source, CodeWriter then, CodeWriter otherwise) =>
-        Branches(w, $"if (s[{slot.Index}] != 0f) // {source}", then, otherwise);
+        Branches(w, $"if ({slot.Variable}) // {source}", then, otherwise);
 
     /// <summary>Both arms run over the lanes their condition selects, inside the lanes <paramref name="mask"/> selects.</summary>
     public override PerElementFork ForkPerElement(CodeWriter w, Expr condition, string source, string? mask)

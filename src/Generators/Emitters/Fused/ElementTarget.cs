@@ -16,8 +16,15 @@ interface IElementValues
     string NewVariable(string preferred);
 }
 
-/// <summary>A host value the element code reads: number <paramref name="Index"/> of the scalars <c>FillScalars</c> fills.</summary>
-sealed record Slot(int Index, ValueKind Type);
+/// <summary>
+/// A host value the element code reads: number <paramref name="Index"/> of the scalars <c>FillScalars</c> fills, read
+/// once at the top of the element code into a variable named after it (<c>s_beta1</c>, <c>s_h2</c>).
+/// </summary>
+sealed record Slot(int Index, ValueKind Type, string Name)
+{
+    /// <summary>The variable that holds the slot's value in the element code (a bool slot holds a bool).</summary>
+    public string Variable => "s_" + Name;
+}
 
 /// <summary>How a target starts a per-element condition: the header of its if, and the lanes each arm applies to.</summary>
 sealed record PerElementFork(string Header, string? ThenMask, string? ElseMask);

@@ -27,8 +27,9 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
     readonly CpuScalarTarget _scalar;
     readonly CpuVectorTarget _vector;
 
-    Dictionary<string, int> _slotMemo = new();
-    int _slots;
+    Dictionary<string, Slot> _slotMemo = new();
+    readonly List<Slot> _slots = new();
+    readonly HashSet<string> _slotNames = new();
     /// <summary>The locals that live in registers of the element code (the others only on the host).</summary>
     readonly HashSet<string> _registers = new();
     string _scalars = "";
@@ -83,6 +84,8 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
         {
             case VarKind.ScalarState:
                 HostCode.Line($"{StateVariable}.{Names.Pascal(target.Name)} = {Host(a.Value)};");
+                // Slots read before this hold the old value.
+                foreach (var stale in _slotMemo.Keys.Where(ReadsScalarState).ToList()) _slotMemo.Remove(stale);
                 return;
             case VarKind.Local when !a.Value.Varying && PerElementDepth == 0:
             {
@@ -113,20 +116,20 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
     {
         var condition = Variables.Take("condition");
         HostCode.Line($"bool {condition} = {Host(i.Condition)};");
-        int slot = _slots++;
-        HostCode.Line($"{_scalars}[{slot}] = {condition} ? 1f : 0f;");
-        _hostConditions.Push(new Slot(slot, ValueKind.Boolean));
+        var slot = NewSlot(ValueKind.Boolean, i.Condition is Reference r ? r.Name : "condition");
+        HostCode.Line($"{_scalars}[{slot.Index}] = {condition} ? 1f : 0f;");
+        _hostConditions.Push(slot);
         return condition;
     }
 
     protected override FusedPath ForkHost(FusedPath outer) => new(new CodeWriter(), new ElementCode(outer.Element.Masks.ToArray()));
 
-    protected override object? SavePathCaches() => new Dictionary<string, int>(_slotMemo);
+    protected override object? SavePathCaches() => new Dictionary<string, Slot>(_slotMemo);
 
     protected override void RestorePathCaches(object? saved, bool copy)
     {
-        var memo = (Dictionary<string, int>)saved!;
-        _slotMemo = copy ? new Dictionary<string, int>(memo) : memo;
+        var memo = (Dictionary<string, Slot>)saved!;
+        _slotMemo = copy ? new Dictionary<string, Slot>(memo) : memo;
     }
 
     /// <summary>One arm left a host value, the other a register: the register holds it on both paths.</summary>
@@ -196,25 +199,42 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
     /// <summary>A fresh slot holding a host value, written by <paramref name="host"/>.</summary>
     Slot Materialize(HostValue value, CodeWriter host)
     {
-        int slot = _slots++;
-        host.Line(SlotAssignment(slot, value.Code, value.Type));
-        return new Slot(slot, value.Type);
+        var slot = NewSlot(value.Type, NameOf(value.Code));
+        host.Line(SlotAssignment(slot, value.Code));
+        return slot;
     }
 
     /// <summary>The slot holding a host value, written by the host code at this point (reused while still valid).</summary>
     Slot SlotFor(string code, ValueKind type)
     {
-        // Scalar state changes during the rule; a slot that reads it is tied to where it is read.
-        bool shareable = !code.Contains(StateVariable + ".");
-        if (shareable && _slotMemo.TryGetValue(code, out var slot)) return new Slot(slot, type);
-        slot = _slots++;
-        HostCode.Line(SlotAssignment(slot, code, type));
-        if (shareable) _slotMemo[code] = slot;
-        return new Slot(slot, type);
+        if (_slotMemo.TryGetValue(code, out var slot)) return slot;
+        slot = NewSlot(type, NameOf(code));
+        HostCode.Line(SlotAssignment(slot, code));
+        _slotMemo[code] = slot;
+        return slot;
     }
 
-    string SlotAssignment(int slot, string code, ValueKind type) =>
-        type == ValueKind.Boolean ? $"{_scalars}[{slot}] = {code} ? 1f : 0f;" : $"{_scalars}[{slot}] = (float){code};";
+    Slot NewSlot(ValueKind type, string preferred)
+    {
+        var name = preferred;
+        for (int i = 2; !_slotNames.Add(name); i++) name = preferred + "_" + i;
+        var slot = new Slot(_slots.Count, type, name);
+        _slots.Add(slot);
+        return slot;
+    }
+
+    /// <summary>A slot's name from the host code it holds: the variable (<c>beta1</c>, <c>h2</c>), scalar state's name, else <c>value</c>.</summary>
+    string NameOf(string code)
+    {
+        var name = code.TrimStart('@');
+        if (name.StartsWith(StateVariable + ".", System.StringComparison.Ordinal)) name = name.Substring(StateVariable.Length + 1);
+        return name.Length > 0 && (char.IsLetter(name[0]) || name[0] == '_') && name.All(c => char.IsLetterOrDigit(c) || c == '_') ? name : "value";
+    }
+
+    bool ReadsScalarState(string code) => code.Contains(StateVariable + ".");
+
+    string SlotAssignment(Slot slot, string code) =>
+        slot.Type == ValueKind.Boolean ? $"{_scalars}[{slot.Index}] = {code} ? 1f : 0f;" : $"{_scalars}[{slot.Index}] = (float){code};";
 
     Slot IElementValues.SlotOf(Expr hostExpression) => SlotFor(Host(hostExpression), hostExpression.Type);
 

@@ -13,9 +13,6 @@ abstract class ScalarTarget(IElementValues values) : ElementTarget(values)
     /// <summary>A float literal.</summary>
     protected abstract string Literal(double value);
 
-    /// <summary>Zero as a float literal, which a slot holding a bool is compared with.</summary>
-    protected abstract string Zero { get; }
-
     /// <summary>The function's spelling from the intrinsics table.</summary>
     protected abstract string Spelling(Intrinsic intrinsic);
 
@@ -46,7 +43,7 @@ abstract class ScalarTarget(IElementValues values) : ElementTarget(values)
     public override void AssignSlot(CodeWriter w, string? mask, string name, Slot slot) => w.Line($"{name} = {Read(slot)};");
 
     public override void HostIf(CodeWriter w, Slot slot, string source, CodeWriter then, CodeWriter otherwise) =>
-        Branches(w, $"if (s[{slot.Index}] != {Zero}) // {source}", then, otherwise);
+        Branches(w, $"if ({slot.Variable}) // {source}", then, otherwise);
 
     public override PerElementFork ForkPerElement(CodeWriter w, Expr condition, string source, string? mask) =>
         new($"if ({Expression(condition)}) // {source}", mask, mask);
@@ -54,5 +51,5 @@ abstract class ScalarTarget(IElementValues values) : ElementTarget(values)
     public override void EndPerElement(CodeWriter w, PerElementFork fork, CodeWriter then, CodeWriter otherwise) =>
         Branches(w, fork.Header, then, otherwise);
 
-    string Read(Slot slot) => slot.Type == ValueKind.Boolean ? $"(s[{slot.Index}] != {Zero})" : $"s[{slot.Index}]";
+    static string Read(Slot slot) => slot.Variable;
 }
