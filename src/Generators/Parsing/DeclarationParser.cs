@@ -27,29 +27,6 @@ public static class DeclarationParser
     const string UpdateAttribute = Ns + "UpdateAttribute";
     const string RefreshAttribute = Ns + "RefreshAttribute";
 
-    /// <summary>Members of the generated class; a declaration may not use these names.</summary>
-    static readonly HashSet<string> GeneratedClassMembers = new()
-    {
-        "Options", "State", "ParamGroup", "Declaration", "CreateState", "Spec", "Defaults", "Groups", "StateOf",
-        "GroupCount", "OptionsOf", "step", "zero_grad", "add_param_group", "state_dict", "load_state_dict",
-        "save_state_dict", "parameters", "ParamGroups", "Dispose", "to", "_defaults", "_state", "_parameter_groups", "NoFusedCode",
-        "CanRefresh", "HasRefresh", "RefreshCount",
-    };
-
-    /// <summary>Members of <c>DeclaredOptions</c> a hyperparameter's property may not shadow.</summary>
-    static readonly HashSet<string> OptionsMembers = new()
-    {
-        "Spec", "Get", "Set", "Value", "FillFrom", "Validate", "LearningRate", "InitialLearningRate", "SaveStateDict",
-        "LoadStateDict", "Item", "Equals", "GetHashCode", "ToString", "GetType", "MemberwiseClone",
-    };
-
-    /// <summary>Members of <c>DeclaredState</c> a state's property may not shadow.</summary>
-    static readonly HashSet<string> StateMembers = new()
-    {
-        "Spec", "Parameter", "Step", "Tensors", "Scalars", "Initialize", "AllocateMissing", "Dispose", "SaveStateDict",
-        "LoadStateDict", "ApproximatelyEquals", "Equals", "GetHashCode", "ToString", "GetType", "MemberwiseClone", "to",
-    };
-
     /// <summary>Constructor parameters beside the hyperparameters.</summary>
     static readonly HashSet<string> ConstructorParameters = new() { "parameters", "groups", "namedParameters" };
 
@@ -104,8 +81,8 @@ public static class DeclarationParser
         foreach (var member in type.GetMembers())
         {
             cancellationToken.ThrowIfCancellationRequested();
-            // An override (Dispose(bool), say) extends the runtime's base class rather than hiding a generated member.
-            bool clashes = (GeneratedClassMembers.Contains(member.Name) && member is not IMethodSymbol { IsOverride: true })
+            // An override (Dispose(bool), Locked, say) extends the runtime's base class rather than hiding a generated member.
+            bool clashes = (ReservedNames.OptimizerMembers.Contains(member.Name) && !member.IsOverride)
                 || (member.Name is "Update" or "Refresh" && member is not IMethodSymbol);
             if (!member.IsImplicitlyDeclared && clashes)
                 Report(DiagnosticDescriptors.NameClash, member.Locations.FirstOrDefault(), member.Name, "a member of the generated optimizer");
@@ -407,9 +384,9 @@ public static class DeclarationParser
         var hyperProperties = new Dictionary<string, string>();
         foreach (var h in hypers)
         {
-            if (h.IsLearningRate || GeneratedClassMembers.Contains(h.Name)) continue;
+            if (h.IsLearningRate || ReservedNames.OptimizerMembers.Contains(h.Name)) continue;
             var property = Names.Pascal(h.Name);
-            if (h.Name == "learningRate" || OptionsMembers.Contains(property))
+            if (h.Name == "learningRate" || ReservedNames.OptionsMembers.Contains(property))
                 report(DiagnosticDescriptors.NameClash, Where(h.Name), new object?[] { h.Name, $"the options' member '{property}'" + (h.Name == "learningRate" ? " (name the learning rate 'lr')" : "") });
             else if (ConstructorParameters.Contains(h.Name))
                 report(DiagnosticDescriptors.NameClash, Where(h.Name), new object?[] { h.Name, "a constructor parameter of the generated optimizer" });
@@ -421,9 +398,9 @@ public static class DeclarationParser
         var stateProperties = new Dictionary<string, string>();
         foreach (var s in states.Select(s => s.Name).Concat(scalarStates.Select(s => s.Name)))
         {
-            if (GeneratedClassMembers.Contains(s)) continue; // already reported as a clash with the optimizer's members
+            if (ReservedNames.OptimizerMembers.Contains(s)) continue; // already reported as a clash with the optimizer's members
             var property = Names.Pascal(s);
-            if (StateMembers.Contains(property))
+            if (ReservedNames.StateMembers.Contains(property))
                 report(DiagnosticDescriptors.NameClash, Where(s), new object?[] { s, $"the state's member '{property}'" });
             else if (stateProperties.TryGetValue(property, out var other))
                 report(DiagnosticDescriptors.NameClash, Where(s), new object?[] { s, $"state '{other}' (both become the property '{property}')" });
