@@ -2,9 +2,9 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
-using OptDsl.Runtime.Checkpoints;
-using OptDsl.Runtime.Native;
-using TorchSharp;
+using OptDsl.Runtime.Core;
+using OptDsl.Runtime.Services.Checkpoints;
+using OptDsl.Runtime.Services.Native;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

@@ -2,19 +2,13 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
-using OptDsl.Runtime.Checkpoints;
-using OptDsl.Runtime.Native;
-using TorchSharp;
+using OptDsl.Runtime.Core;
+using OptDsl.Runtime.Services.Checkpoints;
+using OptDsl.Runtime.Services.Native;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace OptDsl.Runtime.Composition;
-
-/// <summary>One route of a <see cref="RoutedOptimizer"/>: its name, the parameters it took and their optimizer.</summary>
-/// <param name="Name">The route's name, as given.</param>
-/// <param name="ParameterNames">The names of the parameters routed here, in model order.</param>
-/// <param name="Optimizer">Their optimizer; null when no parameter was routed here (the factory is not called).</param>
-public sealed record Route(string Name, IReadOnlyList<string> ParameterNames, optim.Optimizer? Optimizer);
 
 /// <summary>
 /// Several optimizers as one, each over the parameters routed to it (Muon for hidden matrices, AdamW for the rest):
@@ -107,7 +101,6 @@ public sealed class RoutedOptimizer : optim.Optimizer, IAtomicOptimizer, IStateM
     {
         foreach (var o in Optimizers.OfType<OptimizerHelper>()) o.to(device);
     }
-
 
     /// <summary>
     /// Saves every routed optimizer (all must be declared with OptDsl) and the step counter as one versioned,
