@@ -13,7 +13,7 @@ namespace OptDsl.Runtime.Core;
 /// What every generated optimizer offers without its generated types: the declaration's table and each parameter
 /// group's hyperparameters by name (for schedules, tools and tests that handle optimizers generically).
 /// </summary>
-public abstract class DeclaredOptimizer : OptimizerHelper, Composition.IAtomicOptimizer, IStateMemory
+public abstract class DeclaredOptimizer : OptimizerHelper, Composition.IAtomicOptimizer, IStateMemory, ICheckpointed
 {
     static DeclaredOptimizer() => TorchSharpNative.EnsureLoadable();
 

@@ -29,9 +29,9 @@ namespace OptDsl.Runtime.Training.Privacy;
 /// compute that bound; take σ from their theorem.
 /// </para>
 /// </summary>
-public sealed class DpSgd
+public sealed class DpSgd : ICheckpointed
 {
-    const string Tag = "OptDsl.DpSgd";
+    readonly WrapperCheckpoint _checkpoint = new("OptDsl.DpSgd");
     readonly optim.Optimizer _inner;
     Tensor[]? _error;
 
@@ -59,7 +59,11 @@ public sealed class DpSgd
     /// <summary>C₂ of the error-feedback variant, or null.</summary>
     public double? ErrorFeedbackClip { get; }
     /// <summary>Steps taken (the noise's stream follows it).</summary>
-    public long StepCount { get; set; }
+    public long StepCount
+    {
+        get => _checkpoint.StepCount;
+        set => _checkpoint.StepCount = value;
+    }
     /// <summary>Examples of the last step whose gradient was clipped.</summary>
     public int LastClipped { get; private set; }
     /// <summary>The error-feedback state, one tensor per parameter (null before the first step or without error feedback).</summary>
@@ -295,14 +299,14 @@ public sealed class DpSgd
     /// Saves the settings, <see cref="StepCount"/> and the error state (the inner optimizer saves its own) to a checksummed
     /// file, written atomically.
     /// </summary>
-    public void SaveCheckpoint(string path) => CheckpointFile.Write(path, writer =>
+    public void SaveCheckpoint(string path) => _checkpoint.Save(path, writer =>
     {
-        writer.Write(Tag);
         writer.Write(MaxGradNorm);
         writer.Write(NoiseMultiplier);
         writer.Write(Seed);
         writer.Write(ErrorFeedbackClip ?? -1);
-        writer.Write(StepCount);
+    }, writer =>
+    {
         writer.Write(_error?.Length ?? -1);
         foreach (var t in _error ?? Array.Empty<Tensor>()) t.contiguous().Save(writer);
     });
@@ -311,13 +315,13 @@ public sealed class DpSgd
     /// Loads a checkpoint of <see cref="SaveCheckpoint"/>, read and checked whole (settings, parameter shapes, finite
     /// values) before anything changes; a mismatch or a corrupt file throws <see cref="InvalidDataException"/>.
     /// </summary>
-    public void LoadCheckpoint(string path) => CheckpointFile.Load(path, reader =>
+    public void LoadCheckpoint(string path) => _checkpoint.Load(path, reader =>
     {
-        CheckpointFile.ExpectTag(reader.ReadString(), Tag, path);
         var settings = (reader.ReadDouble(), reader.ReadDouble(), reader.ReadUInt64(), reader.ReadDouble());
         if (settings != (MaxGradNorm, NoiseMultiplier, Seed, ErrorFeedbackClip ?? -1))
             throw new InvalidDataException($"{path} was written by a DP-SGD with other settings (C, σ, seed, C₂) = {settings}.");
-        long step = reader.ReadInt64();
+    }, (reader, step) =>
+    {
         int count = reader.ReadInt32();
         if (step < 0 || count < -1) throw new InvalidDataException($"{path} is corrupt (step {step}, {count} tensors).");
         var ps = _inner.parameters().Where(p => p.requires_grad).ToArray();
@@ -345,7 +349,7 @@ public sealed class DpSgd
         return () =>
         {
             if (_error is not null) foreach (var t in _error) t.Dispose();
-            (_error, StepCount) = (loaded, step);
+            _error = loaded;
         };
     });
 }
