@@ -1,5 +1,6 @@
 using System;
 using System.IO;
+using OptDsl.Runtime.Backends;
 using OptDsl.Runtime.Services;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -39,11 +40,8 @@ public abstract partial class DeclaredState : OptimizerState, IDisposable
     /// <summary>The host scalars of this parameter's last fused update (reused each step).</summary>
     internal float[]? FusedScalars { get; set; }
 
-    /// <summary>Which fused update can take this parameter, its gradient and its state (as last checked).</summary>
-    internal FusedTarget FusedTarget { get; private set; }
-
-    /// <summary>The state tensors' addresses for the fused CPU update (reused each step).</summary>
-    internal IntPtr[]? CpuStatePointers { get; set; }
+    /// <summary>The first of the optimizer's backends that accepted this parameter, its gradient and its state (as last checked).</summary>
+    internal int AcceptedBy { get; private set; }
 
     IntPtr _checkedParameter, _checkedGradient;
     long _checkedNumel = -1;
@@ -63,12 +61,12 @@ public abstract partial class DeclaredState : OptimizerState, IDisposable
         return true;
     }
 
-    /// <summary>Remembers a gradient that passed the full checks, with the fused update that can take it.</summary>
-    internal void RememberChecked(Tensor g, FusedTarget target)
+    /// <summary>Remembers a gradient that passed the full checks, with the first backend that accepted it.</summary>
+    internal void RememberChecked(Tensor g, int backend)
     {
         (_checkedParameter, _checkedGradient, _checkedNumel, _checkedDtype) = (TensorAddress.Of(_parameter), TensorAddress.Of(g), g.NumberOfElements, g.dtype);
         _checkedStates = (Tensor?[])Tensors.Clone();
-        FusedTarget = target;
+        AcceptedBy = backend;
     }
 
     /// <summary>
@@ -91,11 +89,10 @@ public abstract partial class DeclaredState : OptimizerState, IDisposable
     /// The dtype of state for a parameter of <paramref name="parameter"/> type: float32 for bfloat16 and float16
     /// parameters (moments kept in half precision lose the small updates that matter), the parameter's own otherwise.
     /// </summary>
-    public static ScalarType StateType(ScalarType parameter) =>
-        parameter is ScalarType.BFloat16 or ScalarType.Float16 ? ScalarType.Float32 : parameter;
+    public static ScalarType StateType(ScalarType parameter) => Precision.ComputeType(parameter);
 
     /// <summary><paramref name="t"/> in <see cref="StateType"/>: float32 for half precision (as sums and norms need), else itself.</summary>
-    internal static Tensor InStateType(Tensor t) => StateType(t.dtype) == t.dtype ? t : t.to(StateType(t.dtype));
+    internal static Tensor InStateType(Tensor t) => Precision.InComputeType(t);
 
     /// <summary>
     /// Allocates every state tensor the group's options ask for that does not exist yet: all of them at the first

@@ -1,6 +1,5 @@
 using System;
 using System.Threading.Tasks;
-using OptDsl.Runtime.Core;
 using OptDsl.Runtime.Services;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -37,23 +36,34 @@ internal sealed unsafe class FusedCpuRunner
 
     public string Report => $"CPU: {System.Numerics.Vector<float>.Count}-lane vectors, chunks of {ChunkElements} elements over {Environment.ProcessorCount} cores";
 
-    /// <summary>Queues one parameter, cut into chunks, with its host scalars.</summary>
-    public void Add(Tensor p, Tensor g, DeclaredState state, float[] scalars)
+    /// <summary>Queues one parameter, cut into chunks, with its state tensors (null where absent) and host scalars.</summary>
+    public void Add(Tensor p, Tensor g, Tensor?[] states, float[] scalars)
     {
         long n = p.NumberOfElements;
         if (n == 0) return;
-        var states = state.CpuStatePointers ??= new IntPtr[state.Tensors.Length];
-        for (int i = 0; i < states.Length; i++) states[i] = state.Tensors[i] is { } t ? TensorAddress.Of(t) : IntPtr.Zero;
+        var addresses = StateAddresses(states.Length);
+        for (int i = 0; i < addresses.Length; i++) addresses[i] = states[i] is { } t ? TensorAddress.Of(t) : IntPtr.Zero;
         var (parameter, gradient) = (TensorAddress.Of(p), TensorAddress.Of(g));
         for (long offset = 0; offset < n; offset += ChunkElements)
         {
             if (_count == _work.Length) Array.Resize(ref _work, _work.Length * 2);
             _work[_count++] = new Work
             {
-                Parameter = parameter, Gradient = gradient, States = states, Offset = offset,
+                Parameter = parameter, Gradient = gradient, States = addresses, Offset = offset,
                 Length = (int)Math.Min(ChunkElements, n - offset), Scalars = scalars,
             };
         }
+    }
+
+    // The state addresses of each queued parameter, kept from step to step: no allocation once the first step made them.
+    readonly System.Collections.Generic.List<IntPtr[]> _addresses = new();
+    int _parameters;
+
+    IntPtr[] StateAddresses(int states)
+    {
+        if (_parameters == _addresses.Count) _addresses.Add(new IntPtr[states]);
+        else if (_addresses[_parameters].Length != states) _addresses[_parameters] = new IntPtr[states];
+        return _addresses[_parameters++];
     }
 
     /// <summary>Runs every queued chunk, in parallel where there is more than one, and empties the queue.</summary>
@@ -67,9 +77,16 @@ internal sealed unsafe class FusedCpuRunner
         }
         finally
         {
-            _count = 0;
-            _update = null;
+            Clear();
         }
+    }
+
+    /// <summary>Empties the queue without running it.</summary>
+    public void Clear()
+    {
+        _count = 0;
+        _parameters = 0;
+        _update = null;
     }
 
     void RunOne(int i)

@@ -92,17 +92,17 @@ internal sealed unsafe class FusedCudaLauncher
     /// Updates <paramref name="items"/>, all on one device and of one type, with the same <paramref name="scalars"/>;
     /// every gradient is multiplied by the float32 at <paramref name="gradientScale"/> on that device, if not null.
     /// </summary>
-    public void Launch(ReadOnlySpan<FusedItem> items, ReadOnlySpan<float> scalars, IntPtr gradientScale = default)
+    public void Launch(ReadOnlySpan<UpdateItem> items, ReadOnlySpan<float> scalars, IntPtr gradientScale = default)
     {
         if (items.Length == 0) return;
         _gradientScale = gradientScale;
-        Prepare(items[0].P.device_index, KindOf(items[0].P.dtype)!.Value, items[0].State.QuantizedMask);
+        Prepare(items[0].Parameter.device_index, KindOf(items[0].Parameter.dtype)!.Value, FusedCudaBackend.QuantizedMask(items[0]));
         scalars.CopyTo(_scalars);
         _blocks = _tensors = 0;
         _slot = -1;
         foreach (var item in items)
         {
-            long n = item.P.NumberOfElements;
+            long n = item.Parameter.NumberOfElements;
             if (n == 0) continue;
             long chunks = (n + MultiTensorLayout.ChunkElements - 1) / MultiTensorLayout.ChunkElements;
             for (long c = 0; c < chunks; c++)
@@ -123,16 +123,16 @@ internal sealed unsafe class FusedCudaLauncher
         Flush();
     }
 
-    void WriteTensor(int slot, FusedItem item, long n)
+    void WriteTensor(int slot, in UpdateItem item, long n)
     {
-        WritePointer(0, slot, TensorAddress.Of(item.P));
-        WritePointer(1, slot, TensorAddress.Of(item.G));
-        var states = item.State.Tensors;
+        WritePointer(0, slot, TensorAddress.Of(item.Parameter));
+        WritePointer(1, slot, TensorAddress.Of(item.Gradient));
+        var states = item.States;
         for (int k = 0; k < _layout.States; k++)
         {
             if (((_layout.QuantizedMask >> k) & 1) != 0)
             {
-                var q = item.State.QuantizedSlot(k);
+                var q = item.Quantized![k];
                 WritePointer(2 + k, slot, q is null ? IntPtr.Zero : TensorAddress.Of(q.Codes));
                 WritePointer(2 + _layout.States + k, slot, q is null ? IntPtr.Zero : TensorAddress.Of(q.Absmax));
             }

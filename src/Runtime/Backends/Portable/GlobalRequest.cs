@@ -1,4 +1,3 @@
-using OptDsl.Runtime.Core;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -19,7 +18,7 @@ public sealed class GlobalRequest(GlobalReduction reduction, Tensor input, Tenso
     /// <summary>This tensor's part: its sum, its sum of squares, or its largest magnitude (0 when empty), in at least float32.</summary>
     internal Tensor Part()
     {
-        var x = DeclaredState.InStateType(Full);
+        var x = Precision.InComputeType(Full);
         return Reduction switch
         {
             GlobalReduction.Sum => x.sum(),

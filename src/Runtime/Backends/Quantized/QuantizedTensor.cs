@@ -1,4 +1,3 @@
-using OptDsl.Runtime.Core;
 using static TorchSharp.torch;
 
 namespace OptDsl.Runtime.Backends.Quantized;
@@ -14,5 +13,5 @@ namespace OptDsl.Runtime.Backends.Quantized;
 public sealed record QuantizedTensor(Tensor Codes, Tensor Absmax, long[] Shape)
 {
     /// <summary>Bytes held: the codes and the block scales.</summary>
-    public long Bytes => StateMemory.Bytes(Codes) + StateMemory.Bytes(Absmax);
+    public long Bytes => Codes.NumberOfElements * Codes.ElementSize + Absmax.NumberOfElements * Absmax.ElementSize;
 }

@@ -1,9 +1,0 @@
-namespace OptDsl.Runtime.Core;
-
-/// <summary>Which fused update a parameter takes.</summary>
-internal enum FusedTarget
-{
-    None,
-    Cuda,
-    Cpu,
-}
