@@ -1,7 +1,7 @@
 using System.Linq;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Engines;
-using OptDsl.Runtime;
+using OptDsl.Runtime.Core;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

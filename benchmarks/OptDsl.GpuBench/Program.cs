@@ -5,9 +5,9 @@ using System.IO;
 using System.Linq;
 using System.Text.Json;
 using OptDsl.GpuBench;
-using OptDsl.Runtime;
 using OptDsl.Runtime.Composition;
-using OptDsl.Runtime.Native;
+using OptDsl.Runtime.Core;
+using OptDsl.Runtime.Services.Native;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -171,7 +171,7 @@ if (!onlyClip)
     Record("OptDsl Newton-Schulz alone, 4 bf16 batches", Median(() =>
     {
         using var scope = torch.NewDisposeScope();
-        foreach (var b in batches) OptDsl.Runtime.Portable.MatrixMath.Orthogonalize(b, 5, 3.4445, -4.7750, 2.0315);
+        foreach (var b in batches) OptDsl.Runtime.Backends.Portable.MatrixMath.Orthogonalize(b, 5, 3.4445, -4.7750, 2.0315);
     }, windows: 9, perWindow: 5));
 }
 

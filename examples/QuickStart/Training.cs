@@ -1,6 +1,6 @@
 using System;
 using OptDsl.Examples;
-using OptDsl.Runtime.Schedules;
+using OptDsl.Runtime.Services.Schedules;
 
 namespace QuickStart;
 

@@ -2,7 +2,7 @@ using System.IO;
 using System.Linq;
 using OptDsl.Examples;
 using OptDsl.Runtime.Composition;
-using OptDsl.Runtime.Schedules;
+using OptDsl.Runtime.Services.Schedules;
 using TorchSharp;
 using static TorchSharp.torch;
 

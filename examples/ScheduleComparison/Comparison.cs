@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using OptDsl.Examples;
-using OptDsl.Runtime.Schedules;
+using OptDsl.Runtime.Services.Schedules;
 
 namespace ScheduleComparison;
 
@@ -22,9 +22,9 @@ public static class Comparison
         int warmup = Math.Max(1, steps / 20);
         return new (string, Schedule)[]
         {
-            ("cosine", OptDsl.Runtime.Schedules.Schedules.Warmup(warmup, OptDsl.Runtime.Schedules.Schedules.Cosine(PeakLearningRate, 0, steps - warmup))),
-            ("WSD", OptDsl.Runtime.Schedules.Schedules.Wsd(steps, warmup, decayFraction: 0.2, peak: PeakLearningRate, shape: DecayShape.OneMinusSqrt)),
-            ("linear to zero", OptDsl.Runtime.Schedules.Schedules.LinearDecayToZero(PeakLearningRate, steps, warmup)),
+            ("cosine", OptDsl.Runtime.Services.Schedules.Schedules.Warmup(warmup, OptDsl.Runtime.Services.Schedules.Schedules.Cosine(PeakLearningRate, 0, steps - warmup))),
+            ("WSD", OptDsl.Runtime.Services.Schedules.Schedules.Wsd(steps, warmup, decayFraction: 0.2, peak: PeakLearningRate, shape: DecayShape.OneMinusSqrt)),
+            ("linear to zero", OptDsl.Runtime.Services.Schedules.Schedules.LinearDecayToZero(PeakLearningRate, steps, warmup)),
         };
     }
 

@@ -5,8 +5,7 @@ using System.Globalization;
 using System.Linq;
 using OptDsl.Examples;
 using OptDsl.Optimizers;
-using OptDsl.Runtime;
-using OptDsl.Runtime.ZerothOrder;
+using OptDsl.Runtime.Training.ZerothOrder;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,9 +1,9 @@
 using System;
 using System.IO;
 using System.Linq;
-using OptDsl.Runtime;
 using OptDsl.Runtime.Composition;
-using OptDsl.Runtime.Schedules;
+using OptDsl.Runtime.Core;
+using OptDsl.Runtime.Services.Schedules;
 using OptDsl.Tests.Catalog;
 using TorchSharp;
 using TorchSharp.Modules;

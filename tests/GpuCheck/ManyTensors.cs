@@ -1,7 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using OptDsl.Runtime;
+using OptDsl.Runtime.Core;
 using OptDsl.Tests.Catalog;
 using TorchSharp;
 using TorchSharp.Modules;

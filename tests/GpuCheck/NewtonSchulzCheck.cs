@@ -1,7 +1,7 @@
 using System;
 using System.Linq;
 using OptDsl.Optimizers;
-using OptDsl.Runtime;
+using OptDsl.Runtime.Core;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -2,8 +2,9 @@ using System;
 using System.Linq;
 using OptDsl.GpuCheck;
 using OptDsl.Optimizers;
-using OptDsl.Runtime;
-using OptDsl.Runtime.Native;
+using OptDsl.Runtime.Core;
+using OptDsl.Runtime.Services.Native;
+using OptDsl.Runtime.Services.Random;
 using OptDsl.Tests.Catalog;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -189,7 +190,7 @@ foreach (bool large in new[] { true, false })
 {
     // The small (4 KB) layout takes 320 chunks and 110 tensors a launch, so the 30M-element tensor (458 chunks) and
     // the 300 tensors both span launches; float32 partials are good to about 1e-6 relative.
-    OptDsl.Runtime.Cuda.MultiTensorNorm.UseLayout(large);
+    OptDsl.Runtime.Backends.Cuda.MultiTensorNorm.UseLayout(large);
     foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
         foreach (var p in new[] { 2.0, 1.0, 3.0, double.PositiveInfinity })
         {
@@ -199,7 +200,7 @@ foreach (bool large in new[] { true, false })
             Console.WriteLine($"   {(large ? "32 KB" : "4 KB")} layout, {dtype}, p = {p}: relative error {error:E2} {(close ? "" : "FAIL")}");
         }
 }
-OptDsl.Runtime.Cuda.MultiTensorNorm.UseLayout(null);
+OptDsl.Runtime.Backends.Cuda.MultiTensorNorm.UseLayout(null);
 
 Console.WriteLine();
 Console.WriteLine("10. Counter-based normals (Philox + Box-Muller) on CUDA against the host code, bit for bit: 10M elements from index 2^32 - 5M");

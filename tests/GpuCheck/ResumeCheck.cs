@@ -1,7 +1,7 @@
 using System.IO;
 using System.Linq;
-using OptDsl.Runtime;
-using OptDsl.Runtime.Schedules;
+using OptDsl.Runtime.Core;
+using OptDsl.Runtime.Services.Schedules;
 using OptDsl.Tests.Catalog;
 using TorchSharp;
 using TorchSharp.Modules;

@@ -1,6 +1,6 @@
 using System.Linq;
 using OptDsl.Optimizers;
-using OptDsl.Runtime;
+using OptDsl.Runtime.Core;
 using OptDsl.Tests.Catalog;
 using TorchSharp;
 using TorchSharp.Modules;

@@ -1,6 +1,6 @@
 using System;
 using System.Linq;
-using OptDsl.Runtime.ZerothOrder;
+using OptDsl.Runtime.Training.ZerothOrder;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

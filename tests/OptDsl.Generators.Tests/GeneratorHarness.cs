@@ -23,7 +23,7 @@ public static class GeneratorHarness
         var ours = new[]
         {
             typeof(OptDsl.OptimizerAttribute).Assembly.Location,
-            typeof(OptDsl.Runtime.DeclaredOptimizer).Assembly.Location,
+            typeof(OptDsl.Runtime.Core.DeclaredOptimizer).Assembly.Location,
             typeof(TorchSharp.torch).Assembly.Location,
         };
         return platform.Concat(ours).Select(p => (MetadataReference)MetadataReference.CreateFromFile(p)).ToImmutableArray();

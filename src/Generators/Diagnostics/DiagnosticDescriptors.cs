@@ -77,7 +77,7 @@ public static class DiagnosticDescriptors
 
     public static readonly DiagnosticDescriptor DeclaresBaseClass = Error("OPT0016",
         "Optimizer class declares a base class",
-        "Optimizer '{0}' must not declare a base class; its generated part derives from OptDsl.Runtime.DeclaredOptimizer");
+        "Optimizer '{0}' must not declare a base class; its generated part derives from OptDsl.Runtime.Core.DeclaredOptimizer");
 
     public static readonly DiagnosticDescriptor FieldWithoutRole = Error("OPT0017",
         "Field is not a hyperparameter or state",

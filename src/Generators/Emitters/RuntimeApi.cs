@@ -9,37 +9,45 @@ static class RuntimeApi
     const string Runtime = "global::OptDsl.Runtime";
 
     // The core: what a declaration becomes.
-    public const string DeclaredOptimizer = Runtime + ".DeclaredOptimizer";
-    public const string DeclaredOptions = Runtime + ".DeclaredOptions";
-    public const string DeclaredState = Runtime + ".DeclaredState";
-    public const string OptimizerSpec = Runtime + ".OptimizerSpec";
-    public const string HyperSpec = Runtime + ".HyperSpec";
-    public const string HyperKind = Runtime + ".HyperKind";
-    public const string Interval = Runtime + ".Interval";
-    public const string StateSpec = Runtime + ".StateSpec";
-    public const string StateInitKind = Runtime + ".StateInitKind";
-    public const string StateShape = Runtime + ".StateShape";
-    public const string ScalarStateSpec = Runtime + ".ScalarStateSpec";
+    const string Core = Runtime + ".Core";
+    public const string DeclaredOptimizer = Core + ".DeclaredOptimizer";
+    public const string DeclaredOptions = Core + ".DeclaredOptions";
+    public const string DeclaredState = Core + ".DeclaredState";
+    public const string OptimizerSpec = Core + ".OptimizerSpec";
+    public const string HyperSpec = Core + ".HyperSpec";
+    public const string HyperKind = Core + ".HyperKind";
+    public const string Interval = Core + ".Interval";
+    public const string StateSpec = Core + ".StateSpec";
+    public const string StateInitKind = Core + ".StateInitKind";
+    public const string StateShape = Core + ".StateShape";
+    public const string ScalarStateSpec = Core + ".ScalarStateSpec";
 
     /// <summary>Host math in double for the functions <c>System.Math</c> lacks (<c>Rsqrt</c>, <c>Sigmoid</c>...).</summary>
-    public const string HostMath = Runtime + ".HostMath";
+    public const string HostMath = Core + ".HostMath";
+
+    // The backends.
+    const string Backends = Runtime + ".Backends";
 
     // The portable backend: the rule as TorchSharp operations.
-    public const string Portable = Runtime + ".Portable";
+    public const string Portable = Backends + ".Portable";
     public const string TensorMath = Portable + ".TensorMath";
     public const string MatrixMath = Portable + ".MatrixMath";
 
     // The fused CPU backend.
-    public const string CpuChunk = Runtime + ".Cpu.CpuChunk";
-    public const string CpuMath = Runtime + ".Cpu.CpuMath";
-    public const string VectorMath = Runtime + ".Cpu.VectorMath";
+    public const string CpuChunk = Backends + ".Cpu.CpuChunk";
+    public const string CpuMath = Backends + ".Cpu.CpuMath";
+    public const string VectorMath = Backends + ".Cpu.VectorMath";
 
     // The fused CUDA backend.
-    public const string CudaKernel = Runtime + ".Cuda.CudaKernel";
+    public const string CudaKernel = Backends + ".Cuda.CudaKernel";
 
     /// <summary>The TorchSharp loading fix the module initializer calls (metadata name, without <c>global::</c>).</summary>
-    public const string NativeFix = "OptDsl.Runtime.Native.TorchSharpNative";
+    public const string NativeFix = "OptDsl.Runtime.Services.Native.TorchSharpNative";
 
-    /// <summary>Generated code as the docs show it: without the qualifications the compiler needs.</summary>
-    public static string Readable(string code) => code.Replace("global::System.", "").Replace(Runtime + ".", "");
+    /// <summary>
+    /// Generated code as the docs show it: without the qualifications the compiler needs (core types by their bare
+    /// names, backend types under their backend's name, as <c>Portable.TensorMath</c>).
+    /// </summary>
+    public static string Readable(string code) =>
+        code.Replace("global::System.", "").Replace(Core + ".", "").Replace(Backends + ".", "").Replace(Runtime + ".", "");
 }

@@ -1,5 +1,4 @@
 using System;
-using static TorchSharp.torch;
 
 namespace OptDsl.Runtime.Composition;
 

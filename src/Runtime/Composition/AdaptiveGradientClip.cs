@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using OptDsl.Runtime.Core;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -48,7 +49,7 @@ public sealed class AdaptiveGradientClip : OptimizerStage
     static Tensor UnitNorms(Tensor x)
     {
         var wide = DeclaredState.InStateType(x);
-        if (x.dim() <= 1) return Portable.Norms.Vector(wide);
+        if (x.dim() <= 1) return Backends.Portable.Norms.Vector(wide);
         var dims = Enumerable.Range(1, (int)x.dim() - 1).Select(d => (long)d).ToArray();
         return wide.square().sum(dims, keepdim: true).sqrt();
     }

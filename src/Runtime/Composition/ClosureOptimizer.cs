@@ -1,8 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using OptDsl.Runtime.Native;
-using TorchSharp;
+using OptDsl.Runtime.Services.Native;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

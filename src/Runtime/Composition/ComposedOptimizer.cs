@@ -2,9 +2,9 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
-using OptDsl.Runtime.Checkpoints;
-using OptDsl.Runtime.Native;
-using TorchSharp;
+using OptDsl.Runtime.Core;
+using OptDsl.Runtime.Services.Checkpoints;
+using OptDsl.Runtime.Services.Native;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -16,7 +16,7 @@ namespace OptDsl.Runtime.Composition;
 /// stages' weight work in order. It is a TorchSharp optimizer: <c>step()</c>, <c>zero_grad()</c> and TorchSharp's LR
 /// schedulers (through <see cref="ParamGroups"/>) work as usual. It owns the inner optimizer and the stages.
 /// </summary>
-public sealed class ComposedOptimizer : optim.Optimizer, IStateMemory
+public sealed class ComposedOptimizer : optim.Optimizer, IStateMemory, ICheckpointed
 {
     static ComposedOptimizer() => TorchSharpNative.EnsureLoadable();
 
@@ -62,8 +62,10 @@ public sealed class ComposedOptimizer : optim.Optimizer, IStateMemory
     public T Stage<T>() where T : OptimizerStage =>
         _stages.OfType<T>().FirstOrDefault() ?? throw new InvalidOperationException($"This optimizer has no {typeof(T).Name} stage.");
 
+    readonly WrapperCheckpoint _checkpoint = new(CheckpointFile.ComposedTag);
+
     /// <summary>Updates made (micro-steps that only accumulated gradients do not count); kept in checkpoints.</summary>
-    public long StepCount { get; private set; }
+    public long StepCount => _checkpoint.StepCount;
 
     /// <inheritdoc/>
     /// <remarks>The inner optimizer's state and what the stages keep (slow weights, averages).</remarks>
@@ -122,7 +124,7 @@ public sealed class ComposedOptimizer : optim.Optimizer, IStateMemory
         if (updated)
         {
             foreach (var stage in _stages) stage.AfterUpdate(context);
-            StepCount++;
+            _checkpoint.StepCount++;
         }
         _accumulate?.EndWindow();
     }
@@ -159,11 +161,8 @@ public sealed class ComposedOptimizer : optim.Optimizer, IStateMemory
         if (_accumulate is { IsMidWindow: true } a)
             throw new InvalidOperationException(
                 $"{a.Pending} of {a.MicroSteps} micro-steps of an accumulation window are taken, and their gradients live in the parameters, not in the optimizer; save after the update.");
-        CheckpointFile.Write(path, writer =>
+        _checkpoint.Save(path, writer => writer.Write(Fingerprint()), writer =>
         {
-            writer.Write(CheckpointFile.ComposedTag);
-            writer.Write(Fingerprint());
-            writer.Write(StepCount);
             writer.Write(_accumulate?.MicroSteps ?? 1);
             declared.WriteCheckpoint(writer);
             foreach (var stage in _stages) stage.WriteState(writer);
@@ -178,13 +177,13 @@ public sealed class ComposedOptimizer : optim.Optimizer, IStateMemory
     public void LoadCheckpoint(string path)
     {
         var declared = DeclaredInner();
-        CheckpointFile.Load(path, reader =>
+        _checkpoint.Load(path, reader =>
         {
-            CheckpointFile.ExpectTag(reader.ReadString(), CheckpointFile.ComposedTag, path);
             var fingerprint = reader.ReadString();
             if (fingerprint != Fingerprint())
                 throw new InvalidDataException($"{path} is a checkpoint of a recipe with stages [{fingerprint}]; this one has [{Fingerprint()}].");
-            long stepCount = reader.ReadInt64();
+        }, (reader, stepCount) =>
+        {
             int microSteps = reader.ReadInt32();
             if (stepCount < 0 || microSteps < 1)
                 throw new InvalidDataException($"{path} is corrupt (step {stepCount}, {microSteps} micro-steps per update).");
@@ -206,7 +205,6 @@ public sealed class ComposedOptimizer : optim.Optimizer, IStateMemory
             return () =>
             {
                 foreach (var c in commits) c();
-                StepCount = stepCount;
                 _accumulate?.EndWindow();
             };
         });

@@ -1,8 +1,6 @@
 using System;
-using System.Collections.Generic;
 using System.Linq;
-using TorchSharp;
-using TorchSharp.Modules;
+using OptDsl.Runtime.Services.Random;
 using static TorchSharp.torch;
 
 namespace OptDsl.Runtime.Composition;

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
+using OptDsl.Runtime.Core;
 using TorchSharp.Modules;
 
 namespace OptDsl.Runtime.Composition;

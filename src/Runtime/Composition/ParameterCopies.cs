@@ -1,7 +1,9 @@
-using System.Linq;
 using System;
 using System.Collections.Generic;
 using System.IO;
+using System.Linq;
+using OptDsl.Runtime.Core;
+using OptDsl.Runtime.Services;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using OptDsl.Runtime.Core;
 using TorchSharp;
 using static TorchSharp.torch;
 

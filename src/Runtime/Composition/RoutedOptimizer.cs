@@ -2,19 +2,13 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
-using OptDsl.Runtime.Checkpoints;
-using OptDsl.Runtime.Native;
-using TorchSharp;
+using OptDsl.Runtime.Core;
+using OptDsl.Runtime.Services.Checkpoints;
+using OptDsl.Runtime.Services.Native;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace OptDsl.Runtime.Composition;
-
-/// <summary>One route of a <see cref="RoutedOptimizer"/>: its name, the parameters it took and their optimizer.</summary>
-/// <param name="Name">The route's name, as given.</param>
-/// <param name="ParameterNames">The names of the parameters routed here, in model order.</param>
-/// <param name="Optimizer">Their optimizer; null when no parameter was routed here (the factory is not called).</param>
-public sealed record Route(string Name, IReadOnlyList<string> ParameterNames, optim.Optimizer? Optimizer);
 
 /// <summary>
 /// Several optimizers as one, each over the parameters routed to it (Muon for hidden matrices, AdamW for the rest):
@@ -22,7 +16,7 @@ public sealed record Route(string Name, IReadOnlyList<string> ParameterNames, op
 /// routed optimizer is declared with OptDsl, a step checks all of them before any parameter changes; an optimizer of
 /// another kind steps after those checks, with its own guarantees. It owns the routed optimizers.
 /// </summary>
-public sealed class RoutedOptimizer : optim.Optimizer, IAtomicOptimizer, IStateMemory
+public sealed class RoutedOptimizer : optim.Optimizer, IAtomicOptimizer, IStateMemory, ICheckpointed
 {
     static RoutedOptimizer() => TorchSharpNative.EnsureLoadable();
 
@@ -38,8 +32,10 @@ public sealed class RoutedOptimizer : optim.Optimizer, IAtomicOptimizer, IStateM
         _routes.FirstOrDefault(r => r.Name == name)?.Optimizer
         ?? (_routes.Any(r => r.Name == name) ? null : throw new ArgumentException($"There is no route named '{name}'; the routes are {Names()}.", nameof(name)));
 
+    readonly WrapperCheckpoint _checkpoint = new(CheckpointFile.RoutedTag);
+
     /// <summary>Steps taken; kept in checkpoints.</summary>
-    public long StepCount { get; private set; }
+    public long StepCount => _checkpoint.StepCount;
 
     /// <inheritdoc/>
     public long StateBytes => Optimizers.Sum(o => o.StateBytes());
@@ -87,7 +83,7 @@ public sealed class RoutedOptimizer : optim.Optimizer, IAtomicOptimizer, IStateM
             chain = () => optimizer.RunStep(next);
         }
         if (!chain()) return false;
-        StepCount++;
+        _checkpoint.StepCount++;
         return true;
     }
 
@@ -108,7 +104,6 @@ public sealed class RoutedOptimizer : optim.Optimizer, IAtomicOptimizer, IStateM
         foreach (var o in Optimizers.OfType<OptimizerHelper>()) o.to(device);
     }
 
-
     /// <summary>
     /// Saves every routed optimizer (all must be declared with OptDsl) and the step counter as one versioned,
     /// checksummed file, written atomically.
@@ -116,16 +111,19 @@ public sealed class RoutedOptimizer : optim.Optimizer, IAtomicOptimizer, IStateM
     public void SaveCheckpoint(string path)
     {
         var atomic = Atomic();
-        CheckpointFile.Write(path, writer => WriteCheckpoint(writer, atomic));
+        _checkpoint.Save(path, WriteLayout, writer => WriteRoutes(writer, atomic));
     }
 
-    void IAtomicOptimizer.WriteCheckpoint(BinaryWriter writer) => WriteCheckpoint(writer, Atomic());
-
-    void WriteCheckpoint(BinaryWriter writer, List<IAtomicOptimizer> atomic)
+    void IAtomicOptimizer.WriteCheckpoint(BinaryWriter writer)
     {
-        writer.Write(CheckpointFile.RoutedTag);
-        writer.Write(Layout());
-        writer.Write(StepCount);
+        var atomic = Atomic();
+        _checkpoint.Write(writer, WriteLayout, w => WriteRoutes(w, atomic));
+    }
+
+    void WriteLayout(BinaryWriter writer) => writer.Write(Layout());
+
+    static void WriteRoutes(BinaryWriter writer, List<IAtomicOptimizer> atomic)
+    {
         foreach (var o in atomic) o.WriteCheckpoint(writer);
     }
 
@@ -136,25 +134,27 @@ public sealed class RoutedOptimizer : optim.Optimizer, IAtomicOptimizer, IStateM
     public void LoadCheckpoint(string path)
     {
         var atomic = Atomic();
-        CheckpointFile.Load(path, reader => StageCheckpoint(reader, path, atomic));
+        _checkpoint.Load(path, reader => CheckLayout(reader, path), (reader, stepCount) => StageRoutes(reader, path, stepCount, atomic));
     }
 
-    Action IAtomicOptimizer.StageCheckpoint(BinaryReader reader, string path) => StageCheckpoint(reader, path, Atomic());
-
-    Action StageCheckpoint(BinaryReader reader, string path, List<IAtomicOptimizer> atomic)
+    Action IAtomicOptimizer.StageCheckpoint(BinaryReader reader, string path)
     {
-        CheckpointFile.ExpectTag(reader.ReadString(), CheckpointFile.RoutedTag, path);
+        var atomic = Atomic();
+        return _checkpoint.Stage(reader, path, r => CheckLayout(r, path), (r, stepCount) => StageRoutes(r, path, stepCount, atomic));
+    }
+
+    void CheckLayout(BinaryReader reader, string path)
+    {
         var layout = reader.ReadString();
         if (layout != Layout())
             throw new InvalidDataException($"{path} is a checkpoint of routes [{layout}]; this optimizer has [{Layout()}].");
-        long stepCount = reader.ReadInt64();
+    }
+
+    static Action StageRoutes(BinaryReader reader, string path, long stepCount, List<IAtomicOptimizer> atomic)
+    {
         if (stepCount < 0) throw new InvalidDataException($"{path} is corrupt (step {stepCount}).");
         var commits = atomic.Select(o => o.StageCheckpoint(reader, path)).ToList();
-        return () =>
-        {
-            foreach (var c in commits) c();
-            StepCount = stepCount;
-        };
+        return () => commits.ForEach(c => c());
     }
 
     List<IAtomicOptimizer> Atomic()

@@ -1,7 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
-using OptDsl.Runtime.Schedules;
+using OptDsl.Runtime.Services.Schedules;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -35,7 +35,7 @@ public sealed class WeightAverage : OptimizerStage
     /// An exponential moving average: it starts at the weights before the first update, and after each update
     /// <c>avg ← decay·avg + (1 − decay)·θ</c>.
     /// </summary>
-    public static WeightAverage Ema(double decay) => Ema(Schedules.Schedules.Constant(CheckDecay(decay, 0)));
+    public static WeightAverage Ema(double decay) => Ema(Schedules.Constant(CheckDecay(decay, 0)));
 
     /// <summary>
     /// An exponential moving average whose decay follows <paramref name="decay"/> (evaluated at each update's step, from

@@ -1,7 +1,7 @@
 using System;
 using System.Collections.Generic;
 using OptDsl.Optimizers;
-using OptDsl.Runtime;
+using OptDsl.Runtime.Core;
 
 namespace OptDsl.Tests.Catalog;
 

@@ -1,7 +1,6 @@
 using System;
 using System.Linq;
 using OptDsl.Optimizers;
-using OptDsl.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using Xunit;

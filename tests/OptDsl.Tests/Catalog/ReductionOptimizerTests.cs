@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using OptDsl.Optimizers;
-using OptDsl.Runtime;
+using OptDsl.Runtime.Core;
 using TorchSharp;
 using TorchSharp.Modules;
 using Xunit;

@@ -1,7 +1,7 @@
 using System;
-using OptDsl.Runtime;
 using System.Collections.Generic;
 using System.Linq;
+using OptDsl.Runtime.Core;
 using TorchSharp;
 using Xunit;
 using Xunit.Abstractions;

@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using OptDsl.Optimizers;
-using OptDsl.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using Xunit;

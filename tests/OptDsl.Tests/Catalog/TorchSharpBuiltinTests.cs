@@ -58,7 +58,7 @@ public class TorchSharpBuiltinTests
         var a = TestData.Parameters(dtype);
         var b = TestData.Parameters(dtype);
         using var optA = ours(a);
-        if (optA is OptDsl.Runtime.DeclaredOptimizer declared && dtype == ScalarType.Float32) declared.Backend = OptDsl.Runtime.UpdateBackend.Fused;
+        if (optA is OptDsl.Runtime.Core.DeclaredOptimizer declared && dtype == ScalarType.Float32) declared.Backend = OptDsl.Runtime.Core.UpdateBackend.Fused;
         using var optB = theirs(b);
         for (int step = 1; step <= 30; step++)
         {

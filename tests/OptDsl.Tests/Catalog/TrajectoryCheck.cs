@@ -1,6 +1,6 @@
 using System;
 using System.Linq;
-using OptDsl.Runtime;
+using OptDsl.Runtime.Core;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,5 +1,5 @@
 using System;
-using OptDsl.Runtime.Privacy;
+using OptDsl.Runtime.Training.Privacy;
 using OptDsl.Tests.Shared;
 using PrivateTraining;
 using Xunit;

@@ -1,7 +1,7 @@
 using System;
 using System.IO;
 using System.Linq;
-using OptDsl.Runtime.Native;
+using OptDsl.Runtime.Services.Native;
 using Xunit;
 
 namespace OptDsl.Tests.Native;

@@ -1,6 +1,6 @@
 using System;
 using System.Linq;
-using OptDsl.Runtime.Quantization;
+using OptDsl.Runtime.Backends.Quantized;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;

@@ -1,8 +1,8 @@
 using System;
 using System.IO;
 using System.Linq;
-using OptDsl.Runtime;
-using OptDsl.Runtime.Schedules;
+using OptDsl.Runtime.Core;
+using OptDsl.Runtime.Services.Schedules;
 using OptDsl.Tests.Catalog;
 using TorchSharp;
 using Xunit;

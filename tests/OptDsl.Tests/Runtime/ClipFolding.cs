@@ -67,7 +67,7 @@ public static class ClipFolding
             exact.Add(g.to(ScalarType.Float64));
         }
         var all = torch.cat(exact.ToArray());
-        double expected = OptDsl.Runtime.Portable.Norms.Vector(all, p).item<double>();
+        double expected = OptDsl.Runtime.Backends.Portable.Norms.Vector(all, p).item<double>();
         using var opt = new OptDsl.Optimizers.SGD(parameters, lr: 0).Compose(new ClipGradNorm(1.0, p));
         opt.step();
         double measured = opt.Stage<ClipGradNorm>().LastNorm!.to(ScalarType.Float64).item<double>();

@@ -1,5 +1,4 @@
 using System.Linq;
-using OptDsl.Runtime;
 using OptDsl.Runtime.Composition;
 using OptDsl.Tests.Catalog;
 using TorchSharp;

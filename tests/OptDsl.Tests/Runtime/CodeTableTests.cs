@@ -1,7 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using OptDsl.Runtime.Quantization;
+using OptDsl.Runtime.Backends.Quantized;
 using Xunit;
 
 namespace OptDsl.Tests.Runtime;

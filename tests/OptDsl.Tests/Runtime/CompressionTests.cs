@@ -1,8 +1,8 @@
 using System;
 using System.IO;
 using System.Linq;
-using OptDsl.Runtime;
-using OptDsl.Runtime.Distributed;
+using OptDsl.Runtime.Services.Random;
+using OptDsl.Runtime.Training.Distributed;
 using TorchSharp;
 using TorchSharp.Modules;
 using Xunit;

@@ -1,8 +1,8 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
-using OptDsl.Runtime;
-using OptDsl.Runtime.Distributed;
+using OptDsl.Runtime.Core;
+using OptDsl.Runtime.Training.Distributed;
 using TorchSharp;
 using TorchSharp.Modules;
 using Xunit;

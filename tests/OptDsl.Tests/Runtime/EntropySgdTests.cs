@@ -1,7 +1,7 @@
 using System;
 using System.Linq;
-using OptDsl.Runtime;
 using OptDsl.Runtime.Composition;
+using OptDsl.Runtime.Services.Random;
 using TorchSharp;
 using TorchSharp.Modules;
 using Xunit;

@@ -1,6 +1,6 @@
 using System;
-using OptDsl.Runtime;
-using OptDsl.Runtime.Cuda;
+using OptDsl.Runtime.Backends.Cuda;
+using OptDsl.Runtime.Core;
 using OptDsl.Tests.Catalog;
 using TorchSharp;
 using Xunit;

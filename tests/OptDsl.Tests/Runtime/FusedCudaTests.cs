@@ -1,4 +1,4 @@
-using OptDsl.Runtime;
+using OptDsl.Runtime.Core;
 using OptDsl.Tests.Catalog;
 using TorchSharp;
 using static TorchSharp.torch;

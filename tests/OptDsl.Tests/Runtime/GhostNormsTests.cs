@@ -1,6 +1,6 @@
 using System;
 using System.Linq;
-using OptDsl.Runtime.Privacy;
+using OptDsl.Runtime.Training.Privacy;
 using TorchSharp;
 using TorchSharp.Modules;
 using Xunit;

@@ -1,5 +1,5 @@
 using System.Linq;
-using OptDsl.Runtime;
+using OptDsl.Runtime.Core;
 using OptDsl.Tests.Catalog;
 using TorchSharp;
 using Xunit;

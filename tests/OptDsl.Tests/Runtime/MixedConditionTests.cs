@@ -23,11 +23,11 @@ public partial class MixedConditions
 public class MixedConditionTests
 {
     [Theory]
-    [InlineData(true, OptDsl.Runtime.UpdateBackend.Portable)]
-    [InlineData(false, OptDsl.Runtime.UpdateBackend.Portable)]
-    [InlineData(true, OptDsl.Runtime.UpdateBackend.Fused)]
-    [InlineData(false, OptDsl.Runtime.UpdateBackend.Fused)]
-    public void Host_and_element_conditions_combine_per_element(bool on, OptDsl.Runtime.UpdateBackend backend)
+    [InlineData(true, OptDsl.Runtime.Core.UpdateBackend.Portable)]
+    [InlineData(false, OptDsl.Runtime.Core.UpdateBackend.Portable)]
+    [InlineData(true, OptDsl.Runtime.Core.UpdateBackend.Fused)]
+    [InlineData(false, OptDsl.Runtime.Core.UpdateBackend.Fused)]
+    public void Host_and_element_conditions_combine_per_element(bool on, OptDsl.Runtime.Core.UpdateBackend backend)
     {
         var p = new Parameter(torch.zeros(3, ScalarType.Float32));
         using var opt = new MixedConditions(new[] { p }, lr: 1, on: on) { Backend = backend };

@@ -1,8 +1,8 @@
 using System;
 using System.Linq;
-using OptDsl.Runtime;
 using OptDsl.Runtime.Composition;
-using OptDsl.Runtime.Schedules;
+using OptDsl.Runtime.Core;
+using OptDsl.Runtime.Services.Schedules;
 using OptDsl.Tests.Catalog;
 using TorchSharp;
 using TorchSharp.Modules;

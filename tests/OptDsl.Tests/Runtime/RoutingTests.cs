@@ -2,7 +2,7 @@ using System;
 using System.IO;
 using System.Linq;
 using OptDsl.Runtime.Composition;
-using OptDsl.Runtime.Schedules;
+using OptDsl.Runtime.Services.Schedules;
 using OptDsl.Tests.Catalog;
 using TorchSharp;
 using TorchSharp.Modules;

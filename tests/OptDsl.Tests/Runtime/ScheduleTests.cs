@@ -3,7 +3,7 @@ using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using System.Text.Json;
-using OptDsl.Runtime.Schedules;
+using OptDsl.Runtime.Services.Schedules;
 using Xunit;
 
 namespace OptDsl.Tests.Runtime;

@@ -1,6 +1,5 @@
 using System;
-using OptDsl.Runtime;
-using OptDsl.Runtime.Schedules;
+using OptDsl.Runtime.Services.Schedules;
 using OptDsl.Tests.Catalog;
 using Xunit;
 using static TorchSharp.torch;

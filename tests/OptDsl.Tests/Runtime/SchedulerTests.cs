@@ -1,6 +1,6 @@
 using System;
 using System.Linq;
-using OptDsl.Runtime.Schedules;
+using OptDsl.Runtime.Services.Schedules;
 using OptDsl.Tests.Catalog;
 using TorchSharp;
 using Xunit;

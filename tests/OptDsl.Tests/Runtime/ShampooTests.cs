@@ -1,6 +1,6 @@
 using System;
 using System.Linq;
-using OptDsl.Runtime;
+using OptDsl.Runtime.HandWritten;
 using TorchSharp;
 using TorchSharp.Modules;
 using Xunit;

@@ -1,7 +1,7 @@
 using System;
 using System.IO;
 using System.Linq;
-using OptDsl.Runtime;
+using OptDsl.Runtime.HandWritten;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -2,8 +2,9 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using OptDsl.Optimizers;
-using OptDsl.Runtime;
 using OptDsl.Runtime.Composition;
+using OptDsl.Runtime.Core;
+using OptDsl.Runtime.HandWritten;
 using OptDsl.Tests.Catalog;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -91,6 +92,6 @@ public class StateMemoryTests
         Assert.Equal(predicted, soap.StateBytes);
 
         Assert.Throws<NotSupportedException>(() => new TorchSharp.Modules.SGD(Model(), 0.1).StateBytes());
-        Assert.Equal(0, new OptDsl.Runtime.ZerothOrder.ZerothOrderOptimizer(Model()).StateBytes);
+        Assert.Equal(0, new OptDsl.Runtime.Training.ZerothOrder.ZerothOrderOptimizer(Model()).StateBytes);
     }
 }

@@ -1,8 +1,8 @@
 using System;
 using System.IO;
 using System.Linq;
-using OptDsl.Runtime;
-using OptDsl.Runtime.ZerothOrder;
+using OptDsl.Runtime.Services.Random;
+using OptDsl.Runtime.Training.ZerothOrder;
 using OptDsl.Tests.Catalog;
 using TorchSharp;
 using TorchSharp.Modules;

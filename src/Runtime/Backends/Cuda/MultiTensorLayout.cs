@@ -1,0 +1,98 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using OptDsl.Runtime.Backends.Quantized;
+
+namespace OptDsl.Runtime.Backends.Cuda;
+
+/// <summary>
+/// The multi-tensor kernel around a declaration's element body (<c>Kernels/multi_tensor_update.cu</c>, filled in for
+/// the layout, the parameter type and the 8-bit states), and the byte layout of its launch metadata:
+/// each launch covers up to <see cref="MaxBlocks"/> chunks of <see cref="ChunkElements"/> elements from up to
+/// <see cref="MaxTensors"/> tensors, described by a struct passed by value, so a step costs few launches and no
+/// host-device copy. Kernel parameters may take 4 KB everywhere (320 chunks a launch, as PyTorch's fused
+/// optimizers) and 32 KB on CUDA 12.1+ with compute capability 7.0+ (4096 chunks: 268M elements a launch).
+/// </summary>
+internal sealed class MultiTensorLayout
+{
+    public const int Threads = 512;
+    public const int ChunkElements = 65536;
+
+    /// <param name="kernel">The declaration's element body.</param>
+    /// <param name="largeParameters">Whether launches may take 32 KB of parameters.</param>
+    /// <param name="quantizedMask">Bit k set: state k is kept in 8 bits (codes and block scales, see
+    /// <see cref="BlockQuantizer"/>), read and written by the kernel directly.</param>
+    public MultiTensorLayout(CudaKernel kernel, bool largeParameters = false, int quantizedMask = 0)
+    {
+        States = kernel.StateCount;
+        QuantizedMask = quantizedMask;
+        // 8-bit states take a second pointer row each (after all code rows) for their block scales.
+        Depth = 2 + States + (quantizedMask != 0 ? States : 0);
+        ScalarSlots = Math.Max(1, kernel.ScalarCount);
+        int parameterBytes = largeParameters ? 32764 : 4096;
+        MaxBlocks = largeParameters ? 4096 : 320;
+        int fixedBytes = MaxBlocks * 4 + MaxBlocks + 4 * ScalarSlots + 16;
+        MaxTensors = Math.Min(largeParameters ? 255 : 110, (parameterBytes - fixedBytes) / (8 * (Depth + 1)));
+        if (MaxTensors < 1)
+            throw new InvalidOperationException($"{kernel.Name}: {States} states and {kernel.ScalarCount} scalars do not fit a CUDA launch's parameters.");
+        NumelOffset = 8 * Depth * MaxTensors;
+        ChunkOffset = NumelOffset + 8 * MaxTensors;
+        TensorOffset = ChunkOffset + 4 * MaxBlocks;
+        MetaBytes = (TensorOffset + MaxBlocks + 7) / 8 * 8;
+        _sources = new[] { Compose(kernel, ParamKind.Float32), Compose(kernel, ParamKind.BFloat16), Compose(kernel, ParamKind.Float16) };
+    }
+
+    readonly string[] _sources;
+
+    /// <summary>The kernel source for parameters (and gradients) of <paramref name="kind"/>; state is always float32.</summary>
+    public string SourceFor(ParamKind kind) => _sources[(int)kind];
+
+    /// <summary>Which states the kernel keeps in 8 bits.</summary>
+    public int QuantizedMask { get; }
+
+    public int MaxBlocks { get; }
+    public int States { get; }
+    public int Depth { get; }
+    public int ScalarSlots { get; }
+    public int MaxTensors { get; }
+    public int NumelOffset { get; }
+    public int ChunkOffset { get; }
+    public int TensorOffset { get; }
+    public int MetaBytes { get; }
+    string Compose(CudaKernel kernel, ParamKind kind) => KernelSources.Fill("multi_tensor_update.cu", new Dictionary<string, string>
+    {
+        ["STATES"] = Text(States),
+        ["DEPTH"] = Text(Depth),
+        ["SCALARS"] = Text(ScalarSlots),
+        ["MAX_TENSORS"] = Text(MaxTensors),
+        ["MAX_BLOCKS"] = Text(MaxBlocks),
+        ["CHUNK"] = Text(ChunkElements),
+        ["THREADS"] = Text(Threads),
+        ["BODY"] = kernel.Body,
+        ["PARAM_KIND"] = Text((int)kind),
+        ["Q8_MASK"] = Text(QuantizedMask),
+        ["Q8_MAP_BITS"] = Maps(),
+        ["Q8_CODE_STARTS"] = Starts(),
+        ["Q8_LOW_EXPONENT"] = Text(CodeTable.LowExponent),
+        ["Q8_MANTISSA_BITS"] = Text(CodeTable.MantissaBits),
+        ["Q8_EXPONENTS"] = Text(CodeTable.Exponents),
+        ["Q8_CODE_STARTS_LENGTH"] = Text(QuantizedMask == 0 ? 1 : 2 * CodeTable.Entries),
+        ["Q8_SIGNED_STARTS"] = Text(CodeTable.Entries),
+    });
+
+    static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The codec's two maps (unsigned, then signed padded to 256) as a CUDA initializer.</summary>
+    static string Maps()
+    {
+        var unsigned = BlockQuantizer.Map(signed: false);
+        var signed = BlockQuantizer.Map(signed: true);
+        var values = unsigned.Concat(signed).Concat(Enumerable.Repeat(1f, 256 - signed.Count));
+        return string.Join(", ", values.Select(v => BitConverter.SingleToInt32Bits(v).ToString(CultureInfo.InvariantCulture)));
+    }
+
+    /// <summary>The code tables (unsigned, then signed) as a CUDA initializer; empty without 8-bit state.</summary>
+    string Starts() => QuantizedMask == 0 ? "0" : string.Join(",",
+        CodeTable.Starts(signed: false).Concat(CodeTable.Starts(signed: true)).Select(b => b.ToString(CultureInfo.InvariantCulture)));
+}

@@ -1,0 +1,115 @@
+using System;
+using System.Linq;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace OptDsl.Runtime.Backends.Portable;
+
+/// <summary>The matrix functions of <c>OptDsl.Matrix</c> on the portable path; results stay on the device.</summary>
+public static class MatrixMath
+{
+    /// <summary>
+    /// Newton–Schulz orthogonalisation of <paramref name="x"/> viewed as <paramref name="like"/>'s matrix
+    /// (<c>shape[0]</c> rows), returned in <paramref name="like"/>'s shape and <paramref name="x"/>'s type. On CUDA the
+    /// iterations run in bfloat16 (tensor cores); elsewhere in <paramref name="x"/>'s type.
+    /// </summary>
+    public static Tensor NewtonSchulz(Tensor x, Tensor like, double steps, double a, double b, double c)
+    {
+        var matrix = x.expand_as(like).reshape(like.shape[0], ColumnCount(like));
+        return Orthogonalize(matrix, steps, a, b, c).reshape(like.shape);
+    }
+
+    /// <summary>
+    /// Newton–Schulz on the last two dimensions of <paramref name="x"/> (a matrix or a batch of them), returned in
+    /// <paramref name="x"/>'s type: in bfloat16 on CUDA (tensor cores), in <paramref name="x"/>'s type elsewhere.
+    /// </summary>
+    public static Tensor Orthogonalize(Tensor x, double steps, double a, double b, double c)
+    {
+        if (steps < 0 || steps != Math.Floor(steps)) throw new ArgumentOutOfRangeException(nameof(steps), steps, "Newton–Schulz needs a whole number of steps, 0 or more.");
+        var work = x.to(WorkType(x));
+        bool tall = work.shape[^2] > work.shape[^1];
+        if (tall) work = work.mT;
+        // Unit Frobenius norm bounds every singular value by 1, inside the iteration's basin; the reduction
+        // accumulates in float32 whatever the work type.
+        var norm = Norms.Vector(work, 2, new long[] { -2, -1 }, keepdim: true);
+        work = work / norm.add(1e-7);
+        for (int i = 0; i < (int)steps; i++)
+        {
+            // X <- aX + (bA + cA²)X with A = XXᵀ; the cubic iteration (c = 0) needs no A².
+            var gram = work.matmul(work.mT);
+            work = c == 0 ? AddMatmul(work, gram, work, a, b) : AddMatmul(work, AddMatmul(gram, gram, gram, b, c), work, a, 1);
+        }
+        if (tall) work = work.mT;
+        return work.to(x.dtype);
+    }
+
+    /// <summary>
+    /// <c>beta * input + alpha * (m1 @ m2)</c>. In bfloat16 one matmul with the sum in its epilogue (addmm, baddbmm;
+    /// float coefficients suffice there); in other types separate operations, so the coefficients stay exact.
+    /// </summary>
+    static Tensor AddMatmul(Tensor input, Tensor m1, Tensor m2, double beta, double alpha)
+    {
+        if (input.dtype != ScalarType.BFloat16 || input.dim() > 3)
+        {
+            var product = m1.matmul(m2);
+            return input.mul(beta).add(alpha == 1 ? product : product.mul(alpha));
+        }
+        if (input.dim() == 2) return torch.addmm(input, m1, m2, (float)beta, (float)alpha);
+        return BaddbmmTakesProductFirst.Value
+            ? torch.baddbmm(m1, m2, input, (float)beta, (float)alpha)
+            : torch.baddbmm(input, m1, m2, (float)beta, (float)alpha);
+    }
+
+    /// <summary>
+    /// TorchSharp 0.107's <c>torch.baddbmm(input, batch1, batch2)</c> hands its tensors to the native call in another
+    /// order and computes <c>beta * batch2 + alpha * (input @ batch1)</c>. Which order this TorchSharp has is asked once,
+    /// on 1x1 matrices, so a fixed release keeps working.
+    /// </summary>
+    static readonly Lazy<bool> BaddbmmTakesProductFirst = new(() =>
+    {
+        using var scope = torch.NewDisposeScope();
+        var (one, two, three) = (torch.full(new long[] { 1, 1, 1 }, 1.0), torch.full(new long[] { 1, 1, 1 }, 2.0), torch.full(new long[] { 1, 1, 1 }, 3.0));
+        // As documented: 1 + 2 * 3 = 7; as 0.107 does it: 3 + 1 * 2 = 5.
+        return torch.baddbmm(one, two, three).item<float>() != 7f;
+    });
+
+    /// <summary>The type the iterations run in: bfloat16 on CUDA (tensor cores), the input's type elsewhere.</summary>
+    internal static ScalarType WorkType(Tensor x) => x.device_type == DeviceType.CUDA ? ScalarType.BFloat16 : x.dtype;
+
+    /// <summary>The matrix view's rows: <c>shape[0]</c> (what <c>Matrix.Rows()</c> reads).</summary>
+    public static long RowCount(Tensor p) => p.dim() > 0 ? p.shape[0]
+        : throw new ArgumentException("Matrix.Rows() needs a parameter of at least one dimension; this one is a scalar.", nameof(p));
+
+    /// <summary>The matrix view's columns: the product of every dimension but the first, so empty tensors work too (what <c>Matrix.Columns()</c> reads).</summary>
+    public static long ColumnCount(Tensor like) => like.shape.Skip(1).Aggregate(1L, (a, b) => a * b);
+
+    // Per-row and per-column reductions of the matrix view (shape[0] rows), shaped to broadcast over the parameter:
+    // a row's value as [rows, 1, 1, ...], a column's as [1, rest of the shape].
+
+    static Tensor View(Tensor x, Tensor like) =>
+        (x.shape.AsSpan().SequenceEqual(like.shape) ? x : x.expand_as(like)).reshape(like.shape[0], ColumnCount(like));
+
+
+    static Tensor AsRows(Tensor perRow, Tensor like) =>
+        perRow.reshape(new[] { like.shape[0] }.Concat(Enumerable.Repeat(1L, (int)like.dim() - 1)).ToArray());
+
+    static Tensor AsColumns(Tensor perColumn, Tensor like) => perColumn.reshape(new[] { 1L }.Concat(like.shape.Skip(1)).ToArray());
+
+    /// <summary>Each row's sum.</summary>
+    public static Tensor RowSum(Tensor x, Tensor like) => AsRows(View(x, like).sum(new long[] { 1 }), like);
+
+    /// <summary>Each row's mean.</summary>
+    public static Tensor RowMean(Tensor x, Tensor like) => AsRows(View(x, like).mean(new long[] { 1 }), like);
+
+    /// <summary>Each row's L2 norm.</summary>
+    public static Tensor RowNorm(Tensor x, Tensor like) => AsRows(View(x, like).square().sum(new long[] { 1 }).sqrt(), like);
+
+    /// <summary>Each column's sum.</summary>
+    public static Tensor ColumnSum(Tensor x, Tensor like) => AsColumns(View(x, like).sum(new long[] { 0 }), like);
+
+    /// <summary>Each column's mean.</summary>
+    public static Tensor ColumnMean(Tensor x, Tensor like) => AsColumns(View(x, like).mean(new long[] { 0 }), like);
+
+    /// <summary>Each column's L2 norm.</summary>
+    public static Tensor ColumnNorm(Tensor x, Tensor like) => AsColumns(View(x, like).square().sum(new long[] { 0 }).sqrt(), like);
+}

@@ -1,0 +1,23 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace OptDsl.Runtime.Backends.Portable;
+
+/// <summary>A request for a Newton–Schulz orthogonalisation of <see cref="WholeTensorRequest.Input"/> as a matrix of <c>shape[0]</c> rows.</summary>
+public sealed class MatrixRequest(Tensor input, Tensor like, double steps, double a, double b, double c) : WholeTensorRequest(input, like)
+{
+    /// <summary>Newton–Schulz iterations.</summary>
+    public double Steps { get; } = steps;
+
+    /// <summary>The quintic's coefficient of X.</summary>
+    public double A { get; } = a;
+
+    /// <summary>The quintic's coefficient of XXᵀX.</summary>
+    public double B { get; } = b;
+
+    /// <summary>The quintic's coefficient of (XXᵀ)²X.</summary>
+    public double C { get; } = c;
+
+    internal (long, long, ScalarType, DeviceType, int, double, double, double, double) Key =>
+        (Like.shape[0], MatrixMath.ColumnCount(Like), Input.dtype, Input.device_type, Input.device_index, Steps, A, B, C);
+}

@@ -1,0 +1,16 @@
+using OptDsl.Runtime.Backends.Quantized;
+using static TorchSharp.torch;
+
+namespace OptDsl.Runtime.Backends;
+
+/// <summary>One parameter's update as a backend takes it: tensors, host scalars and storage, no optimizer types.</summary>
+/// <param name="Parameter">The parameter.</param>
+/// <param name="Gradient">Its gradient: the parameter's shape, type and device.</param>
+/// <param name="States">
+/// Per declared state, its tensor (float32 for a half-precision parameter), or null where the state does not exist yet
+/// (it will be created like the parameter), is switched off, or lies in 8 bits in <paramref name="Quantized"/>.
+/// </param>
+/// <param name="Quantized">The state slots kept in 8 bits between steps, or null for none.</param>
+/// <param name="Scalars">The rule's host scalars for this parameter at this step, which the fused code reads.</param>
+/// <param name="Index">Which of the step's parameters it is: the core's delegates (the portable update) find it so.</param>
+internal readonly record struct UpdateItem(Tensor Parameter, Tensor Gradient, Tensor?[] States, QuantizedSlots? Quantized, float[] Scalars, int Index);

@@ -1,0 +1,259 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using OptDsl.Runtime.Backends;
+using OptDsl.Runtime.Backends.Portable;
+using OptDsl.Runtime.Services;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace OptDsl.Runtime.Core;
+
+public abstract partial class DeclaredOptimizer<TOptions, TState>
+{
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Every group's hyperparameters and every parameter's gradient and state are checked first; an error
+    /// leaves parameters and state untouched. Parameters without a gradient are skipped, as in PyTorch.
+    /// float32, bfloat16 and float16 parameters on CUDA go to the fused kernel, float32 parameters on the CPU to the
+    /// fused CPU loop (see <see cref="DeclaredOptimizer.Backend"/>), the rest to the portable path.
+    /// </remarks>
+    public override Tensor step(Func<Tensor>? closure = null) => Closures.StepWith(closure, () => RunStep(null));
+
+    // The parameters of the step under way, with the backend each goes to (an index into UpdatePaths).
+    readonly List<(TOptions Options, Parameter P, Tensor G, TState State, int Backend)> _work = new();
+
+    // The gradient factor of the update under way (ScaleGradientsInUpdate).
+    readonly GradientFactor _gradientFactor = new();
+
+    IUpdateBackend[]? _backends;
+    int _portable;
+    bool[] _unavailableNoted = Array.Empty<bool>();
+    static int _fallbackReported;
+
+    /// <summary>
+    /// The backends that run this declaration's update, in the order of <see cref="UpdateBackends"/>, built at first
+    /// use over delegates to the generated code; the portable one, which takes any parameter, is at <c>_portable</c>.
+    /// </summary>
+    IUpdateBackend[] UpdatePaths
+    {
+        get
+        {
+            if (_backends is not null) return _backends;
+            var rule = new UpdateRule(
+                (i, p, g) => Update(_work[i].Options, p, g, _work[i].State),
+                StepsKind == UpdateStepsKind.None ? null : (i, p, g) => UpdateSteps(_work[i].Options, p, g, _work[i].State)!,
+                StepsKind,
+                FusedKernel,
+                FusedKernel is null ? null : UpdateCpu);
+            var backends = UpdateBackends.For(rule);
+            _portable = Array.FindIndex(backends, b => !b.Fused);
+            _unavailableNoted = new bool[backends.Length];
+            return _backends = backends;
+        }
+    }
+
+    /// <summary>
+    /// Whether every collected gradient is finite (one device reduction and one host read); under
+    /// <see cref="NonFiniteGradients.Throw"/> a non-finite one throws, naming the first such parameter.
+    /// </summary>
+    bool GradientsFinite()
+    {
+        if (NonFiniteGradients == NonFiniteGradients.Update || _work.Count == 0) return true;
+        if (Finite.All(_work.Select(w => w.G))) return true;
+        using var scope = torch.NewDisposeScope();
+        if (NonFiniteGradients == NonFiniteGradients.Throw)
+        {
+            var p = _work.First(w => !w.G.isfinite().all().item<bool>()).P;
+            throw new InvalidOperationException(
+                $"{Spec.Name}: the gradient of a parameter of shape [{string.Join(", ", p.shape)}] holds NaN or infinity; nothing was changed. " +
+                "Set NonFiniteGradients = Skip to skip such steps (as mixed-precision training does).");
+        }
+        SkippedSteps++;
+        return false;
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Each parameter's state is readied for its backend — allocated, initialised at the first step, and for fused code
+    /// packed into 8 bits with the host scalars filled, else unpacked to full precision — and its item added to the
+    /// backend (the portable one updates it then); then every backend runs, in registry order.
+    /// </remarks>
+    internal override bool RunStep(Func<bool>? beforeUpdate)
+    {
+        ThrowIfLocked();
+        _work.Clear();
+        var backends = UpdatePaths;
+        try
+        {
+            ApplySchedules();
+            CollectAndCheck();
+            if (!GradientsFinite()) return false;
+            if (beforeUpdate is not null && !beforeUpdate()) return false;
+            ScaleGradientsOutsideKernel();
+            for (int i = 0; i < _work.Count; i++)
+            {
+                var (options, p, g, state, backend) = _work[i];
+                state.Step++;
+                if (backends[backend].Fused)
+                {
+                    state.AllocateMissing(options);
+                    InitializeOnFirstStep(p, g, state);
+                    // 8-bit state starts in 8 bits before the kernel reads it (after this, it never leaves them).
+                    if (state.AnyQuantized) state.Pack();
+                    state.FusedScalars ??= new float[Math.Max(1, FusedKernel!.ScalarCount)];
+                    FillScalars(options, state, state.FusedScalars);
+                }
+                else
+                {
+                    using var scope = torch.NewDisposeScope();
+                    state.Unpack();
+                    state.AllocateMissing(options);
+                    InitializeOnFirstStep(p, g, state);
+                }
+                backends[backend].Add(ItemOf(p, g, state, i));
+            }
+            foreach (var backend in backends) backend.Run(_gradientFactor);
+            StepCount++;
+            return true;
+        }
+        finally
+        {
+            // 8-bit state goes back to 8 bits after the update (or after a failure, with the values it had).
+            foreach (var item in _work) item.State.Pack();
+            foreach (var item in _work) item.G.Dispose();
+            foreach (var backend in backends) backend.EndStep();
+            _gradientFactor.Clear();
+            _work.Clear();
+        }
+    }
+
+    /// <summary>Parameter <paramref name="index"/> of the step as the backends take it.</summary>
+    static UpdateItem ItemOf(Parameter p, Tensor g, TState state, int index) =>
+        new(p, g, state.Tensors, state.Quantized, state.FusedScalars ?? Array.Empty<float>(), index);
+
+    internal override void ScaleGradientsInUpdate(Tensor coefficient)
+    {
+        if (coefficient.NumberOfElements != 1) throw new ArgumentException("The gradient factor is one value (a 0-d tensor).", nameof(coefficient));
+        _gradientFactor.Set(coefficient);
+    }
+
+    /// <summary>Applies a pending gradient factor in place to the gradients that go to backends that do not scale them themselves.</summary>
+    void ScaleGradientsOutsideKernel()
+    {
+        if (!_gradientFactor.IsSet) return;
+        foreach (var (_, _, g, _, backend) in _work)
+            if (!UpdatePaths[backend].ScalesGradients) g.mul_(_gradientFactor.On(g.device, float32: false));
+    }
+
+    /// <summary>
+    /// Collects the parameters that have gradients and checks everything a step needs — hyperparameters, gradients,
+    /// state, and the backend each parameter takes (which may compile the fused kernel) — before anything changes.
+    /// A gradient already checked at an earlier step (same tensors) skips the full checks.
+    /// </summary>
+    void CollectAndCheck()
+    {
+        for (int i = 0; i < _parameter_groups.Count; i++)
+        {
+            var group = _parameter_groups[i];
+            var options = (TOptions)group.Options;
+            options.Validate($"parameter group {i}");
+            foreach (var p in group.Parameters)
+            {
+                var g = p.grad;
+                if (g is null) continue;
+                var state = (TState)_state[p.Handle];
+                _work.Add((options, p, g, state, _portable));
+                if (!state.IsCheckedFor(g))
+                {
+                    CheckGradient(p, g);
+                    CheckState(p, state);
+                    state.RememberChecked(g, AcceptingBackend(ItemOf(p, g, state, -1)));
+                }
+                var backend = Choose(ItemOf(p, g, state, -1), state.AcceptedBy);
+                if (backend != _portable) _work[^1] = _work[^1] with { Backend = backend };
+            }
+        }
+    }
+
+    /// <summary>
+    /// The first backend that can take this parameter, its gradient and its state (state not allocated yet will be
+    /// created like the parameter, so it qualifies when the parameter does); the portable one takes any.
+    /// </summary>
+    int AcceptingBackend(in UpdateItem item)
+    {
+        var backends = UpdatePaths;
+        for (int k = 0; k < backends.Length; k++)
+            if (backends[k].Accepts(item)) return k;
+        return _portable;
+    }
+
+    /// <summary>
+    /// Which backend updates this parameter at this step, as <see cref="DeclaredOptimizer.Backend"/> asks: the one that
+    /// accepted it, readied for it (which may compile its kernel), else the portable one — or, where the fused update is
+    /// required, an error saying why it cannot run.
+    /// </summary>
+    int Choose(in UpdateItem item, int accepted)
+    {
+        if (Backend == UpdateBackend.Portable) return _portable;
+        bool forced = Backend == UpdateBackend.Fused;
+        if (FusedKernel is null)
+            return forced ? throw new InvalidOperationException($"{Spec.Name} has no fused update.") : _portable;
+        if (accepted == _portable)
+            return forced
+                ? throw new InvalidOperationException($"{Spec.Name}: the fused update takes contiguous float32 CPU tensors and contiguous float32, bfloat16 or float16 CUDA tensors; a parameter is {item.Parameter.dtype} on {item.Parameter.device}.")
+                : _portable;
+        if (UpdatePaths[accepted].Prepare(item) is not { } unavailable) return accepted;
+        // Said once (on the error stream, once a process for the declaration) when the fallback is first taken.
+        if (!_unavailableNoted[accepted])
+        {
+            _unavailableNoted[accepted] = true;
+            if (!forced && System.Threading.Interlocked.Exchange(ref _fallbackReported, 1) == 0)
+                Console.Error.WriteLine($"OptDsl: {Spec.Name}: {unavailable}.");
+        }
+        return forced ? throw new InvalidOperationException($"{Spec.Name}: {unavailable}") : _portable;
+    }
+
+    /// <summary>State that starts from the first gradient or from the parameter, set just before the first update.</summary>
+    void InitializeOnFirstStep(Parameter p, Tensor g, TState state)
+    {
+        if (state.Step != 1) return;
+        for (int i = 0; i < Spec.States.Count; i++)
+        {
+            var init = Spec.States[i].Init;
+            if (init == StateInitKind.FirstGradient) state.Tensors[i]?.copy_(g);
+            else if (init == StateInitKind.Parameter) state.Tensors[i]?.copy_(p);
+        }
+    }
+
+    void CheckGradient(Parameter p, Tensor g)
+    {
+        if (g.is_sparse)
+            throw new InvalidOperationException($"{Spec.Name} does not support sparse gradients.");
+        if (!g.shape.AsSpan().SequenceEqual(p.shape))
+            throw new InvalidOperationException(
+                $"{Spec.Name}: a gradient has shape [{string.Join(", ", g.shape)}] but its parameter has [{string.Join(", ", p.shape)}].");
+        if (g.dtype != p.dtype)
+            throw new InvalidOperationException($"{Spec.Name}: a gradient is {g.dtype} but its parameter is {p.dtype}.");
+        if (!g.SameDevice(p))
+            throw new InvalidOperationException($"{Spec.Name}: a gradient is on {g.device} but its parameter is on {p.device}.");
+    }
+
+    void CheckState(Parameter p, TState state)
+    {
+        for (int i = 0; i < state.Tensors.Length; i++)
+        {
+            if (state.Tensors[i] is not { } s) continue;
+            if (!s.shape.AsSpan().SequenceEqual(state.ShapeOf(Spec.States[i])))
+                throw new InvalidOperationException(
+                    $"{Spec.Name}: state '{Spec.States[i].Name}' has shape [{string.Join(", ", s.shape)}] but its parameter has [{string.Join(", ", p.shape)}]; was the parameter replaced?");
+            if (!s.SameDevice(p))
+                throw new InvalidOperationException(
+                    $"{Spec.Name}: state '{Spec.States[i].Name}' is on {s.device} but its parameter is on {p.device}; call optimizer.to({p.device}) after moving the model.");
+            if (s.dtype != DeclaredState.StateType(p.dtype))
+                throw new InvalidOperationException(
+                    $"{Spec.Name}: state '{Spec.States[i].Name}' is {s.dtype}; a {p.dtype} parameter keeps {DeclaredState.StateType(p.dtype)} state.");
+        }
+    }
+}
