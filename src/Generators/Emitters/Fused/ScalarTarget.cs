@@ -43,7 +43,7 @@ abstract class ScalarTarget(IElementValues values) : ElementTarget(values)
     public override void AssignSlot(CodeWriter w, string? mask, string name, Slot slot) => w.Line($"{name} = {Read(slot)};");
 
     public override void HostIf(CodeWriter w, Slot slot, string source, CodeWriter then, CodeWriter otherwise) =>
-        Branches(w, $"if ({slot.Variable}) // {source}", then, otherwise);
+        Branches(w, $"if ({Condition(slot)}) // {source}", then, otherwise);
 
     public override PerElementFork ForkPerElement(CodeWriter w, Expr condition, string source, string? mask) =>
         new($"if ({Expression(condition)}) // {source}", mask, mask);
@@ -51,5 +51,8 @@ abstract class ScalarTarget(IElementValues values) : ElementTarget(values)
     public override void EndPerElement(CodeWriter w, PerElementFork fork, CodeWriter then, CodeWriter otherwise) =>
         Branches(w, fork.Header, then, otherwise);
 
-    static string Read(Slot slot) => slot.Variable;
+    string Read(Slot slot) => slot.Type == ValueKind.Boolean ? $"({Condition(slot)})" : slot.Variable;
+
+    /// <summary>A bool slot as a condition.</summary>
+    protected virtual string Condition(Slot slot) => slot.Variable;
 }
