@@ -36,8 +36,13 @@ public sealed class OptimizerGenerator : IIncrementalGenerator
         });
 
         var models = parsed.Select(static (r, _) => r.Model).WithTrackingName(TrackingNames.Model);
-        context.RegisterSourceOutput(models, static (spc, model) =>
+        // Every optimizer's name, so that two whose names differ only in case get distinct files (hint names are
+        // compared without case); it changes only when a class is added, removed or renamed.
+        var names = parsed.Select(static (r, _) => r.Model is null ? null : OptimizerEmitter.FullName(r.Model))
+            .Collect().WithTrackingName(TrackingNames.Names);
+        context.RegisterSourceOutput(models.Combine(names), static (spc, pair) =>
         {
+            var (model, allNames) = pair;
             if (model is null) return;
             string source;
             try
@@ -50,7 +55,7 @@ public sealed class OptimizerGenerator : IIncrementalGenerator
                 spc.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.InternalError, Location.None, model.ClassName, e.GetType().Name + ": " + e.Message));
                 return;
             }
-            spc.AddSource(OptimizerEmitter.HintName(model), SourceText.From(source, System.Text.Encoding.UTF8));
+            spc.AddSource(OptimizerEmitter.HintName(model, allNames), SourceText.From(source, System.Text.Encoding.UTF8));
         });
 
         // Any assembly that uses the runtime calls the TorchSharp loading fix before its code runs.
@@ -92,4 +97,5 @@ public static class TrackingNames
     public const string Diagnostics = nameof(Diagnostics);
     public const string Model = nameof(Model);
     public const string NativeFix = nameof(NativeFix);
+    public const string Names = nameof(Names);
 }

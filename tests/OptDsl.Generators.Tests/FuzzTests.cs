@@ -33,6 +33,11 @@ public class FuzzTests
         "Matrix.Rows()", "(int)g", "(float)t", "for (;;) { }", "while (true) break;", "return;", "throw null;",
         "new float[3]", "p = g;", "m = g;", "lr = 1f;", "t = 2;", "int k = 0;", "if (g > 0) { p -= g; } else { p += g; }",
         "class Inner { }", "void Other() { }", "[Update] void Update(ref float p, float g) { p -= g; }",
+        // Names the generated class or C# reserve, verbatim identifiers, constructors.
+        "State", "Options", "ParamGroup", "Declaration", "var", "@class", "@params", "options", "Backend", "StepCount",
+        "public Foo() { }", "public Foo(float x) : this(null!) { }",
+        // Line terminators C# knows besides CR and LF.
+        "\u2028", "\u2029", "\u0085", "\r",
     };
 
     static readonly Gen<Func<string, string>> Edit = Gen.OneOf(
@@ -50,7 +55,31 @@ public class FuzzTests
         select (Func<string, string>)(s => s.Substring(0, Pos(s, at))),
         // Splice in a piece of another declaration.
         from other in Pick(Seeds) from from1 in Fraction from length in Gen.Int[1, 200] from at in Fraction
-        select (Func<string, string>)(s => s.Insert(Pos(s, at), Slice(other, from1, length))));
+        select (Func<string, string>)(s => s.Insert(Pos(s, at), Slice(other, from1, length))),
+        // Nest deeply: parentheses, casts or conditions around a value, past the generator's nesting limit or near it.
+        from at in Fraction from depth in Gen.Int[200, 700] from shape in Gen.Int[0, 2]
+        select (Func<string, string>)(s => s.Insert(Pos(s, at), Nest(shape, depth))),
+        // The whole declaration again, its class name in other case (file names are compared without case).
+        from upper in Gen.Bool
+        select (Func<string, string>)(s => s + "\n" + Recase(s, upper)));
+
+    static string Nest(int shape, int depth) => shape switch
+    {
+        0 => new string('(', depth) + "g" + new string(')', depth),
+        1 => string.Concat(Enumerable.Repeat("(float)", depth)) + "g",
+        _ => string.Concat(Enumerable.Repeat("g > 0 ? g : ", depth)) + "g",
+    };
+
+    /// <summary>The source with its first class name's case changed (so a second class whose name differs only in case).</summary>
+    static string Recase(string s, bool upper)
+    {
+        int at = s.IndexOf("class ", StringComparison.Ordinal);
+        if (at < 0) return s;
+        int start = at + 6, end = start;
+        while (end < s.Length && char.IsLetterOrDigit(s[end])) end++;
+        var name = s.Substring(start, end - start);
+        return s.Substring(0, start) + (upper ? name.ToUpperInvariant() : name.ToLowerInvariant()) + s.Substring(end);
+    }
 
     static readonly Gen<string> Declaration =
         from seed in Pick(Seeds)

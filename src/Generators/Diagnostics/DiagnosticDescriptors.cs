@@ -128,6 +128,14 @@ public static class DiagnosticDescriptors
         "Refresh method cannot be used",
         "Refresh method '{0}' {1}");
 
+    public static readonly DiagnosticDescriptor NestedTooDeeply = Error("OPT0029",
+        "Update rule nested too deeply",
+        "The rule nests {0} levels deep here, past the limit of {1}; compute parts of it into locals, or shorten the chain of conditions");
+
+    public static readonly DiagnosticDescriptor ConstructorClash = Error("OPT0030",
+        "Constructor clashes with the generated ones",
+        "The constructor of '{0}' {1}; the generated constructors take the parameters and every hyperparameter: remove it, or give it other parameters and call a generated one with ': this(...)'");
+
     public static readonly IReadOnlyList<DiagnosticDescriptor> All = new[]
     {
         NotPartial, NoUpdateMethod, SeveralUpdateMethods, InvalidUpdateSignature, UnsupportedStatement,
@@ -135,7 +143,7 @@ public static class DiagnosticDescriptors
         DefaultNotConstant, InvalidRange, DefaultOutsideRange, UnsupportedClassShape, DeclaresBaseClass,
         FieldWithoutRole, StepAssigned, InvalidStateInit, ConditionalStateOutsideCondition,
         ScalarStateAssignedPerElement, ConflictingRoles, RoleOnStaticField, StateNeverWritten, InternalError,
-        InvalidReduction, LineStateAssigned, InvalidRefresh,
+        InvalidReduction, LineStateAssigned, InvalidRefresh, NestedTooDeeply, ConstructorClash,
     };
 
     static readonly Dictionary<string, DiagnosticDescriptor> _byId = All.ToDictionary(d => d.Id);

@@ -13,8 +13,12 @@ sealed class NameAllocator
     {
         var name = preferred;
         for (int i = 2; !_taken.Add(name); i++) name = preferred + "_" + i;
-        return SyntaxFacts.GetKeywordKind(name) != SyntaxKind.None || SyntaxFacts.GetContextualKeywordKind(name) != SyntaxKind.None
+        return Escape(name);
+    }
+
+    /// <summary><paramref name="name"/> as a C# identifier: keywords and contextual keywords get an <c>@</c> (<c>@params</c>, <c>@var</c>).</summary>
+    public static string Escape(string name) =>
+        SyntaxFacts.GetKeywordKind(name) != SyntaxKind.None || SyntaxFacts.GetContextualKeywordKind(name) != SyntaxKind.None
             ? "@" + name
             : name;
-    }
 }

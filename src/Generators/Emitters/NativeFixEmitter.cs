@@ -10,7 +10,9 @@ public static class NativeFixEmitter
 {
     const string FixType = RuntimeApi.NativeFix;
 
-    public const string HintName = "OptDslNativeInitializer.g.cs";
+    public const string FileStem = "OptDslNativeInitializer";
+
+    public const string HintName = FileStem + ".g.cs";
 
     public static bool Applies(Compilation compilation) =>
         compilation.AssemblyName != "OptDsl.Runtime"

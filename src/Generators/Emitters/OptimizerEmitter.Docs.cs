@@ -74,7 +74,7 @@ static partial class OptimizerEmitter
     /// <summary>The method body's lines, shifted left by the indentation of its closing brace.</summary>
     static IEnumerable<string> Dedent(string source)
     {
-        var lines = source.Replace("\r", "").Split('\n');
+        var lines = LineBreaks.Split(source).ToArray();
         var last = lines[lines.Length - 1];
         var outer = lines.Length > 1 ? last.Length - last.TrimStart().Length : 0;
         for (int i = 0; i < lines.Length; i++)

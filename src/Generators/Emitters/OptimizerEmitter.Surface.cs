@@ -11,13 +11,13 @@ static partial class OptimizerEmitter
     {
         var hypers = OrderedForConstructor(model);
         var declared = string.Join("", hypers.Select(h => ", " + Parameter(h)));
-        var forwarded = string.Join("", hypers.Select(h => ", " + h.Name));
+        var forwarded = string.Join("", hypers.Select(h => ", " + NameAllocator.Escape(h.Name)));
 
         w.Line();
         w.Doc($"<summary>Creates {model.ClassName} over <paramref name=\"parameters\"/>, all in one group.</summary>");
         w.Doc("<param name=\"parameters\">The parameters to optimize.</param>");
         HyperParamDocs(hypers, w);
-        w.Line($"public {model.ClassName}({Parameters} parameters{declared})");
+        w.Line($"public {ClassName(model)}({Parameters} parameters{declared})");
         w.Line($"    : this(new ParamGroup[] {{ new ParamGroup(parameters) }}{forwarded})");
         w.Line("{");
         w.Line("}");
@@ -26,7 +26,7 @@ static partial class OptimizerEmitter
         w.Doc($"<summary>Creates {model.ClassName} over named parameters (as <c>module.named_parameters()</c> gives them), all in one group.</summary>");
         w.Doc("<param name=\"namedParameters\">The parameters to optimize, with their names.</param>");
         HyperParamDocs(hypers, w);
-        w.Line($"public {model.ClassName}(global::System.Collections.Generic.IEnumerable<(string name, {ParameterType} parameter)> namedParameters{declared})");
+        w.Line($"public {ClassName(model)}(global::System.Collections.Generic.IEnumerable<(string name, {ParameterType} parameter)> namedParameters{declared})");
         w.Line($"    : this(global::System.Linq.Enumerable.Select(namedParameters, np => np.parameter){forwarded})");
         w.Line("{");
         w.Line("}");
@@ -35,8 +35,8 @@ static partial class OptimizerEmitter
         w.Doc($"<summary>Creates {model.ClassName} over parameter groups; what a group's options leave unset comes from the values given here.</summary>");
         w.Doc("<param name=\"groups\">The parameter groups, each with its own options.</param>");
         HyperParamDocs(hypers, w);
-        w.Line($"public {model.ClassName}(global::System.Collections.Generic.IEnumerable<global::TorchSharp.Modules.ParamGroup<Options>> groups{declared})");
-        w.Line($"    : base(groups, new Options {{ {string.Join(", ", model.Hypers.Select(h => $"{Property(h)} = {h.Name}"))} }})");
+        w.Line($"public {ClassName(model)}(global::System.Collections.Generic.IEnumerable<global::TorchSharp.Modules.ParamGroup<Options>> groups{declared})");
+        w.Line($"    : base(groups, new Options {{ {string.Join(", ", model.Hypers.Select(h => $"{Property(h)} = {NameAllocator.Escape(h.Name)}"))} }})");
         w.Line("{");
         w.Line("}");
     }
@@ -87,9 +87,9 @@ static partial class OptimizerEmitter
         w.Doc("<summary>A group of <paramref name=\"parameters\"/> that overrides the hyperparameters given; null ones come from the optimizer's defaults.</summary>");
         w.Doc("<param name=\"parameters\">The group's parameters.</param>");
         HyperParamDocs(model.Hypers, w);
-        var nullable = string.Join("", model.Hypers.Select(h => $", {NullableType(h)} {h.Name} = null"));
+        var nullable = string.Join("", model.Hypers.Select(h => $", {NullableType(h)} {NameAllocator.Escape(h.Name)} = null"));
         w.Line($"public ParamGroup({Parameters} parameters{nullable})");
-        w.Line($"    : base(parameters, new Options {{ {string.Join(", ", model.Hypers.Select(h => $"{Property(h)} = {h.Name}"))} }})");
+        w.Line($"    : base(parameters, new Options {{ {string.Join(", ", model.Hypers.Select(h => $"{Property(h)} = {NameAllocator.Escape(h.Name)}"))} }})");
         w.Line("{");
         w.Line("}");
         w.Close();
@@ -132,14 +132,14 @@ static partial class OptimizerEmitter
     static string Parameter(HyperModel h)
     {
         var type = h.Type switch { HyperType.Bool => "bool", HyperType.Int => "int", _ => "double" };
-        if (h.Default is not { } d) return $"{type} {h.Name}";
+        if (h.Default is not { } d) return $"{type} {NameAllocator.Escape(h.Name)}";
         var value = h.Type switch
         {
             HyperType.Bool => Bool(d != 0),
             HyperType.Int => ((long)d).ToString(System.Globalization.CultureInfo.InvariantCulture),
             _ => Literals.Real(d),
         };
-        return $"{type} {h.Name} = {value}";
+        return $"{type} {NameAllocator.Escape(h.Name)} = {value}";
     }
 
     static string NullableType(HyperModel h) => h.Type switch { HyperType.Bool => "bool?", HyperType.Int => "int?", _ => "double?" };

@@ -15,7 +15,22 @@ public static partial class OptimizerEmitter
     const string Parameters = "global::System.Collections.Generic.IEnumerable<" + ParameterType + ">";
     const string TensorType = "global::TorchSharp.torch.Tensor";
 
-    public static string HintName(OptimizerModel model) => (model.Namespace is null ? "" : model.Namespace + ".") + model.ClassName + ".g.cs";
+    /// <summary>The class's name with its namespace.</summary>
+    public static string FullName(OptimizerModel model) => (model.Namespace is null ? "" : model.Namespace + ".") + model.ClassName;
+
+    /// <summary>
+    /// The generated file's name: the class's full name, and where other optimizers' names (<paramref name="all"/>) or the
+    /// native initializer's differ from it only in case, a number that tells them apart (hint names ignore case): the
+    /// initializer keeps its name, then the optimizers in ordinal order take <c>.2</c>, <c>.3</c>...
+    /// </summary>
+    public static string HintName(OptimizerModel model, System.Collections.Immutable.ImmutableArray<string?> all)
+    {
+        var name = FullName(model);
+        int before = string.Equals(name, NativeFixEmitter.FileStem, System.StringComparison.OrdinalIgnoreCase) ? 1 : 0;
+        before += all.Where(n => n is not null && n != name && string.Equals(n, name, System.StringComparison.OrdinalIgnoreCase))
+            .Distinct(System.StringComparer.Ordinal).Count(n => string.CompareOrdinal(n, name) < 0);
+        return name + (before == 0 ? "" : "." + (before + 1).ToString(System.Globalization.CultureInfo.InvariantCulture)) + ".g.cs";
+    }
 
     public static string Emit(OptimizerModel model)
     {
@@ -27,7 +42,8 @@ public static partial class OptimizerEmitter
         if (model.Namespace is not null) w.Open("namespace " + model.Namespace);
 
         ClassDocs(model, w);
-        w.Open($"partial class {model.ClassName} : {RuntimeApi.DeclaredOptimizer}<{model.ClassName}.Options, {model.ClassName}.State>");
+        var name = ClassName(model);
+        w.Open($"partial class {name} : {RuntimeApi.DeclaredOptimizer}<{name}.Options, {name}.State>");
         Declaration(model, w);
         Constructors(model, w);
         OptionsClass(model, w);
@@ -59,4 +75,7 @@ public static partial class OptimizerEmitter
     }
 
     static string Bool(bool b) => b ? "true" : "false";
+
+    /// <summary>The class's name as C# writes it (<c>@class</c> for a class named with a keyword).</summary>
+    static string ClassName(OptimizerModel model) => NameAllocator.Escape(model.ClassName);
 }

@@ -310,18 +310,8 @@ sealed class PortableEmitter : RuleWalker<CodeWriter>
         return new ElementValue(name);
     }
 
-    protected override void EndHostIf(If i, string condition, CodeWriter then, CodeWriter otherwise)
-    {
-        Path.Open($"if ({condition})");
-        Path.Append(then);
-        Path.Close();
-        if (otherwise.ToString().Length > 0)
-        {
-            Path.Open("else");
-            Path.Append(otherwise);
-            Path.Close();
-        }
-    }
+    protected override void EndHostIf(If i, string condition, CodeWriter then, CodeWriter otherwise) =>
+        Path.If($"if ({condition})", then, otherwise);
 
     Value Evaluate(Expr e, string? hint = null)
     {

@@ -527,7 +527,20 @@ sealed class BodyTranslator
 
     static string Source(IOperation op) => Source(op.Syntax);
 
-    static string Source(SyntaxNode node) => string.Join(" ", node.ToString().Split(new[] { ' ', '\t', '\r', '\n' }, System.StringSplitOptions.RemoveEmptyEntries));
+    /// <summary>The node's text on one line: every run of white space (line terminators of any kind included) becomes one space.</summary>
+    static string Source(SyntaxNode node)
+    {
+        var text = new System.Text.StringBuilder();
+        bool space = false;
+        foreach (char c in node.ToString())
+        {
+            if (char.IsWhiteSpace(c)) { space = text.Length > 0; continue; }
+            if (space) text.Append(' ');
+            space = false;
+            text.Append(c);
+        }
+        return text.ToString();
+    }
 
     /// <summary>The node's text on one line, shortened for a diagnostic message.</summary>
     static string Text(SyntaxNode node)

@@ -5,8 +5,11 @@ namespace OptDsl.Generators.Parsing;
 
 static class Constants
 {
-    /// <summary>Whether <paramref name="value"/> is a number or a bool (what a declaration's constants must be).</summary>
-    public static bool IsNumeric(object? value) => value is bool or sbyte or byte or short or ushort or int or uint or long or ulong or float or double or decimal;
+    /// <summary>
+    /// Whether <paramref name="value"/> is a number, a bool or a char (what a declaration's constants must be; C# turns a
+    /// char into its code where a number is wanted: <c>float lr = 'a'</c> is 97).
+    /// </summary>
+    public static bool IsNumeric(object? value) => value is bool or char or sbyte or byte or short or ushort or int or uint or long or ulong or float or double or decimal;
 
     /// <summary>
     /// A numeric constant as a double. A <c>float</c> goes through its shortest round-trip text, so that
@@ -18,6 +21,7 @@ static class Constants
         // Half-typed code can hold a constant of another kind where a number belongs; the compiler reports it.
         if (!IsNumeric(value)) return double.NaN;
         if (value is bool b) return b ? 1 : 0;
+        if (value is char c) return c;
         if (value is float || type?.SpecialType == SpecialType.System_Single)
         {
             var single = System.Convert.ToSingle(value, CultureInfo.InvariantCulture);

@@ -63,6 +63,11 @@ public static class DeclarationParser
         if (type.IsGenericType) Report(DiagnosticDescriptors.UnsupportedClassShape, syntax.TypeParameterList?.GetLocation() ?? at, name, "generic");
         if (type.IsStatic) Report(DiagnosticDescriptors.UnsupportedClassShape, at, name, "static");
         else if (type.IsAbstract) Report(DiagnosticDescriptors.UnsupportedClassShape, at, name, "abstract");
+        // The class holds members of these names (a class cannot hold a member of its own name).
+        if (ReservedNames.OptimizerMembers.Contains(name))
+            Report(DiagnosticDescriptors.NameClash, at, name, "a member of the generated optimizer, which a class cannot have its own name for");
+        else if (name == "var")
+            Report(DiagnosticDescriptors.NameClash, at, name, "C#'s 'var', which the generated code declares its locals with");
         foreach (var declaration in type.DeclaringSyntaxReferences.Select(r => r.GetSyntax(cancellationToken)).OfType<TypeDeclarationSyntax>())
         {
             var baseClass = declaration.BaseList?.Types.FirstOrDefault(t =>
@@ -174,6 +179,7 @@ public static class DeclarationParser
             roles.Broken.Add(field);
         }
         CheckNames(hypers, states, scalarStates, type, Report);
+        CheckConstructors(type, hypers, Report, cancellationToken);
 
         if (updateMethods.Count == 0)
         {
@@ -245,6 +251,11 @@ public static class DeclarationParser
             return null;
         }
 
+        if (NestingDepth.FirstTooDeep(methodSyntax.Body ?? (SyntaxNode)methodSyntax.ExpressionBody!) is var (deep, depth))
+        {
+            diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.NestedTooDeeply, deep.GetLocation(), depth, NestingDepth.Limit));
+            return null;
+        }
         var bodyModel = ModelFor(semanticModel, methodSyntax);
         // A body C# rejects (a local read before it is assigned, a type error) gets only the compiler's errors.
         if (bodyModel.GetMethodBodyDiagnostics(methodSyntax.Span, cancellationToken).Any(d => d.Severity == DiagnosticSeverity.Error)) return null;
@@ -405,6 +416,37 @@ public static class DeclarationParser
             else if (stateProperties.TryGetValue(property, out var other))
                 report(DiagnosticDescriptors.NameClash, Where(s), new object?[] { s, $"state '{other}' (both become the property '{property}')" });
             else stateProperties[property] = s;
+        }
+    }
+
+    /// <summary>
+    /// Reports a constructor the class declares that would not compile beside the generated ones: one that does not call
+    /// a generated constructor with <c>: this(...)</c> (the runtime's base class has no constructor it could call), or
+    /// one with the parameter types of a generated constructor.
+    /// </summary>
+    static void CheckConstructors(INamedTypeSymbol type, List<HyperModel> hypers, System.Action<DiagnosticDescriptor, Location?, object?[]> report,
+        CancellationToken cancellationToken)
+    {
+        // The generated constructors take one of these, then every hyperparameter (required ones first).
+        var first = new[]
+        {
+            "System.Collections.Generic.IEnumerable<TorchSharp.Modules.Parameter>",
+            "System.Collections.Generic.IEnumerable<(string name, TorchSharp.Modules.Parameter parameter)>",
+            $"System.Collections.Generic.IEnumerable<TorchSharp.Modules.ParamGroup<{type.ToDisplayString()}.Options>>",
+        };
+        var rest = hypers.Where(h => h.Default is null).Concat(hypers.Where(h => h.Default is not null))
+            .Select(h => h.Type switch { HyperType.Bool => SpecialType.System_Boolean, HyperType.Int => SpecialType.System_Int32, _ => SpecialType.System_Double })
+            .ToList();
+        foreach (var constructor in type.InstanceConstructors.Where(c => !c.IsImplicitlyDeclared))
+        {
+            var syntax = constructor.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(cancellationToken) as ConstructorDeclarationSyntax;
+            var at = syntax?.Identifier.GetLocation() ?? constructor.Locations.FirstOrDefault();
+            var ps = constructor.Parameters;
+            if (syntax?.Initializer is not { } initializer || !initializer.ThisOrBaseKeyword.IsKind(SyntaxKind.ThisKeyword))
+                report(DiagnosticDescriptors.ConstructorClash, at, new object?[] { type.Name, "does not call a generated constructor with ': this(...)'" });
+            else if (ps.Length == rest.Count + 1 && first.Contains(ps[0].Type.ToDisplayString())
+                     && ps.Skip(1).Select(p => p.Type.SpecialType).SequenceEqual(rest))
+                report(DiagnosticDescriptors.ConstructorClash, at, new object?[] { type.Name, "has the parameters of a generated constructor" });
         }
     }
 

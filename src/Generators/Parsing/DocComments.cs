@@ -1,6 +1,7 @@
 using System.Linq;
 using System.Text;
 using Microsoft.CodeAnalysis;
+using OptDsl.Generators.Model;
 
 namespace OptDsl.Generators.Parsing;
 
@@ -16,7 +17,7 @@ static class DocComments
         var text = new StringBuilder();
         foreach (var trivia in node.GetLeadingTrivia())
         {
-            foreach (var raw in trivia.ToFullString().Split('\n'))
+            foreach (var raw in LineBreaks.Split(trivia.ToFullString()))
             {
                 var line = raw.Trim();
                 if (!line.StartsWith("///")) continue;

@@ -23,14 +23,14 @@ public static class ReservedNames
         "step", "zero_grad", "add_param_group", "state_dict", "load_state_dict", "save_state_dict", "parameters", "ParamGroups",
         "Dispose", "Finalize", "to", "_defaults", "_state", "_parameter_groups", "_step", "StateDictionary", "TypeCode");
 
-    /// <summary>Members of the runtime's <c>DeclaredOptions</c>, which a hyperparameter's property may not shadow.</summary>
+    /// <summary>Members of the runtime's <c>DeclaredOptions</c>, which a hyperparameter's property may not shadow, and the class's own name.</summary>
     public static readonly ImmutableHashSet<string> OptionsMembers = ImmutableHashSet.Create(
-        "Spec", "Get", "Set", "Value", "Check", "FillFrom", "Validate", "LearningRate", "InitialLearningRate", "SaveStateDict",
+        "Options", "Spec", "Get", "Set", "Value", "Check", "FillFrom", "Validate", "LearningRate", "InitialLearningRate", "SaveStateDict",
         "LoadStateDict", "Item", "Equals", "GetHashCode", "ToString", "GetType", "MemberwiseClone");
 
-    /// <summary>Members of the runtime's <c>DeclaredState</c>, which a state's property may not shadow.</summary>
+    /// <summary>Members of the runtime's <c>DeclaredState</c>, which a state's property may not shadow, and the class's own name.</summary>
     public static readonly ImmutableHashSet<string> StateMembers = ImmutableHashSet.Create(
-        "Spec", "Parameter", "_parameter", "Step", "Tensors", "Scalars", "Initialize", "AllocateMissing", "Read", "StateType",
+        "State", "Spec", "Parameter", "_parameter", "Step", "Tensors", "Scalars", "Initialize", "AllocateMissing", "Read", "StateType",
         "SaveConditionalStateTensor", "LoadConditionalStateTensor", "Dispose", "SaveStateDict",
         "LoadStateDict", "ApproximatelyEquals", "Equals", "GetHashCode", "ToString", "GetType", "MemberwiseClone", "to");
 }

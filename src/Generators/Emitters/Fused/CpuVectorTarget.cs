@@ -114,8 +114,11 @@ sealed class CpuVectorTarget(IElementValues values) : ElementTarget(values)
     {
         var lanes = Values.NewVariable("mask");
         w.Line($"var {lanes} = {AsMask(Vector(condition))}; // {source}");
-        var then = mask is null ? lanes : $"({mask} & {lanes})";
-        var otherwise = mask is null ? $"(~{lanes})" : $"{VectorType}.AndNot({mask}, {lanes})";
+        if (mask is null) return new PerElementFork("", lanes, $"(~{lanes})");
+        // Inside another condition each arm's lanes get a variable, so that nested masks do not grow with the depth.
+        var (then, otherwise) = (Values.NewVariable("lanes"), Values.NewVariable("lanes"));
+        w.Line($"var {then} = {mask} & {lanes};");
+        w.Line($"var {otherwise} = {VectorType}.AndNot({mask}, {lanes});");
         return new PerElementFork("", then, otherwise);
     }
 

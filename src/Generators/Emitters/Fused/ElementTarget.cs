@@ -58,17 +58,8 @@ abstract class ElementTarget
     /// <summary>Writes a per-element condition's arms.</summary>
     public abstract void EndPerElement(CodeWriter w, PerElementFork fork, CodeWriter then, CodeWriter otherwise);
 
-    /// <summary>An if with its else, the else left out when empty.</summary>
-    protected static void Branches(CodeWriter w, string header, CodeWriter then, CodeWriter otherwise)
-    {
-        w.Open(header);
-        w.Append(then);
-        w.Close();
-        if (otherwise.ToString().Length == 0) return;
-        w.Open("else");
-        w.Append(otherwise);
-        w.Close();
-    }
+    /// <summary>An if with its else (left out when empty; an else-if chain stays flat).</summary>
+    protected static void Branches(CodeWriter w, string header, CodeWriter then, CodeWriter otherwise) => w.If(header, then, otherwise);
 
     /// <summary>Reads a reference: its register, or its host value's slot through <paramref name="slot"/>.</summary>
     protected string Reference(Reference r, System.Func<Slot, string> slot) => Values.Read(r) switch

@@ -144,18 +144,7 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
     protected override void EndHostIf(If i, string condition, FusedPath then, FusedPath otherwise)
     {
         var slot = _hostConditions.Pop();
-        if (then.Host.ToString().Length + otherwise.Host.ToString().Length > 0)
-        {
-            HostCode.Open($"if ({condition})");
-            HostCode.Append(then.Host);
-            HostCode.Close();
-            if (otherwise.Host.ToString().Length > 0)
-            {
-                HostCode.Open("else");
-                HostCode.Append(otherwise.Host);
-                HostCode.Close();
-            }
-        }
+        if (!then.Host.IsEmpty || !otherwise.Host.IsEmpty) HostCode.If($"if ({condition})", then.Host, otherwise.Host);
         for (int t = 0; t < Targets.Length; t++) Targets[t].HostIf(Path.Element[t], slot, i.Source, then.Element[t], otherwise.Element[t]);
     }
 
