@@ -45,7 +45,7 @@ sealed class PortableEmitter : RuleWalker<CodeWriter>
         Path.Open($"protected override void Refresh(Options {OptionsVariable}, {TensorType} {_g}, State {StateVariable})");
         BindValues();
         Env[(VarKind.Grad, Rule.GradName)] = new ElementValue(_g);
-        Walk(Rule.Body);
+        WithKeptScalars(Path, () => Walk(Rule.Body));
         Path.Close();
         Path.Line();
         Path.Doc("<inheritdoc/>");
@@ -106,7 +106,7 @@ sealed class PortableEmitter : RuleWalker<CodeWriter>
         Env[(VarKind.Param, Rule.ParamName)] = new ElementValue(_p);
         Env[(VarKind.Grad, Rule.GradName)] = new ElementValue(_g);
 
-        Walk(Rule.Body);
+        WithKeptScalars(w, () => Walk(Rule.Body));
         if (steps != StepsKind.None) w.Line("yield break;");
         w.Close();
     }
@@ -160,7 +160,7 @@ sealed class PortableEmitter : RuleWalker<CodeWriter>
                 Path.Line($"{handle}.copy_({t.Name});");
                 break;
             case HostValue h:
-                Path.Line($"{handle}.fill_({h.Code});");
+                Path.Line($"{handle}.fill_({Kept(h.Code)});");
                 break;
         }
         Env[key] = new ElementValue(handle);
@@ -212,7 +212,7 @@ sealed class PortableEmitter : RuleWalker<CodeWriter>
         if (scale is not null && addend is not null && Reads(addend, target)) return false;
 
         var scaleValue = scale is null ? null : Evaluate(scale);
-        var scaleCode = scaleValue is null ? "" : $".{(divide ? "div_" : "mul_")}({Code(scaleValue)})";
+        var scaleCode = scaleValue is null ? "" : $".{(divide ? "div_" : "mul_")}({ScalarOrTensor(scaleValue)})";
         var addendCall = addend is null ? "" : "." + AddendCall(addend, negative);
         var handle = Handle((target.Kind, target.Name));
         ProtectAliases(handle, (target.Kind, target.Name));
@@ -224,8 +224,8 @@ sealed class PortableEmitter : RuleWalker<CodeWriter>
 
     string AddendCall(Expr r, bool negative)
     {
-        string Signed(string code) => negative ? $"-({code})" : code;
-        if (!r.Varying) return $"{(negative ? "sub_" : "add_")}({Host(r)})";
+        string Signed(string code) => Kept(negative ? $"-({code})" : code);
+        if (!r.Varying) return negative ? $"sub_({Kept(Host(r))})" : $"add_({Kept(Host(r))}, {One})";
         switch (r)
         {
             case Binary { Op: BinaryOp.Multiply, Left: var a, Right: var b } when !a.Varying:
@@ -246,7 +246,7 @@ sealed class PortableEmitter : RuleWalker<CodeWriter>
             case Binary { Op: BinaryOp.Divide, Left: var t1, Right: var t2 } when t1.Varying && t2.Varying:
                 return $"addcdiv_({Tensor(t1)}, {Tensor(t2)}, value: {Signed("1")})";
             default:
-                return $"{(negative ? "sub_" : "add_")}({Tensor(r)})";
+                return negative ? $"sub_({Tensor(r)})" : $"add_({Tensor(r)}, {One})";
         }
 
         // h * t, or h * t1 * t2 as one addcmul_.
@@ -357,13 +357,14 @@ sealed class PortableEmitter : RuleWalker<CodeWriter>
                 {
                     BinaryOp.Add => "add", BinaryOp.Subtract => "sub", BinaryOp.Multiply => "mul", BinaryOp.Divide => "div", _ => "fmod",
                 };
-                if (l is ElementValue lt) return $"{lt.Name}.{method}({Code(r)})";
+                // Tensor.add(x) makes its alpha of 1 a Scalar it does not keep alive: give it one that is.
+                if (l is ElementValue lt) return b.Op == BinaryOp.Add ? $"{lt.Name}.add({ScalarOrTensor(r)}, {One})" : $"{lt.Name}.{method}({ScalarOrTensor(r)})";
                 var host = Code(l);
                 var tensor = Code(r);
                 return b.Op switch
                 {
-                    BinaryOp.Add => $"{tensor}.add({host})",
-                    BinaryOp.Multiply => $"{tensor}.mul({host})",
+                    BinaryOp.Add => $"{tensor}.add({Kept(host)}, {One})",
+                    BinaryOp.Multiply => $"{tensor}.mul({Kept(host)})",
                     BinaryOp.Subtract => $"{TensorMath}.Sub({host}, {tensor})",
                     BinaryOp.Divide => $"{TensorMath}.Div({host}, {tensor})",
                     _ => $"{TensorMath}.AsTensor({host}, {tensor}).fmod({tensor})",
@@ -386,7 +387,7 @@ sealed class PortableEmitter : RuleWalker<CodeWriter>
                     BinaryOp.Equal => ("eq", "eq"),
                     _ => ("ne", "ne"),
                 };
-                return l is ElementValue lt ? $"{lt.Name}.{method}({Code(r)})" : $"{Code(r)}.{flipped}({Code(l)})";
+                return l is ElementValue lt ? $"{lt.Name}.{method}({ScalarOrTensor(r)})" : $"{Code(r)}.{flipped}({ScalarOrTensor(l)})";
             }
         }
     }
@@ -432,6 +433,7 @@ sealed class PortableEmitter : RuleWalker<CodeWriter>
         public override string this[int index] => emitter.Code(values[index]);
         public override bool IsTensor(int index) => values[index] is ElementValue;
         public override string AsTensor(int index) => emitter.AsTensor(values[index]);
+        public override string Scalar(int index) => emitter.ScalarOrTensor(values[index]);
         public override string Parameter => emitter._p;
     }
 
@@ -473,6 +475,28 @@ sealed class PortableEmitter : RuleWalker<CodeWriter>
         HostValue h => h.Code,
         _ => throw new System.InvalidOperationException("read of an unassigned local"),
     };
+
+    /// <summary>The variable holding the update's <c>KeptScalars</c>, named when the first is needed.</summary>
+    string? _scalars;
+
+    /// <summary>A host value as a <c>Scalar</c> kept alive until the update ends (TorchSharp frees temporary ones mid-call).</summary>
+    string Kept(string hostCode) => $"{_scalars ??= Variables.Take("scalars")}[{hostCode}]";
+
+    /// <summary>The alpha of 1 that <c>add</c> needs spelled out.</summary>
+    string One => Kept("1.0");
+
+    /// <summary>A value where TorchSharp takes a tensor or a <c>Scalar</c>.</summary>
+    string ScalarOrTensor(Value v) => v is HostValue h ? Kept(h.Code) : Code(v);
+
+    /// <summary>Writes the statements <paramref name="walk"/> emits, after the <c>KeptScalars</c> they use, into <paramref name="w"/>.</summary>
+    void WithKeptScalars(CodeWriter w, System.Action walk)
+    {
+        var body = Path = new CodeWriter();
+        walk();
+        Path = w;
+        if (_scalars is not null) w.Line($"using var {_scalars} = {RuntimeApi.KeptScalars}.Rent();");
+        w.Append(body);
+    }
 
     string AsTensor(Value v) => v is HostValue h ? $"{TensorMath}.AsTensor({h.Code}, {_p})" : Code(v);
 

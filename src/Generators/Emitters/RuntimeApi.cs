@@ -32,6 +32,7 @@ static class RuntimeApi
     public const string Portable = Backends + ".Portable";
     public const string TensorMath = Portable + ".TensorMath";
     public const string MatrixMath = Portable + ".MatrixMath";
+    public const string KeptScalars = Portable + ".KeptScalars";
 
     // The fused CPU backend.
     public const string CpuChunk = Backends + ".Cpu.CpuChunk";

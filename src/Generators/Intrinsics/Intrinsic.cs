@@ -64,6 +64,9 @@ public abstract class PortableArguments
     /// <summary>Whether the argument is a tensor rather than a host value.</summary>
     public abstract bool IsTensor(int index);
 
+    /// <summary>The argument where TorchSharp takes a <c>Scalar</c> or a tensor: a host value as a Scalar kept alive for the update.</summary>
+    public abstract string Scalar(int index);
+
     /// <summary>The argument as a tensor: a host value becomes a 0-d tensor typed and placed like the parameter.</summary>
     public abstract string AsTensor(int index);
 

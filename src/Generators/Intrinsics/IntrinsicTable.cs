@@ -49,7 +49,7 @@ public static class IntrinsicTable
         new(MathFunction.Pow, IntrinsicKind.Elementwise, 2, new[] { "Math.Pow" })
         {
             Host = $"{Math}.Pow({{0}}, {{1}})",
-            Portable = a => a.IsTensor(0) ? $"{a[0]}.pow({a[1]})" : $"{RuntimeApi.TensorMath}.Pow({a[0]}, {a[1]})",
+            Portable = a => a.IsTensor(0) ? $"{a[0]}.pow({a.Scalar(1)})" : $"{RuntimeApi.TensorMath}.Pow({a[0]}, {a[1]})",
             Cuda = "powf({0}, {1})", CpuScalar = $"{MathF}.Pow({{0}}, {{1}})", CpuVector = $"{RuntimeApi.VectorMath}.Pow({{0}}, {{1}})",
         },
         Standard(MathFunction.Exp, "Exp", "exp", "expf"),
