@@ -170,6 +170,18 @@ public class AdversarialInputTests
     }
 
     [Fact]
+    public void Optimizer_on_two_parts_of_one_class_generates_once()
+    {
+        var run = GeneratorHarness.Generate(Usings + """
+            [Optimizer] public partial class Twice { [Hyper] float lr = 0.1f; [Update] void Update(ref float p, float g) { p -= lr * g; } }
+            [Optimizer] public partial class Twice { }
+            """);
+        Assert.Null(run.Result.Exception);
+        Assert.Single(run.Result.GeneratedSources, s => s.HintName.StartsWith("Twice", StringComparison.Ordinal));
+        Assert.Contains(run.Output.GetDiagnostics(), d => d.Id == "CS0579");
+    }
+
+    [Fact]
     public void A_char_default_is_the_number_CSharp_makes_of_it()
     {
         var run = CodeOrOptError(Usings + "[Optimizer] public partial class Chars { [Hyper] float lr = 'a'; [Update] void Update(ref float p, float g) { p -= lr * g; } }");

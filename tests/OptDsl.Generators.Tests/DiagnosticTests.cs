@@ -91,8 +91,13 @@ public class DiagnosticTests
         Assert.Equal(id, diagnostic.Id);
         Assert.Equal(source.Substring(span.Start, span.Length), source.Substring(diagnostic.Location.SourceSpan.Start, diagnostic.Location.SourceSpan.Length));
         Assert.Equal(span, diagnostic.Location.SourceSpan);
-        if (diagnostic.Severity == DiagnosticSeverity.Error)
-            Assert.DoesNotContain(run.Result.GeneratedSources, s => s.HintName.Contains("Broken"));
+        // With an error, the class gets nothing or (where only its rule is wrong) its surface alone, which compiles.
+        if (diagnostic.Severity == DiagnosticSeverity.Error && run.Result.GeneratedSources.Any(s => s.HintName.Contains("Broken")))
+        {
+            Assert.Contains("update rule has errors", run.Generated(run.Result.GeneratedSources.Single(s => s.HintName.Contains("Broken")).HintName));
+            Assert.DoesNotContain(run.Output.GetDiagnostics(), d => d.Severity == DiagnosticSeverity.Error && !d.Location.IsInSource);
+            Assert.DoesNotContain(run.Output.GetDiagnostics(), d => d.Severity == DiagnosticSeverity.Error && d.Location.SourceTree?.FilePath != "Declaration0.cs");
+        }
     }
 
     [Fact]

@@ -41,7 +41,7 @@ public static class DiagnosticDescriptors
 
     public static readonly DiagnosticDescriptor UnsupportedCall = Error("OPT0007",
         "Method cannot be called in an update rule",
-        "'{0}' cannot be called in an update rule; call MathF, Math or OptMath functions instead ({1})");
+        "'{0}' is not a function an update rule can call; it can call {1}");
 
     public static readonly DiagnosticDescriptor InvalidHyperType = Error("OPT0008",
         "Hyperparameter has an unsupported type",

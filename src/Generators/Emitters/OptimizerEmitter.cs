@@ -53,6 +53,29 @@ public static partial class OptimizerEmitter
         w.Doc("<inheritdoc/>");
         w.Line($"protected override State CreateState({ParameterType} parameter) => new State(parameter);");
         w.Line();
+        if (model.RuleHasErrors)
+        {
+            // The build fails on the rule's error; this only keeps call sites free of a cascade of missing members.
+            w.Doc("<summary>The update rule has errors (see the build's diagnostics), so this class cannot update parameters.</summary>");
+            w.Line($"protected override void Update(Options options, {TensorType} p, {TensorType} g, State state) =>");
+            w.Line($"    throw new global::System.InvalidOperationException(\"{model.ClassName}'s update rule has errors; see the build's diagnostics.\");");
+            w.Line();
+            w.Doc("<inheritdoc/>");
+            w.Line("protected override string NoFusedCode => \"no fused code: the update rule has errors\";");
+        }
+        else
+        {
+            EmitRules(model, w);
+        }
+        w.Close();
+
+        if (model.Namespace is not null) w.Close();
+        return w.ToString();
+    }
+
+    /// <summary>The update (and refresh) rule on every backend.</summary>
+    static void EmitRules(OptimizerModel model, CodeWriter w)
+    {
         PortableEmitter.Emit(model, w);
         w.Line();
         if (model.Refresh is not null)
@@ -68,10 +91,6 @@ public static partial class OptimizerEmitter
             w.Doc("<inheritdoc/>");
             w.Line($"protected override string NoFusedCode => \"no fused code: the rule works on whole tensors ({names}); the portable path runs it\";");
         }
-        w.Close();
-
-        if (model.Namespace is not null) w.Close();
-        return w.ToString();
     }
 
     static string Bool(bool b) => b ? "true" : "false";

@@ -18,6 +18,12 @@ public sealed record OptimizerModel(
 {
     /// <summary>The update's work on whole tensors, which decides the backends it gets (from the analysis step).</summary>
     public WholeTensorWork Work { get; init; } = WholeTensorWork.None;
+
+    /// <summary>
+    /// Whether the rules have errors (reported as diagnostics, or C#'s own): the model then holds the class's surface
+    /// only — hyperparameters and state — and the generated class an update that cannot run.
+    /// </summary>
+    public bool RuleHasErrors { get; init; }
 }
 
 public enum HyperType { Float, Double, Int, Bool }
@@ -63,6 +69,9 @@ public sealed record UpdateModel(
 
     /// <summary>What the rule reads and writes.</summary>
     public RuleUsage Usage { get; init; } = RuleUsage.None;
+
+    /// <summary>No rule: what a class whose rules have errors is given.</summary>
+    public static readonly UpdateModel None = new("p", "g", null, false, EquatableArray<Stmt>.Empty, EquatableArray<LocalModel>.Empty, "");
 }
 
 /// <summary>A local of the update rule, under its unique name.</summary>

@@ -42,9 +42,18 @@ public static class DeclarationParser
         // Likewise members the compiler already rejects as such (two of one name, an unknown type): its error says it.
         if (context.SemanticModel.GetDeclarationDiagnostics(syntax.Span, cancellationToken).Any(d => d.Id is "CS0102" or "CS0111" or "CS0246"))
             return new ParseResult(null, diagnostics.ToEquatableArray());
+        // [Optimizer] on several parts of one class (C# reports the duplicate attribute): the first part speaks for it.
+        var marked = context.Attributes.Length == 0 ? Enumerable.Empty<SyntaxNode>() : type.DeclaringSyntaxReferences
+            .Select(r => r.GetSyntax(cancellationToken)).OfType<TypeDeclarationSyntax>()
+            .Where(d => d.AttributeLists.SelectMany(l => l.Attributes).Any(a =>
+                ModelFor(context.SemanticModel, a).GetSymbolInfo(a, cancellationToken).Symbol?.ContainingType?.ToDisplayString() == OptimizerGenerator.OptimizerAttribute))
+            .OrderBy(d => d.SyntaxTree.FilePath, System.StringComparer.Ordinal).ThenBy(d => d.SpanStart);
+        if (marked.FirstOrDefault() is { } first && first != syntax)
+            return new ParseResult(null, diagnostics.ToEquatableArray());
         var model = ParseClass(type, syntax, context.SemanticModel, diagnostics, cancellationToken);
-        bool failed = diagnostics.Any(d => DiagnosticDescriptors.ById(d.Id).DefaultSeverity == DiagnosticSeverity.Error);
-        return new ParseResult(failed ? null : model, diagnostics.ToEquatableArray());
+        // With an error, only a model of the class's surface (its rules left out) is kept.
+        bool failed = diagnostics.Any(IsError);
+        return new ParseResult(failed && model is not { RuleHasErrors: true } ? null : model, diagnostics.ToEquatableArray());
     }
 
     static OptimizerModel? ParseClass(INamedTypeSymbol type, TypeDeclarationSyntax syntax, SemanticModel semanticModel,
@@ -181,10 +190,22 @@ public static class DeclarationParser
         CheckNames(hypers, states, scalarStates, type, Report);
         CheckConstructors(type, hypers, Report, cancellationToken);
 
+        // Past this point a problem is in the rules. Where the class and its members are sound, the class still gets
+        // its public surface (constructors, options, state) with an update that cannot run, so that call sites
+        // compile and the rule's own error is the only one the build shows.
+        bool membersSound = !diagnostics.Any(IsError);
+        OptimizerModel Model(UpdateModel update, UpdateModel? refresh) => new(
+            type.ContainingNamespace.IsGlobalNamespace ? null : type.ContainingNamespace.ToDisplayString(),
+            name,
+            type.DeclaredAccessibility == Accessibility.Public ? "public" : "internal",
+            DocComments.Summary(syntax),
+            hypers.ToEquatableArray(), states.ToEquatableArray(), scalarStates.ToEquatableArray(), update, refresh);
+        OptimizerModel? Surface() => membersSound ? Model(UpdateModel.None, null) with { RuleHasErrors = true } : null;
+
         if (updateMethods.Count == 0)
         {
             Report(DiagnosticDescriptors.NoUpdateMethod, at, name);
-            return null;
+            return Surface();
         }
         foreach (var extra in updateMethods.Skip(1))
             Report(DiagnosticDescriptors.SeveralUpdateMethods, extra.Locations.FirstOrDefault(), name, extra.Name);
@@ -193,10 +214,10 @@ public static class DeclarationParser
         if (refreshMethods.Contains(update, SymbolEqualityComparer.Default))
         {
             Report(DiagnosticDescriptors.InvalidRefresh, update.Locations.FirstOrDefault(), update.Name, "is also the [Update] method; give the refresh rule a method of its own");
-            return null;
+            return Surface();
         }
-        if (!CheckSignature(update, roles, Report, cancellationToken)) return null;
-        if (TranslateRule(update, roles, semanticModel, diagnostics, cancellationToken) is not var (updateModel, updateTranslation)) return null;
+        if (!CheckSignature(update, roles, Report, cancellationToken)) return Surface();
+        if (TranslateRule(update, roles, semanticModel, diagnostics, cancellationToken) is not var (updateModel, updateTranslation)) return Surface();
         var writtenStates = new HashSet<string>(updateTranslation.WrittenStates);
 
         UpdateModel? refreshModel = null;
@@ -205,8 +226,8 @@ public static class DeclarationParser
         if (refreshMethods.Count > 0)
         {
             var refresh = refreshMethods[0];
-            if (!CheckRefreshSignature(refresh, roles, Report)) return null;
-            if (TranslateRule(refresh, roles, semanticModel, diagnostics, cancellationToken) is not var (translatedRefresh, refreshTranslation)) return null;
+            if (!CheckRefreshSignature(refresh, roles, Report)) return Surface();
+            if (TranslateRule(refresh, roles, semanticModel, diagnostics, cancellationToken) is not var (translatedRefresh, refreshTranslation)) return Surface();
             refreshModel = translatedRefresh;
             writtenStates.UnionWith(refreshTranslation.WrittenStates);
             if (refreshTranslation.WholeTensorCalls.Count > 0)
@@ -214,14 +235,14 @@ public static class DeclarationParser
                 var f = refreshTranslation.WholeTensorCalls.Min;
                 Report(DiagnosticDescriptors.InvalidRefresh, refresh.Locations.FirstOrDefault(), refresh.Name,
                     $"calls {f.Display()}; a refresh rule works element by element: move whole-tensor work into the estimate it is given");
-                return null;
+                return Surface();
             }
             foreach (var (field, state) in stateFields)
                 if (state.Init is StateInitModel.FirstGradient or StateInitModel.Parameter && refreshTranslation.WrittenStates.Contains(state.Name))
                 {
                     Report(DiagnosticDescriptors.InvalidRefresh, refresh.Locations.FirstOrDefault(), refresh.Name,
                         $"writes state '{state.Name}', which starts from the {(state.Init == StateInitModel.Parameter ? "parameter" : "first gradient")} at the first step and would overwrite a refresh made before it; start it at a constant");
-                    return null;
+                    return Surface();
                 }
         }
 
@@ -231,13 +252,10 @@ public static class DeclarationParser
                 && state.Init is not (StateInitModel.Parameter or StateInitModel.FirstGradient))
                 Report(DiagnosticDescriptors.StateNeverWritten, field.Locations.FirstOrDefault(), state.Name);
 
-        return new OptimizerModel(
-            type.ContainingNamespace.IsGlobalNamespace ? null : type.ContainingNamespace.ToDisplayString(),
-            name,
-            type.DeclaredAccessibility == Accessibility.Public ? "public" : "internal",
-            DocComments.Summary(syntax),
-            hypers.ToEquatableArray(), states.ToEquatableArray(), scalarStates.ToEquatableArray(), updateModel, refreshModel);
+        return membersSound && diagnostics.Any(IsError) ? Surface() : Model(updateModel, refreshModel);
     }
+
+    static bool IsError(DiagnosticInfo d) => DiagnosticDescriptors.ById(d.Id).DefaultSeverity == DiagnosticSeverity.Error;
 
     /// <summary>Translates the body of a rule method (update or refresh) under the current roles; null on an error.</summary>
     static (UpdateModel Rule, BodyTranslator Translation)? TranslateRule(IMethodSymbol method, Roles roles, SemanticModel semanticModel,
