@@ -15,7 +15,7 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
     /// <inheritdoc/>
     /// <remarks>
     /// Every group's hyperparameters and every parameter's gradient and state are checked first; an error
-    /// leaves parameters and state untouched. Parameters without a gradient are skipped, as in PyTorch.
+    /// leaves parameters, state and options untouched. Parameters without a gradient are skipped, as in PyTorch.
     /// float32, bfloat16 and float16 parameters on CUDA go to the fused kernel, float32 parameters on the CPU to the
     /// fused CPU loop (see <see cref="DeclaredOptimizer.Backend"/>), the rest to the portable path.
     /// </remarks>
@@ -85,12 +85,14 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
         ThrowIfLocked();
         _work.Clear();
         var backends = UpdatePaths;
+        bool updating = false;
         try
         {
             ApplySchedules();
             CollectAndCheck();
             if (!GradientsFinite()) return false;
             if (beforeUpdate is not null && !beforeUpdate()) return false;
+            updating = true;
             ScaleGradientsOutsideKernel();
             for (int i = 0; i < _work.Count; i++)
             {
@@ -120,6 +122,8 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
         }
         finally
         {
+            // A step refused or skipped takes back the scheduled values it set.
+            if (!updating) RestoreScheduled();
             // 8-bit state goes back to 8 bits after the update (or after a failure, with the values it had).
             foreach (var item in _work) item.State.Pack();
             foreach (var item in _work) item.G.Dispose();
