@@ -32,7 +32,10 @@ public abstract class DeclaredOptimizer : OptimizerHelper, Composition.IAtomicOp
     /// <summary>What the fused CUDA path did: how its kernel was built, or why it is not used.</summary>
     public abstract string FusedStatus { get; }
 
-    /// <summary>Steps taken (successful <c>step()</c> calls): the clock of the hyperparameter schedules, kept in checkpoints.</summary>
+    /// <summary>
+    /// Steps taken (<c>step()</c> calls that updated parameters): the clock of the hyperparameter schedules, kept in
+    /// checkpoints. A step that throws, is skipped, or finds no gradient at all is not counted.
+    /// </summary>
     public long StepCount { get; protected set; }
 
     readonly List<(int Hyper, Schedule Schedule, int? Group)> _schedules = new();
@@ -41,8 +44,8 @@ public abstract class DeclaredOptimizer : OptimizerHelper, Composition.IAtomicOp
     /// Drives hyperparameter <paramref name="hyperparameter"/> (any declared one but a flag: the learning rate, a beta,
     /// the weight decay...) by <paramref name="schedule"/>, in every group or only in <paramref name="group"/>. Before each
     /// step the schedule's value at <see cref="StepCount"/> is checked against the declared range and set; a step that
-    /// does not update (it throws or is skipped) puts the values back. Replaces an earlier schedule of the same
-    /// hyperparameter and group.
+    /// does not update (it throws, is skipped, or has no gradient) puts the values back. Replaces an earlier schedule
+    /// of the same hyperparameter and group.
     /// </summary>
     public DeclaredOptimizer Schedule(string hyperparameter, Schedule schedule, int? group = null)
     {
@@ -109,10 +112,11 @@ public abstract class DeclaredOptimizer : OptimizerHelper, Composition.IAtomicOp
     /// One step under <c>no_grad</c>: schedules, then every check (the gradients' finiteness too, unless
     /// <see cref="NonFiniteGradients"/> is <see cref="Core.NonFiniteGradients.Update"/>), then
     /// <paramref name="beforeUpdate"/> (a composed optimizer's gradient stages, or the next routed optimizer's step),
-    /// then the update. Anything that throws before the update, a skip, or <paramref name="beforeUpdate"/> returning
-    /// false leaves parameters, state, options and <see cref="StepCount"/> as they were. Returns whether it updated.
+    /// then the update. Anything that throws before the update, a skip, <paramref name="beforeUpdate"/> returning
+    /// false, or no parameter having a gradient (then <paramref name="beforeUpdate"/> is not called) leaves
+    /// parameters, state, options and <see cref="StepCount"/> as they were.
     /// </summary>
-    internal abstract bool RunStep(Func<bool>? beforeUpdate);
+    internal abstract StepOutcome RunStep(Func<bool>? beforeUpdate);
 
     /// <summary>What a step does when a gradient holds NaN or ±infinity; <see cref="Core.NonFiniteGradients.Update"/> by default.</summary>
     public NonFiniteGradients NonFiniteGradients { get; set; } = NonFiniteGradients.Update;
@@ -165,7 +169,7 @@ public abstract class DeclaredOptimizer : OptimizerHelper, Composition.IAtomicOp
     /// </summary>
     internal abstract void ScaleGradientsInUpdate(TorchSharp.torch.Tensor coefficient);
 
-    bool Composition.IAtomicOptimizer.RunStep(Func<bool>? beforeUpdate) => RunStep(beforeUpdate);
+    StepOutcome Composition.IAtomicOptimizer.RunStep(Func<bool>? beforeUpdate) => RunStep(beforeUpdate);
     bool Composition.IAtomicOptimizer.ScaleGradientsInUpdate(TorchSharp.torch.Tensor coefficient)
     {
         ScaleGradientsInUpdate(coefficient);

@@ -15,8 +15,8 @@ using Lion = OptDsl.Optimizers.Lion;
 namespace OptDsl.Tests.Runtime;
 
 /// <summary>
-/// A step that is refused (it throws) or skipped (non-finite gradients, a hook that says no) changes nothing: the
-/// checkpoint written after it is byte for byte the one written before, schedules included.
+/// A step that is refused (it throws), skipped (non-finite gradients, a hook that says no) or finds no gradient at all
+/// changes nothing: the checkpoint written after it is byte for byte the one written before, schedules included.
 /// </summary>
 public sealed class StepsThatChangeNothingTests : IDisposable
 {
@@ -28,6 +28,11 @@ public sealed class StepsThatChangeNothingTests : IDisposable
     {
         using var _ = torch.no_grad();
         p.grad![0] = torch.tensor(value, p.grad.dtype);
+    }
+
+    static void ClearGradients(Parameter[] parameters)
+    {
+        foreach (var p in parameters) p.grad = null;
     }
 
     /// <summary>The bytes of the checkpoint <paramref name="save"/> writes now.</summary>
@@ -130,6 +135,84 @@ public sealed class StepsThatChangeNothingTests : IDisposable
         routed.step();
 
         Assert.Equal(2, routed.StepCount);
+        Assert.Equal(before, Bytes(routed.SaveCheckpoint));
+    }
+
+    [Fact]
+    public void A_step_without_any_gradient_is_not_counted_and_moves_no_schedule()
+    {
+        var reference = TestData.Parameters(ScalarType.Float32);
+        using var straight = Scheduled(reference, NonFiniteGradients.Update);
+        var parameters = TestData.Parameters(ScalarType.Float32);
+        using var opt = Scheduled(parameters, NonFiniteGradients.Update);
+        for (int step = 1; step <= 2; step++)
+        {
+            TestData.SetGradients(reference, step);
+            straight.step();
+            TestData.SetGradients(parameters, step);
+            opt.step();
+        }
+        var before = Bytes(opt.SaveCheckpoint);
+
+        ClearGradients(parameters);
+        opt.step();
+
+        Assert.Equal(2, opt.StepCount);
+        Assert.Equal(before, Bytes(opt.SaveCheckpoint));
+
+        // The run goes on as one that never took the empty step: the schedules resume where they were.
+        for (int step = 3; step <= 5; step++)
+        {
+            TestData.SetGradients(reference, step);
+            straight.step();
+            TestData.SetGradients(parameters, step);
+            opt.step();
+        }
+        Assert.Equal(5, opt.StepCount);
+        for (int k = 0; k < parameters.Length; k++) Assert.True(TestData.Identical(parameters[k], reference[k]), $"parameter {k}");
+    }
+
+    [Fact]
+    public void A_composed_step_without_any_gradient_runs_no_stage_and_is_not_counted()
+    {
+        var parameters = TestData.Parameters(ScalarType.Float32);
+        using var opt = Scheduled(parameters, NonFiniteGradients.Update).Compose(new ClipGradNorm(0.5), new Lookahead(k: 2, alpha: 0.5), WeightAverage.Ema(0.9));
+        TestData.SetGradients(parameters, 1);
+        opt.step();
+        var before = Bytes(opt.SaveCheckpoint);
+
+        ClearGradients(parameters);
+        opt.step();
+
+        Assert.Equal(1, opt.StepCount);
+        Assert.Equal(1, ((AdamW)opt.Inner).StepCount);
+        Assert.Equal(before, Bytes(opt.SaveCheckpoint));
+    }
+
+    [Fact]
+    public void A_routed_step_counts_when_some_route_has_gradients_and_not_when_none_has()
+    {
+        var parameters = TestData.Parameters(ScalarType.Float32);
+        var named = parameters.Select((p, k) => ($"p{k}", p)).ToArray();
+        using var routed = named.Route("lion", (name, _) => name == "p0", ps => new Lion(ps, lr: 0.01))
+            .Otherwise("adamw", ps => new AdamW(ps, lr: 0.01));
+        var lion = (Lion)routed["lion"]!;
+        var adamw = (AdamW)routed["adamw"]!;
+
+        TestData.SetGradients(parameters, 1);
+        parameters[0].grad = null;
+        routed.step();
+        Assert.Equal((1L, 0L, 1L), (routed.StepCount, lion.StepCount, adamw.StepCount));
+
+        TestData.SetGradients(parameters, 2);
+        foreach (var p in parameters[1..]) p.grad = null;
+        routed.step();
+        Assert.Equal((2L, 1L, 1L), (routed.StepCount, lion.StepCount, adamw.StepCount));
+
+        var before = Bytes(routed.SaveCheckpoint);
+        ClearGradients(parameters);
+        routed.step();
+        Assert.Equal((2L, 1L, 1L), (routed.StepCount, lion.StepCount, adamw.StepCount));
         Assert.Equal(before, Bytes(routed.SaveCheckpoint));
     }
 }
