@@ -41,7 +41,7 @@ public partial class Prodigy
     /// <summary>Scales the estimate d̂ (the preferred knob, 0.5 to 2).</summary>
     [Hyper("(0, inf)")] float dCoef = 1f;
     /// <summary>The most d may grow in one step, as a factor (unlimited by default; 1.02 acts as a warmup).</summary>
-    [Hyper("[1, inf)")] double growthRate = double.MaxValue;
+    [Hyper("[1, inf)")] double growthRate = float.MaxValue; // not double.MaxValue: float32 makes that infinity, which is refused
 
     /// <summary>First moment (scaled by d).</summary>
     [State] float m;

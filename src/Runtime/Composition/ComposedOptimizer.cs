@@ -64,7 +64,10 @@ public sealed class ComposedOptimizer : optim.Optimizer, IStateMemory, ICheckpoi
 
     readonly WrapperCheckpoint _checkpoint = new(CheckpointFile.ComposedTag);
 
-    /// <summary>Updates made (micro-steps that only accumulated gradients do not count); kept in checkpoints.</summary>
+    /// <summary>
+    /// Updates made (micro-steps that only accumulated gradients do not count, nor do skipped updates or ones in which no
+    /// parameter has a gradient); kept in checkpoints.
+    /// </summary>
     public long StepCount => _checkpoint.StepCount;
 
     /// <inheritdoc/>
@@ -113,14 +116,15 @@ public sealed class ComposedOptimizer : optim.Optimizer, IStateMemory, ICheckpoi
             {
                 BeforeUpdate(context, atomic.ScaleGradientsInUpdate);
                 return true;
-            });
+            }) == StepOutcome.Updated;
         }
         else
         {
             BeforeUpdate(context, null);
             Inner.step();
         }
-        // A skipped update (non-finite gradients) is no update for the weight stages either; the window still ends.
+        // A skipped update (non-finite gradients), or none (no gradient at all: then the gradient stages did not run
+        // either), is no update for the weight stages; the window still ends.
         if (updated)
         {
             foreach (var stage in _stages) stage.AfterUpdate(context);

@@ -15,10 +15,12 @@ internal interface IAtomicOptimizer
 {
     /// <summary>
     /// Checks, then <paramref name="beforeUpdate"/>, then the update; a throw before the update changes nothing. Returns
-    /// false when the step was skipped (a non-finite gradient under <see cref="NonFiniteGradients.Skip"/>, or
-    /// <paramref name="beforeUpdate"/> returning false): then nothing changed.
+    /// <see cref="StepOutcome.Skipped"/> when the step was skipped (a non-finite gradient under
+    /// <see cref="NonFiniteGradients.Skip"/>, or <paramref name="beforeUpdate"/> returning false) and
+    /// <see cref="StepOutcome.NothingToUpdate"/> when no parameter had a gradient (then <paramref name="beforeUpdate"/>
+    /// was not called): in both cases nothing changed.
     /// </summary>
-    bool RunStep(Func<bool>? beforeUpdate);
+    StepOutcome RunStep(Func<bool>? beforeUpdate);
 
     /// <summary>
     /// From inside <see cref="RunStep"/>'s <c>beforeUpdate</c>: multiply every gradient by <paramref name="coefficient"/>

@@ -34,7 +34,7 @@ public sealed class RoutedOptimizer : optim.Optimizer, IAtomicOptimizer, IStateM
 
     readonly WrapperCheckpoint _checkpoint = new(CheckpointFile.RoutedTag);
 
-    /// <summary>Steps taken; kept in checkpoints.</summary>
+    /// <summary>Steps that updated parameters (a step in which no route has a gradient is not counted); kept in checkpoints.</summary>
     public long StepCount => _checkpoint.StepCount;
 
     /// <inheritdoc/>
@@ -64,15 +64,22 @@ public sealed class RoutedOptimizer : optim.Optimizer, IAtomicOptimizer, IStateM
     /// <summary>
     /// Nests the declared optimizers' steps: each checks, then runs the next, and only the innermost runs
     /// <paramref name="beforeUpdate"/> and the other optimizers' steps; the updates then unwind. So a check that fails
-    /// anywhere leaves every parameter as it was.
+    /// anywhere leaves every parameter as it was. A route without gradients updates nothing and passes on to the next;
+    /// when no route has one (and every route is declared with OptDsl), nothing runs and the step is not counted.
     /// </summary>
-    bool RunStep(Func<bool>? beforeUpdate)
+    StepOutcome RunStep(Func<bool>? beforeUpdate)
     {
         var atomic = Optimizers.OfType<IAtomicOptimizer>().ToList();
         var others = Optimizers.Where(o => o is not IAtomicOptimizer).ToList();
+        // Whether anything updates: an optimizer of another kind (it steps by its own rules), or a route with a
+        // gradient — known when that route calls its hook, the next link of the chain. A route without one returns
+        // NothingToUpdate without calling it, and the link is then called here instead: "passed on".
+        bool updating = others.Count > 0, passedOn = true;
         // A skip anywhere (a route's non-finite gradients) unwinds as false, so no route updates.
         Func<bool> chain = () =>
         {
+            updating |= !passedOn;
+            if (!updating) return true;
             if (beforeUpdate is not null && !beforeUpdate()) return false;
             foreach (var o in others) o.step();
             return true;
@@ -80,14 +87,29 @@ public sealed class RoutedOptimizer : optim.Optimizer, IAtomicOptimizer, IStateM
         for (int i = atomic.Count - 1; i >= 0; i--)
         {
             var (optimizer, next) = (atomic[i], chain);
-            chain = () => optimizer.RunStep(next);
+            chain = () =>
+            {
+                updating |= !passedOn;
+                passedOn = false;
+                switch (optimizer.RunStep(next))
+                {
+                    case StepOutcome.Skipped:
+                        return false;
+                    case StepOutcome.NothingToUpdate:
+                        passedOn = true;
+                        return next();
+                    default:
+                        return true;
+                }
+            };
         }
-        if (!chain()) return false;
+        if (!chain()) return StepOutcome.Skipped;
+        if (!updating) return StepOutcome.NothingToUpdate;
         _checkpoint.StepCount++;
-        return true;
+        return StepOutcome.Updated;
     }
 
-    bool IAtomicOptimizer.RunStep(Func<bool>? beforeUpdate) => RunStep(beforeUpdate);
+    StepOutcome IAtomicOptimizer.RunStep(Func<bool>? beforeUpdate) => RunStep(beforeUpdate);
 
     bool IAtomicOptimizer.ScaleGradientsInUpdate(TorchSharp.torch.Tensor coefficient)
     {

@@ -15,7 +15,9 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
     /// <inheritdoc/>
     /// <remarks>
     /// Every group's hyperparameters and every parameter's gradient and state are checked first; an error
-    /// leaves parameters and state untouched. Parameters without a gradient are skipped, as in PyTorch.
+    /// leaves parameters, state and options untouched. Parameters without a gradient are skipped, as in PyTorch; a
+    /// step in which no parameter has one changes nothing and is not counted (<see cref="DeclaredOptimizer.StepCount"/>
+    /// and the schedules stay where they were).
     /// float32, bfloat16 and float16 parameters on CUDA go to the fused kernel, float32 parameters on the CPU to the
     /// fused CPU loop (see <see cref="DeclaredOptimizer.Backend"/>), the rest to the portable path.
     /// </remarks>
@@ -80,17 +82,20 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
     /// packed into 8 bits with the host scalars filled, else unpacked to full precision — and its item added to the
     /// backend (the portable one updates it then); then every backend runs, in registry order.
     /// </remarks>
-    internal override bool RunStep(Func<bool>? beforeUpdate)
+    internal override StepOutcome RunStep(Func<bool>? beforeUpdate)
     {
         ThrowIfLocked();
         _work.Clear();
         var backends = UpdatePaths;
+        bool updating = false;
         try
         {
             ApplySchedules();
             CollectAndCheck();
-            if (!GradientsFinite()) return false;
-            if (beforeUpdate is not null && !beforeUpdate()) return false;
+            if (_work.Count == 0) return StepOutcome.NothingToUpdate;
+            if (!GradientsFinite()) return StepOutcome.Skipped;
+            if (beforeUpdate is not null && !beforeUpdate()) return StepOutcome.Skipped;
+            updating = true;
             ScaleGradientsOutsideKernel();
             for (int i = 0; i < _work.Count; i++)
             {
@@ -116,10 +121,12 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
             }
             foreach (var backend in backends) backend.Run(_gradientFactor);
             StepCount++;
-            return true;
+            return StepOutcome.Updated;
         }
         finally
         {
+            // A step refused, skipped or with nothing to update takes back the scheduled values it set.
+            if (!updating) RestoreScheduled();
             // 8-bit state goes back to 8 bits after the update (or after a failure, with the values it had).
             foreach (var item in _work) item.State.Pack();
             foreach (var item in _work) item.G.Dispose();

@@ -32,7 +32,10 @@ public abstract class DeclaredOptimizer : OptimizerHelper, Composition.IAtomicOp
     /// <summary>What the fused CUDA path did: how its kernel was built, or why it is not used.</summary>
     public abstract string FusedStatus { get; }
 
-    /// <summary>Steps taken (successful <c>step()</c> calls): the clock of the hyperparameter schedules, kept in checkpoints.</summary>
+    /// <summary>
+    /// Steps taken (<c>step()</c> calls that updated parameters): the clock of the hyperparameter schedules, kept in
+    /// checkpoints. A step that throws, is skipped, or finds no gradient at all is not counted.
+    /// </summary>
     public long StepCount { get; protected set; }
 
     readonly List<(int Hyper, Schedule Schedule, int? Group)> _schedules = new();
@@ -40,8 +43,9 @@ public abstract class DeclaredOptimizer : OptimizerHelper, Composition.IAtomicOp
     /// <summary>
     /// Drives hyperparameter <paramref name="hyperparameter"/> (any declared one but a flag: the learning rate, a beta,
     /// the weight decay...) by <paramref name="schedule"/>, in every group or only in <paramref name="group"/>. Before each
-    /// step the schedule's value at <see cref="StepCount"/> is checked against the declared range and set. Replaces an
-    /// earlier schedule of the same hyperparameter and group.
+    /// step the schedule's value at <see cref="StepCount"/> is checked against the declared range and set; a step that
+    /// does not update (it throws, is skipped, or has no gradient) puts the values back. Replaces an earlier schedule
+    /// of the same hyperparameter and group.
     /// </summary>
     public DeclaredOptimizer Schedule(string hyperparameter, Schedule schedule, int? group = null)
     {
@@ -108,10 +112,11 @@ public abstract class DeclaredOptimizer : OptimizerHelper, Composition.IAtomicOp
     /// One step under <c>no_grad</c>: schedules, then every check (the gradients' finiteness too, unless
     /// <see cref="NonFiniteGradients"/> is <see cref="Core.NonFiniteGradients.Update"/>), then
     /// <paramref name="beforeUpdate"/> (a composed optimizer's gradient stages, or the next routed optimizer's step),
-    /// then the update. Anything that throws before the update, a skip, or <paramref name="beforeUpdate"/> returning
-    /// false leaves parameters, state and <see cref="StepCount"/> as they were. Returns whether it updated.
+    /// then the update. Anything that throws before the update, a skip, <paramref name="beforeUpdate"/> returning
+    /// false, or no parameter having a gradient (then <paramref name="beforeUpdate"/> is not called) leaves
+    /// parameters, state, options and <see cref="StepCount"/> as they were.
     /// </summary>
-    internal abstract bool RunStep(Func<bool>? beforeUpdate);
+    internal abstract StepOutcome RunStep(Func<bool>? beforeUpdate);
 
     /// <summary>What a step does when a gradient holds NaN or ±infinity; <see cref="Core.NonFiniteGradients.Update"/> by default.</summary>
     public NonFiniteGradients NonFiniteGradients { get; set; } = NonFiniteGradients.Update;
@@ -164,7 +169,7 @@ public abstract class DeclaredOptimizer : OptimizerHelper, Composition.IAtomicOp
     /// </summary>
     internal abstract void ScaleGradientsInUpdate(TorchSharp.torch.Tensor coefficient);
 
-    bool Composition.IAtomicOptimizer.RunStep(Func<bool>? beforeUpdate) => RunStep(beforeUpdate);
+    StepOutcome Composition.IAtomicOptimizer.RunStep(Func<bool>? beforeUpdate) => RunStep(beforeUpdate);
     bool Composition.IAtomicOptimizer.ScaleGradientsInUpdate(TorchSharp.torch.Tensor coefficient)
     {
         ScaleGradientsInUpdate(coefficient);
@@ -224,22 +229,55 @@ public abstract class DeclaredOptimizer : OptimizerHelper, Composition.IAtomicOp
         }
     }
 
-    /// <summary>Sets every scheduled hyperparameter to its value at <see cref="StepCount"/>, after checking them all.</summary>
+    // What the schedules replaced at the step under way, in the order they set it, for RestoreScheduled. Grown when
+    // schedules or groups are added, so that a step allocates nothing.
+    (DeclaredOptions Options, int Hyper, double? Value)[] _replaced = Array.Empty<(DeclaredOptions, int, double?)>();
+    int _replacedCount;
+
+    /// <summary>
+    /// Sets every scheduled hyperparameter to its value at <see cref="StepCount"/>, after checking them all, and
+    /// remembers what it replaced for <see cref="RestoreScheduled"/>.
+    /// </summary>
     protected void ApplySchedules()
     {
+        _replacedCount = 0;
         if (_schedules.Count == 0) return;
         Span<double> values = stackalloc double[_schedules.Count];
+        int replacing = 0;
         for (int i = 0; i < _schedules.Count; i++)
         {
             var (hyper, schedule, group) = _schedules[i];
             values[i] = schedule.At(StepCount);
             DeclaredOptions.Check(Spec, hyper, values[i], $"{(group is { } g ? $"parameter group {g}" : "every group")} at step {StepCount} of its schedule");
+            replacing += group is null ? GroupCount : 1;
         }
+        if (_replaced.Length < replacing) _replaced = new (DeclaredOptions, int, double?)[replacing];
         for (int i = 0; i < _schedules.Count; i++)
         {
             var (hyper, _, group) = _schedules[i];
-            if (group is { } g) OptionsOf(g).Set(hyper, values[i]);
-            else for (int k = 0; k < GroupCount; k++) OptionsOf(k).Set(hyper, values[i]);
+            if (group is { } g) Replace(OptionsOf(g), hyper, values[i]);
+            else for (int k = 0; k < GroupCount; k++) Replace(OptionsOf(k), hyper, values[i]);
+        }
+    }
+
+    void Replace(DeclaredOptions options, int hyper, double value)
+    {
+        _replaced[_replacedCount++] = (options, hyper, options.Get(hyper));
+        options.Set(hyper, value);
+    }
+
+    /// <summary>
+    /// Puts back the values <see cref="ApplySchedules"/> replaced at this step, for a step that does not update: so a
+    /// step that throws or is skipped leaves the options — and so checkpoints — exactly as they were. (Not protected:
+    /// generated code has no use for it, and a protected member would be one more name declarations could not use.)
+    /// </summary>
+    private protected void RestoreScheduled()
+    {
+        // Backwards, so that a value set twice (by a schedule of every group, then by one of that group) ends as it was.
+        while (_replacedCount > 0)
+        {
+            var (options, hyper, value) = _replaced[--_replacedCount];
+            options.Set(hyper, value);
         }
     }
 }

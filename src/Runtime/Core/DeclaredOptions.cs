@@ -55,7 +55,8 @@ public abstract class DeclaredOptions : OptimizerOptions
 
     /// <summary>
     /// Throws <see cref="ArgumentException"/> naming the first hyperparameter that is unset, NaN, infinite where
-    /// the range does not allow it, outside its declared range, or not a whole number / flag where one is declared.
+    /// the range does not allow it, outside its declared range, not a whole number / flag where one is declared, or
+    /// a real number that float32 cannot hold (see <see cref="Check"/>).
     /// </summary>
     /// <param name="where">Says which options these are in the message, e.g. "parameter group 2".</param>
     public void Validate(string where)
@@ -70,6 +71,15 @@ public abstract class DeclaredOptions : OptimizerOptions
     }
 
     /// <summary>Throws <see cref="ArgumentException"/> when <paramref name="value"/> is not valid for hyperparameter <paramref name="index"/>.</summary>
+    /// <remarks>
+    /// A real hyperparameter is checked twice: as given, and as the float32 it becomes where the update runs (the fused
+    /// kernels read their scalars as float, the portable path meets float32 tensors). That float32 value must lie in the
+    /// declared range too (any finite value without one): so a finite value beyond float32's largest,
+    /// 3.4028235E+38, which becomes infinity, is refused, and so is 0.99999999999 for a beta in [0, 1), which becomes 1.
+    /// Where the range excludes zero (an eps in (0, inf)) the float32 value must moreover be normal: a value that
+    /// float32 makes zero or subnormal (below 1.17549435E-38) is refused, since zero breaks the rule outright and
+    /// flush-to-zero arithmetic reads a subnormal as zero.
+    /// </remarks>
     public static void Check(OptimizerSpec spec, int index, double value, string where)
     {
         var h = spec.Hypers[index];
@@ -88,6 +98,30 @@ public abstract class DeclaredOptions : OptimizerOptions
             throw new ArgumentException(Fail($"is {Format(value)}; it must be a whole number"));
         if (h.Kind == HyperKind.Flag && value != 0 && value != 1)
             throw new ArgumentException(Fail($"is {Format(value)}; it must be true (1) or false (0)"));
+        // Every real hyperparameter, float or double in the declaration: the table does not say which, nor whether a
+        // value feeds only host math, and a double one still reaches float32 tensors (Prodigy's growthRate does).
+        if (h.Kind == HyperKind.Real && Float32Problem(value, h.Range) is { } why) throw new ArgumentException(Fail(why));
+    }
+
+    // 2^-126: float32 numbers below it in magnitude are subnormal.
+    const float SmallestNormalSingle = 1.17549435E-38f;
+
+    /// <summary>
+    /// Why float32 cannot hold <paramref name="value"/> as a value of <paramref name="range"/> (its rounding leaves the
+    /// range or overflows, or it underflows where zero is excluded), or null when it can.
+    /// </summary>
+    static string? Float32Problem(double value, Interval? range)
+    {
+        float single = (float)value;
+        if (float.IsInfinity(single) && !double.IsInfinity(value))
+            return $"{Made()}; the largest float32 is {FormatSingle(float.MaxValue)}";
+        if (range is not { } r) return null;
+        if (!r.Contains(single)) return $"{Made()}, outside its declared range {r}";
+        if (!r.Contains(0) && float.IsSubnormal(single))
+            return $"{Made()}, a subnormal number (the smallest normal float32 is {FormatSingle(SmallestNormalSingle)}) that flush-to-zero arithmetic reads as 0, outside its declared range {r}";
+        return null;
+
+        string Made() => $"is {Format(value)}, which float32 (the precision the update computes in) makes {FormatSingle(single)}";
     }
 
     /// <inheritdoc/>
@@ -131,4 +165,6 @@ public abstract class DeclaredOptions : OptimizerOptions
     }
 
     static string Format(double x) => x.ToString("R", CultureInfo.InvariantCulture);
+
+    static string FormatSingle(float x) => float.IsInfinity(x) ? (x > 0 ? "infinity" : "-infinity") : x.ToString("R", CultureInfo.InvariantCulture);
 }

@@ -19,7 +19,7 @@ public class ProdigyTests
 
     sealed record Settings(double Lr = 1, double Beta1 = 0.9, double Beta2 = 0.999, double Beta3 = 0, double Eps = 1e-8,
         double Wd = 0, bool Decouple = true, bool BiasCorrection = false, bool Safeguard = false, double D0 = 1e-6,
-        double DCoef = 1, double Growth = double.MaxValue);
+        double DCoef = 1, double Growth = float.MaxValue);
 
     static readonly (string Name, Settings S)[] Cases =
     {

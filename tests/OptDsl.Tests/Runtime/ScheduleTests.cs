@@ -52,6 +52,45 @@ public class ScheduleTests
         Assert.Contains("warmupSteps", Assert.Throws<ArgumentException>(() => Schedules.LinearDecayToZero(1, 10, 10)).Message);
     }
 
+    public static IEnumerable<object[]> SchedulesThatWouldGiveNaNOrInfinity() => new[]
+    {
+        new object[] { "one-cycle peaking at step 0 (10 steps, pctStart 0.1)", "pctStart", (Func<Schedule>)(() => Schedules.OneCycle(1e-3, 10, pctStart: 0.1)) },
+        new object[] { "one-cycle peaking at step 0 (2 steps, pctStart 0.5)", "pctStart", (Func<Schedule>)(() => Schedules.OneCycle(1e-3, 2, 0.5)) },
+        new object[] { "one-cycle divided by zero", "divFactor", (Func<Schedule>)(() => Schedules.OneCycle(1e-3, 100, divFactor: 0)) },
+        new object[] { "one-cycle final value divided by zero", "finalDivFactor", (Func<Schedule>)(() => Schedules.OneCycle(1e-3, 100, finalDivFactor: 0)) },
+        new object[] { "polynomial with a negative power", "power", (Func<Schedule>)(() => Schedules.Polynomial(0.1, 0, 10, power: -1)) },
+        new object[] { "polynomial with a NaN power", "power", (Func<Schedule>)(() => Schedules.Polynomial(0.1, 0, 10, power: double.NaN)) },
+        new object[] { "exponential growth", "gamma", (Func<Schedule>)(() => Schedules.Exponential(0.1, 1.1)) },
+        new object[] { "an infinite constant", "value", (Func<Schedule>)(() => Schedules.Constant(double.PositiveInfinity)) },
+        new object[] { "a NaN linear start", "start", (Func<Schedule>)(() => Schedules.Linear(double.NaN, 1, 10)) },
+        new object[] { "a linear span that overflows", "end", (Func<Schedule>)(() => Schedules.Linear(-1e308, 1e308, 10)) },
+        new object[] { "a cosine span that overflows", "end", (Func<Schedule>)(() => Schedules.Cosine(1e308, -1e308, 10)) },
+        new object[] { "a warmup into a NaN schedule", "then", (Func<Schedule>)(() => Schedules.Warmup(5, Schedules.Of(_ => double.NaN))) },
+        new object[] { "a WSD warmup that overflows", "peak", (Func<Schedule>)(() => Schedules.Wsd(100, 10, 0.2, peak: 1e308)) },
+        new object[] { "an infinite decay target", "to", (Func<Schedule>)(() => Schedules.DecayFrom(10, 10, 1.0, to: double.NegativeInfinity)) },
+        new object[] { "a scale that overflows", "factor", (Func<Schedule>)(() => 1e300 * Schedules.Linear(1e10, 0, 10)) },
+        new object[] { "a NaN scale", "factor", (Func<Schedule>)(() => double.NaN * Schedules.Constant(1)) },
+    };
+
+    [Theory]
+    [MemberData(nameof(SchedulesThatWouldGiveNaNOrInfinity))]
+    public void Settings_that_would_give_NaN_or_infinity_at_some_step_are_refused_when_built(string what, string setting, Func<Schedule> build)
+    {
+        var e = Assert.Throws<ArgumentException>(build);
+        Assert.True(e.ParamName == setting, $"{what}: the exception names '{e.ParamName}', not '{setting}' ({e.Message})");
+    }
+
+    [Fact]
+    public void Nearby_settings_that_stay_finite_are_accepted()
+    {
+        // A one-cycle whose warm-up is under a step never divides by zero (PyTorch computes it the same way).
+        var short_ = Schedules.OneCycle(1e-3, 10, pctStart: 0.05);
+        Assert.All(Enumerable.Range(0, 12), t => Assert.True(double.IsFinite(short_.At(t))));
+        Assert.All(Enumerable.Range(0, 12), t => Assert.True(double.IsFinite(Schedules.Polynomial(0.1, 0, 10, power: 0).At(t))));
+        Assert.Equal(0.1, Schedules.Exponential(0.1, 1).At(1_000_000));
+        Assert.Equal(2e-3, (2 * Schedules.OneCycle(1e-3, 100)).At(29), 12);
+    }
+
     public static IEnumerable<object[]> PyTorchCases() =>
         Fixture.Value.Select(c => new object[] { c.Name });
 

@@ -12,22 +12,48 @@ public abstract class Schedule
     /// <summary>The value at <paramref name="step"/> (counted from 0).</summary>
     public abstract double At(long step);
 
+    /// <summary>
+    /// The largest magnitude the schedule reaches at any step (a bound), or infinity where it is not known (a
+    /// <see cref="Schedules.Of"/> function): what lets a scaled schedule refuse a factor that would overflow.
+    /// </summary>
+    internal virtual double Magnitude => double.PositiveInfinity;
+
     /// <summary>This schedule as a function of the step, as TorchSharp's <c>LambdaLR</c> takes it (a factor of each group's initial learning rate).</summary>
     public Func<int, double> AsFunction() => step => At(step);
 
     /// <summary>This schedule until <paramref name="boundary"/>, then <paramref name="next"/> counted from 0 there (as PyTorch's <c>SequentialLR</c>).</summary>
-    public Schedule Then(long boundary, Schedule next) => new JoinedSchedule(this, boundary, next);
+    public Schedule Then(long boundary, Schedule next)
+    {
+        ArgumentNullException.ThrowIfNull(next);
+        return new JoinedSchedule(this, boundary, next);
+    }
 
-    /// <summary>The schedule scaled by a constant factor.</summary>
-    public static Schedule operator *(double factor, Schedule schedule) => new ScaledSchedule(factor, schedule);
+    /// <summary>
+    /// The schedule scaled by a constant factor; a factor that is not finite, or that would take a value of the
+    /// schedule past the largest double, is refused.
+    /// </summary>
+    public static Schedule operator *(double factor, Schedule schedule)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        if (!double.IsFinite(factor))
+            throw new ArgumentException($"Scaled schedule: the factor is {factor}; it must be finite.", nameof(factor));
+        if (!double.IsFinite(Math.Abs(factor) * schedule.Magnitude) && double.IsFinite(schedule.Magnitude))
+            throw new ArgumentException(
+                $"Scaled schedule: the factor {factor} times the schedule's largest value {schedule.Magnitude} overflows.", nameof(factor));
+        return new ScaledSchedule(factor, schedule);
+    }
 
     sealed class JoinedSchedule(Schedule first, long boundary, Schedule next) : Schedule
     {
         public override double At(long step) => step < boundary ? first.At(step) : next.At(step - boundary);
+
+        internal override double Magnitude => Math.Max(first.Magnitude, next.Magnitude);
     }
 
     sealed class ScaledSchedule(double factor, Schedule inner) : Schedule
     {
         public override double At(long step) => factor * inner.At(step);
+
+        internal override double Magnitude => Math.Abs(factor) * inner.Magnitude;
     }
 }

@@ -26,7 +26,12 @@ public sealed class WsdSchedule : Schedule
         if (decayStart > totalSteps)
             throw new ArgumentException($"WSD: decayStart is {decayStart}; it must not pass totalSteps = {totalSteps}.", nameof(decayStart));
         if (!double.IsFinite(peak) || !double.IsFinite(final))
-            throw new ArgumentException($"WSD: peak ({peak}) and final ({final}) must be finite.");
+            throw new ArgumentException($"WSD: peak ({peak}) and final ({final}) must be finite.", double.IsFinite(peak) ? nameof(final) : nameof(peak));
+        // The warmup computes peak * (step + 1) up to peak * warmupSteps, the decay peak - final times a factor in [0, 1].
+        if (!double.IsFinite(peak * warmupSteps))
+            throw new ArgumentException($"WSD: peak ({peak}) times warmupSteps ({warmupSteps}) overflows; the warmup cannot be evaluated.", nameof(peak));
+        if (!double.IsFinite(peak - final))
+            throw new ArgumentException($"WSD: peak ({peak}) and final ({final}) lie too far apart to decay between without overflow.", nameof(final));
         (TotalSteps, WarmupSteps, DecayStart, Peak, Final, Shape) = (totalSteps, warmupSteps, decayStart, peak, final, shape);
     }
 
@@ -51,6 +56,8 @@ public sealed class WsdSchedule : Schedule
     public double Final { get; }
     /// <summary>The shape of the decay.</summary>
     public DecayShape Shape { get; }
+
+    internal override double Magnitude => Math.Max(Math.Abs(Peak), Math.Abs(Final));
 
     /// <inheritdoc/>
     public override double At(long step)
