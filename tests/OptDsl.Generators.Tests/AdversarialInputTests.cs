@@ -181,6 +181,17 @@ public class AdversarialInputTests
         Assert.Contains(run.Output.GetDiagnostics(), d => d.Id == "CS0579");
     }
 
+    [Theory]
+    [InlineData("[Hyper(\"(0, inf)\")] double eps = 1e-50;")]
+    [InlineData("[Hyper(\"(0, inf)\")] double eps = 1e-40;")]
+    [InlineData("[Hyper] double eps = 1e300;")]
+    [InlineData("[Hyper(\"[0, 1)\")] double eps = 0.99999999999;")]
+    public void A_default_float32_cannot_hold_gets_OPT0014(string hyper)
+    {
+        var run = CodeOrOptError(Usings + "[Optimizer] public partial class Tiny { [Hyper] float lr = 0.1f; " + hyper + " [Update] void Update(ref float p, float g) { p -= lr * g / (1 + (float)eps); } }");
+        Assert.Contains("float32 makes it", Assert.Single(run.GeneratorDiagnostics, d => d.Id == "OPT0014").GetMessage());
+    }
+
     [Fact]
     public void A_char_default_is_the_number_CSharp_makes_of_it()
     {

@@ -367,8 +367,26 @@ public static class DeclarationParser
                 report(DiagnosticDescriptors.DefaultOutsideRange, initializer.Value.GetLocation(), new object?[] { initializer.Value.ToString(), field.Name, range.Text });
                 return null;
             }
+            // The runtime checks real values as the float32 the update computes in; a default it would refuse is an
+            // error here, not at the first construction.
+            if (hyperType is HyperType.Float or HyperType.Double && Float32Refuses(defaultValue.Value, range) is { } made)
+            {
+                report(DiagnosticDescriptors.DefaultOutsideRange, initializer.Value.GetLocation(),
+                    new object?[] { $"{initializer.Value} (float32 makes it {made})", field.Name, range?.Text ?? "of finite float32 values" });
+                return null;
+            }
         }
         return new HyperModel(field.Name, hyperType.Value, defaultValue, range, summary);
+    }
+
+    /// <summary>What float32 makes of <paramref name="value"/> where the runtime would refuse it (overflow, out of range, zero or subnormal where zero is excluded), else null.</summary>
+    static string? Float32Refuses(double value, RangeModel? range)
+    {
+        float single = (float)value;
+        bool refused = (float.IsInfinity(single) && !double.IsInfinity(value))
+            || (range is not null && (!RangeParser.Contains(range, single)
+                || (!RangeParser.Contains(range, 0) && (single == 0 || System.Math.Abs(single) < 1.17549435E-38f))));
+        return refused ? single.ToString("R", System.Globalization.CultureInfo.InvariantCulture) : null;
     }
 
     static double? Initializer(IFieldSymbol field, VariableDeclaratorSyntax? declarator, SemanticModel semanticModel,
