@@ -34,6 +34,27 @@ public class SchedulerTests
         for (int k = 0; k < scheduled.Length; k++) Assert.True(TestData.Identical(scheduled[k], manual[k]));
     }
 
+    /// <summary>
+    /// The README's LambdaLR recipe: LambdaLR multiplies the initial learning rate by its function, so a schedule of
+    /// learning rates goes in as a factor of that rate — and the plateau runs at the schedule's peak, not its square.
+    /// </summary>
+    [Fact]
+    public void LambdaLR_with_a_schedule_as_a_factor_of_the_initial_rate_runs_the_schedule()
+    {
+        var ps = TestData.Parameters(ScalarType.Float64);
+        var optimizer = new SGD(ps, lr: 1e-2);
+        var schedule = Schedules.Wsd(totalSteps: 20, warmupSteps: 4, decayFraction: 0.25, peak: 1e-2);
+        var scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule.AsFactorOf(1e-2));
+        for (int step = 0; step < 20; step++)
+        {
+            Assert.Equal(schedule.At(step), optimizer.ParamGroups.Single().LearningRate, 15);
+            TestData.SetGradients(ps, step + 1);
+            optimizer.step();
+            scheduler.step();
+        }
+        Assert.Throws<ArgumentException>(() => schedule.AsFactorOf(0));
+    }
+
     [Theory]
     [InlineData(DecayShape.Linear)]
     [InlineData(DecayShape.Cosine)]

@@ -18,8 +18,20 @@ public abstract class Schedule
     /// </summary>
     internal virtual double Magnitude => double.PositiveInfinity;
 
-    /// <summary>This schedule as a function of the step, as TorchSharp's <c>LambdaLR</c> takes it (a factor of each group's initial learning rate).</summary>
-    public Func<int, double> AsFunction() => step => At(step);
+    /// <summary>
+    /// This schedule of learning rates as the factor TorchSharp's <c>LambdaLR</c> multiplies a group's initial learning
+    /// rate by: <c>step =&gt; At(step) / initialLearningRate</c>. Give the learning rate the optimizer was built with:
+    /// <c>LambdaLR(optimizer, Schedules.Wsd(..., peak: 3e-4).AsFactorOf(3e-4))</c> runs at 3e-4 on the plateau. (A
+    /// declared optimizer needs no scheduler: <c>optimizer.Schedule("lr", schedule)</c> sets the value itself.)
+    /// </summary>
+    /// <param name="initialLearningRate">The learning rate each group starts from, which LambdaLR multiplies; not zero.</param>
+    public Func<int, double> AsFactorOf(double initialLearningRate)
+    {
+        if (!double.IsFinite(initialLearningRate) || initialLearningRate == 0)
+            throw new ArgumentException(
+                $"A factor of the initial learning rate needs that rate finite and not zero; it is {initialLearningRate}.", nameof(initialLearningRate));
+        return step => At(step) / initialLearningRate;
+    }
 
     /// <summary>This schedule until <paramref name="boundary"/>, then <paramref name="next"/> counted from 0 there (as PyTorch's <c>SequentialLR</c>).</summary>
     public Schedule Then(long boundary, Schedule next)
