@@ -161,6 +161,7 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
     /// </summary>
     void CollectAndCheck()
     {
+        _portableAtLastStep = default;
         for (int i = 0; i < _parameter_groups.Count; i++)
         {
             var group = _parameter_groups[i];
@@ -203,14 +204,14 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
     /// </summary>
     int Choose(in UpdateItem item, int accepted)
     {
-        if (Backend == UpdateBackend.Portable) return _portable;
+        if (Backend == UpdateBackend.Portable) return Portable(PortableReason.Asked, item);
         bool forced = Backend == UpdateBackend.Fused;
         if (FusedKernel is null)
             return forced ? throw new InvalidOperationException($"{Spec.Name} has no fused update.") : _portable;
         if (accepted == _portable)
             return forced
                 ? throw new InvalidOperationException($"{Spec.Name}: the fused update takes contiguous float32 CPU tensors and contiguous float32, bfloat16 or float16 CUDA tensors; a parameter is {item.Parameter.dtype} on {item.Parameter.device}.")
-                : _portable;
+                : Portable(PortableReason.NotTaken, item);
         if (UpdatePaths[accepted].Prepare(item) is not { } unavailable) return accepted;
         // Said once (on the error stream, once a process for the declaration) when the fallback is first taken.
         if (!_unavailableNoted[accepted])
@@ -219,7 +220,37 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
             if (!forced && System.Threading.Interlocked.Exchange(ref _fallbackReported, 1) == 0)
                 Console.Error.WriteLine($"OptDsl: {Spec.Name}: {unavailable}.");
         }
-        return forced ? throw new InvalidOperationException($"{Spec.Name}: {unavailable}") : _portable;
+        return forced ? throw new InvalidOperationException($"{Spec.Name}: {unavailable}") : Portable(PortableReason.Unavailable, item);
+    }
+
+    /// <summary>Why parameters of a declaration with fused code took the portable path at the last step, for <c>FusedStatus</c>.</summary>
+    enum PortableReason { None, Asked, NotTaken, Unavailable }
+
+    // What the last step sent to the portable path although the declaration has fused code: how many parameters, why,
+    // and the type and device of one the fused update does not take (values only: nothing is formatted per step).
+    (int Count, PortableReason Why, ScalarType Type, DeviceType Device) _portableAtLastStep;
+
+    int Portable(PortableReason why, in UpdateItem item)
+    {
+        var last = _portableAtLastStep;
+        _portableAtLastStep = why == PortableReason.NotTaken && last.Why != PortableReason.NotTaken
+            ? (last.Count + 1, why, item.Parameter.dtype, item.Parameter.device_type)
+            : (last.Count + 1, last.Why == PortableReason.None ? why : last.Why, last.Type, last.Device);
+        return _portable;
+    }
+
+    /// <summary>What <c>FusedStatus</c> says of the last step's parameters on the portable path, or null.</summary>
+    string? PortableStatus(int parameters)
+    {
+        var (count, why, type, device) = _portableAtLastStep;
+        if (count == 0 || FusedKernel is null) return null;
+        var reason = why switch
+        {
+            PortableReason.Asked => "Backend is Portable",
+            PortableReason.NotTaken => $"{type} on {device}, which the fused update does not take",
+            _ => "the fused path is unavailable",
+        };
+        return $"portable path for {count} of {parameters} parameters at the last step ({reason})";
     }
 
     /// <summary>State that starts from the first gradient or from the parameter, set just before the first update.</summary>

@@ -86,9 +86,9 @@ public abstract partial class DeclaredOptimizer<TOptions, TState> : DeclaredOpti
         throw new NotSupportedException($"{Spec.Name} has no fused kernel.");
 
     /// <inheritdoc/>
-    /// <remarks>What each backend reports, in the order of <see cref="UpdateBackends"/>.</remarks>
+    /// <remarks>What each backend reports, in the order of <see cref="UpdateBackends"/>, and why parameters took the portable path at the last step.</remarks>
     public override string FusedStatus =>
-        string.Join("; ", UpdatePaths.Select(b => b.Report).Where(r => r is not null))
+        string.Join("; ", UpdatePaths.Select(b => b.Report).Append(PortableStatus(AllParameters.Count())).Where(r => r is not null))
         is { Length: > 0 } report ? report : FusedKernel is null ? NoFusedCode : "not used yet";
 
     /// <summary>What <see cref="FusedStatus"/> says when the declaration has no fused code, and why.</summary>

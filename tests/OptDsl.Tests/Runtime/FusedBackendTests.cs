@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using OptDsl.Runtime.Backends.Cuda;
 using OptDsl.Runtime.Core;
 using OptDsl.Tests.Catalog;
@@ -56,7 +57,13 @@ public class FusedBackendTests
         var doubles = TestData.Parameters(ScalarType.Float64);
         var other = new AdamW(doubles);
         TestData.SetGradients(doubles, 1);
-        other.step();
         Assert.Equal("not used yet", other.FusedStatus);
+        other.step();
+        Assert.Equal($"portable path for {doubles.Length} of {doubles.Length} parameters at the last step (Float64 on CPU, which the fused update does not take)", other.FusedStatus);
+
+        var asked = new AdamW(TestData.Parameters(ScalarType.Float32)) { Backend = UpdateBackend.Portable };
+        TestData.SetGradients(asked.parameters().ToArray(), 1);
+        asked.step();
+        Assert.EndsWith("(Backend is Portable)", asked.FusedStatus);
     }
 }
