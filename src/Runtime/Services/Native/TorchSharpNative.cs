@@ -23,8 +23,9 @@ namespace OptDsl.Runtime.Services.Native;
 /// A requirement that a relocation does use is never weakened.
 /// </para>
 /// <para>
-/// Runs once per process, before TorchSharp initialises: every assembly compiled with the OptDsl generator
-/// calls it from a module initializer, and OptDsl's optimizers call it too. Systems where the stock
+/// Runs once per process, before TorchSharp loads its native code: every assembly compiled with the OptDsl generator
+/// registers it from a module initializer to run at that moment (<see cref="EnsureLoadableWhenNeeded"/>), and OptDsl's
+/// optimizers call it too. Systems where the stock
 /// library loads are left alone. The NuGet cache is never modified: the copy goes to
 /// <c>$OPTDSL_NATIVE_CACHE</c>, else <c>$XDG_CACHE_HOME/optdsl/native</c>, else <c>~/.cache/optdsl/native</c>.
 /// Set <c>OPTDSL_NATIVE_FIX=0</c> to turn it off, and <c>OPTDSL_LIBTORCH</c> to load libtorch from another folder
@@ -51,6 +52,31 @@ public static class TorchSharpNative
 
     /// <summary>The patched copy in use, if one was needed.</summary>
     public static string? PatchedLibraryPath { get; private set; }
+
+    static int _deferred;
+
+    /// <summary>
+    /// Applies <see cref="EnsureLoadable"/> when TorchSharp first loads a native library, not now: registers a resolver
+    /// for TorchSharp's native imports (cheap) that applies the fix and then lets TorchSharp load as it would. A program
+    /// that never touches TorchSharp pays nothing (loading libtorch takes most of a second). Where the resolver cannot be
+    /// registered (another one is), the fix is applied at once. Idempotent; never throws.
+    /// </summary>
+    public static void EnsureLoadableWhenNeeded()
+    {
+        if (_outcome is not null || System.Threading.Interlocked.Exchange(ref _deferred, 1) == 1) return;
+        try
+        {
+            NativeLibrary.SetDllImportResolver(typeof(TorchSharp.torch).Assembly, static (_, _, _) =>
+            {
+                EnsureLoadable();
+                return IntPtr.Zero; // TorchSharp's own resolution then finds what the fix loaded.
+            });
+        }
+        catch (InvalidOperationException)
+        {
+            EnsureLoadable();
+        }
+    }
 
     /// <summary>
     /// Ensures TorchSharp's native library can load. Idempotent and cheap after the first call; never throws
