@@ -186,6 +186,25 @@ public sealed class CheckpointFileTests : IDisposable
     }
 
     /// <summary>
+    /// Saving streams now; the file must still be what the earlier writer made in memory — tag, format 1, body, SHA-256
+    /// of all before it — so that checkpoints written before load, and older versions read the new ones.
+    /// </summary>
+    [Fact]
+    public void A_streamed_checkpoint_is_byte_for_byte_what_the_earlier_in_memory_writer_made()
+    {
+        var opt = SavedAfterTwoSteps(out var path, out _);
+        using var buffer = new MemoryStream();
+        using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            writer.Write("OPTDSLCK"u8);
+            writer.Write(1);
+            opt.WriteCheckpoint(writer);
+        }
+        var content = buffer.ToArray();
+        Assert.Equal(content.Concat(System.Security.Cryptography.SHA256.HashData(content)), File.ReadAllBytes(path));
+    }
+
+    /// <summary>
     /// A child process saves checkpoints of 4M-element AdamW state in a loop and is killed during a save, again and
     /// again: in odd trials a few milliseconds after it announces the save (mostly while it serialises), in even
     /// trials the moment its temporary file appears (while it writes the file). Whatever the moment, the checkpoint

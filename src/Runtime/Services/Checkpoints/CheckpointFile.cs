@@ -1,13 +1,17 @@
 using System;
+using System.Buffers;
+using System.Buffers.Binary;
 using System.IO;
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Win32.SafeHandles;
 
 namespace OptDsl.Runtime.Services.Checkpoints;
 
 /// <summary>
 /// The envelope of an optimizer checkpoint: a magic tag, a format version and a SHA-256 of everything before it;
-/// written to a temporary file and renamed over the target, so a crash never leaves half a checkpoint.
+/// written to a temporary file and renamed over the target, so a crash never leaves half a checkpoint. Both ways
+/// stream: a checkpoint may be larger than memory holds twice (or than a .NET array holds at all).
 /// </summary>
 internal static class CheckpointFile
 {
@@ -15,25 +19,29 @@ internal static class CheckpointFile
     public const int Version = 1;
     const int HashBytes = 32;
 
-    /// <summary>Writes <paramref name="body"/> into the envelope at <paramref name="path"/>, atomically.</summary>
+    /// <summary>
+    /// Writes <paramref name="body"/> into the envelope at <paramref name="path"/>, atomically: the content streams
+    /// through the hash (on a thread of its own) into a temporary file, which is flushed to disk and renamed over the path.
+    /// Memory stays at a few blocks whatever the size.
+    /// </summary>
     public static void Write(string path, Action<BinaryWriter> body)
     {
-        using var buffer = new MemoryStream();
-        using (var writer = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true))
-        {
-            writer.Write(Magic);
-            writer.Write(Version);
-            body(writer);
-        }
-        var bytes = buffer.ToArray();
         var full = Path.GetFullPath(path);
         var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
         try
         {
-            using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+            using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0))
             {
-                file.Write(bytes);
-                file.Write(SHA256.HashData(bytes));
+                using (var content = new HashingWriteStream(file))
+                {
+                    using (var writer = new BinaryWriter(content, Encoding.UTF8, leaveOpen: true))
+                    {
+                        writer.Write(Magic);
+                        writer.Write(Version);
+                        body(writer);
+                    }
+                    file.Write(content.Complete());
+                }
                 file.Flush(flushToDisk: true);
             }
             File.Move(temp, full, overwrite: true);
@@ -143,22 +151,54 @@ internal static class CheckpointFile
     }
 
     /// <summary>
-    /// Reads and checks the envelope of <paramref name="path"/>; returns a reader positioned at the body, or throws
-    /// <see cref="InvalidDataException"/> saying what is wrong with the file.
+    /// Reads and checks the envelope of <paramref name="path"/> — the tag, the checksum over everything before it in
+    /// one streaming pass, then the format version — and returns a reader positioned at the body, which reads the same
+    /// open file a second time; or throws <see cref="InvalidDataException"/> saying what is wrong with the file.
+    /// Memory stays at a few MiB whatever the size.
     /// </summary>
     public static BinaryReader Open(string path)
     {
-        var bytes = File.ReadAllBytes(path);
-        if (bytes.Length < Magic.Length + 4 + HashBytes || !bytes.AsSpan(0, Magic.Length).SequenceEqual(Magic))
-            throw new InvalidDataException($"{path} is not an OptDsl optimizer checkpoint.");
-        var content = bytes.AsSpan(0, bytes.Length - HashBytes);
-        if (!SHA256.HashData(content).AsSpan().SequenceEqual(bytes.AsSpan(bytes.Length - HashBytes)))
-            throw new InvalidDataException($"{path} is corrupt: its checksum does not match its contents.");
-        var reader = new BinaryReader(new MemoryStream(bytes, 0, content.Length, writable: false), Encoding.UTF8);
-        reader.BaseStream.Position = Magic.Length;
-        int version = reader.ReadInt32();
-        if (version != Version)
-            throw new InvalidDataException($"{path} has checkpoint format {version}; this OptDsl reads format {Version}.");
-        return reader;
+        var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+        try
+        {
+            long content = RandomAccess.GetLength(file) - HashBytes;
+            Span<byte> head = stackalloc byte[Magic.Length + 4];
+            if (content < head.Length || RandomAccess.Read(file, head, 0) < head.Length || !head[..Magic.Length].SequenceEqual(Magic))
+                throw new InvalidDataException($"{path} is not an OptDsl optimizer checkpoint.");
+            if (!ChecksumMatches(file, content))
+                throw new InvalidDataException($"{path} is corrupt: its checksum does not match its contents.");
+            int version = BinaryPrimitives.ReadInt32LittleEndian(head[Magic.Length..]);
+            if (version != Version)
+                throw new InvalidDataException($"{path} has checkpoint format {version}; this OptDsl reads format {Version}.");
+            return new BinaryReader(new CheckedContentStream(file, head.Length, content), Encoding.UTF8);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Whether the SHA-256 of the first <paramref name="content"/> bytes of <paramref name="file"/> is the one stored after them.</summary>
+    static bool ChecksumMatches(SafeFileHandle file, long content)
+    {
+        var block = ArrayPool<byte>.Shared.Rent(4 << 20);
+        try
+        {
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            for (long at = 0; at < content;)
+            {
+                int n = RandomAccess.Read(file, block.AsSpan(0, (int)Math.Min(block.Length, content - at)), at);
+                if (n == 0) return false;
+                hash.AppendData(block, 0, n);
+                at += n;
+            }
+            Span<byte> stored = stackalloc byte[HashBytes];
+            return RandomAccess.Read(file, stored, content) == HashBytes && hash.GetHashAndReset().AsSpan().SequenceEqual(stored);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(block);
+        }
     }
 }
