@@ -1,9 +1,11 @@
 using System;
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Globalization;
 using System.IO;
 using System.Security.Cryptography;
 using System.Text;
+using System.Threading;
 using Microsoft.Win32.SafeHandles;
 
 namespace OptDsl.Runtime.Services.Checkpoints;
@@ -21,13 +23,14 @@ internal static class CheckpointFile
 
     /// <summary>
     /// Writes <paramref name="body"/> into the envelope at <paramref name="path"/>, atomically: the content streams
-    /// through the hash (on a thread of its own) into a temporary file, which is flushed to disk and renamed over the path.
-    /// Memory stays at a few blocks whatever the size.
+    /// through the hash (on a thread of its own) into a temporary file of this save's own, flushed to disk and renamed
+    /// over the path. Memory stays at a few blocks whatever the size. Saves to one path from several threads or
+    /// processes at once each succeed, and the file is the whole checkpoint of the one renamed last.
     /// </summary>
     public static void Write(string path, Action<BinaryWriter> body)
     {
         var full = Path.GetFullPath(path);
-        var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
+        var temp = TemporaryName(full);
         try
         {
             using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0))
@@ -53,9 +56,18 @@ internal static class CheckpointFile
         }
     }
 
+    static int s_saves;
+
     /// <summary>
-    /// Deletes temporary files a killed process left beside <paramref name="full"/> (named with its process id);
-    /// those of a process still running — another writer — stay.
+    /// <c>.name.pid-n.tmp</c> beside <paramref name="full"/>: the process id tells a killed writer's leftovers from a
+    /// running one's (<see cref="RemoveStale"/>), the number tells apart the saves of one process running at once.
+    /// </summary>
+    static string TemporaryName(string full) =>
+        Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}-{Interlocked.Increment(ref s_saves)}.tmp");
+
+    /// <summary>
+    /// Deletes temporary files a killed process left beside <paramref name="full"/> (named with its process id, and by
+    /// earlier versions with nothing after it); those of a process still running — another writer — stay.
     /// </summary>
     static void RemoveStale(string full)
     {
@@ -63,7 +75,9 @@ internal static class CheckpointFile
         foreach (var file in Directory.EnumerateFiles(Path.GetDirectoryName(full)!, prefix + "*.tmp"))
         {
             var id = Path.GetFileName(file)[prefix.Length..^".tmp".Length];
-            if (!int.TryParse(id, out int pid) || pid == Environment.ProcessId || Running(pid)) continue;
+            int dash = id.IndexOf('-');
+            if (dash >= 0 && !IsCount(id[(dash + 1)..], out _)) continue;
+            if (!IsCount(dash >= 0 ? id[..dash] : id, out int pid) || pid == Environment.ProcessId || Running(pid)) continue;
             try
             {
                 File.Delete(file);
@@ -74,6 +88,8 @@ internal static class CheckpointFile
             }
         }
     }
+
+    static bool IsCount(string text, out int value) => int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value);
 
     static bool Running(int pid)
     {
