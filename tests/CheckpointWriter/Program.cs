@@ -1,10 +1,19 @@
 using System;
+using System.IO;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-// Steps an AdamW over 4M elements and saves its checkpoint to args[0] after every step, forever, saying
-// "writing N" before each save and "saved N" after it, so that a test can kill it in the middle of a write.
+// "CheckpointWriter PATH": steps an AdamW over 4M elements and saves its checkpoint to PATH after every step, forever,
+// saying "writing N" before each save and "saved N" after it, so that a test can kill it in the middle of a write.
+// "CheckpointWriter --throughput ELEMENTS [FOLDER] [ROUNDS]": save and load throughput of an AdamW checkpoint over
+// ELEMENTS float32 parameters against File.Copy (Throughput.cs).
+if (args[0] == "--throughput")
+{
+    var folder = args.Length > 2 ? args[2] : Path.Combine(Path.GetTempPath(), "optdsl-throughput");
+    Throughput.Run(long.Parse(args[1]), folder, args.Length > 3 ? int.Parse(args[3]) : 5);
+    return;
+}
 var parameter = new Parameter(torch.randn(4_000_000));
 using var optimizer = new OptDsl.Optimizers.AdamW(new[] { parameter });
 for (long n = 1; ; n++)

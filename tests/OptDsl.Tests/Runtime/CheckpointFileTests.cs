@@ -186,6 +186,77 @@ public sealed class CheckpointFileTests : IDisposable
     }
 
     /// <summary>
+    /// Saving streams now; the file must still be what the earlier writer made in memory — tag, format 1, body, SHA-256
+    /// of all before it — so that checkpoints written before load, and older versions read the new ones.
+    /// </summary>
+    [Fact]
+    public void A_streamed_checkpoint_is_byte_for_byte_what_the_earlier_in_memory_writer_made()
+    {
+        var opt = SavedAfterTwoSteps(out var path, out _);
+        using var buffer = new MemoryStream();
+        using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            writer.Write("OPTDSLCK"u8);
+            writer.Write(1);
+            opt.WriteCheckpoint(writer);
+        }
+        var content = buffer.ToArray();
+        Assert.Equal(content.Concat(System.Security.Cryptography.SHA256.HashData(content)), File.ReadAllBytes(path));
+    }
+
+    /// <summary>
+    /// Two threads save two optimizers (at steps 1 and 2, 4M elements each, so the writes overlap) to one path at the
+    /// same moment, round after round: both saves succeed, no temporary file stays, and the file is the whole
+    /// checkpoint of one of them.
+    /// </summary>
+    [Fact]
+    public void Two_threads_saving_to_one_path_at_once_both_succeed_and_leave_one_whole_checkpoint()
+    {
+        var path = Path.Combine(_folder, "shared.ckpt");
+        var parameters = new[] { new TorchSharp.Modules.Parameter(torch.zeros(4_000_000)), new TorchSharp.Modules.Parameter(torch.zeros(4_000_000)) };
+        var optimizers = new AdamW[2];
+        for (int k = 0; k < 2; k++)
+        {
+            optimizers[k] = new AdamW(new[] { parameters[k] });
+            for (int step = 0; step <= k; step++)
+            {
+                using var g = torch.randn(new long[] { 4_000_000 }, ScalarType.Float32, generator: new torch.Generator((ulong)(10 * k + step)));
+                parameters[k].grad = g;
+                optimizers[k].step();
+            }
+        }
+        for (int round = 0; round < 8; round++)
+        {
+            using var start = new System.Threading.Barrier(2);
+            var errors = new System.Collections.Concurrent.ConcurrentBag<Exception>();
+            var threads = optimizers.Select(opt => new System.Threading.Thread(() =>
+            {
+                try
+                {
+                    start.SignalAndWait();
+                    opt.SaveCheckpoint(path);
+                }
+                catch (Exception e)
+                {
+                    errors.Add(e);
+                }
+            })).ToArray();
+            foreach (var t in threads) t.Start();
+            foreach (var t in threads) t.Join();
+            Assert.Empty(errors);
+            Assert.Empty(Directory.GetFiles(_folder, "*.tmp"));
+
+            var parameter = new TorchSharp.Modules.Parameter(torch.zeros(4_000_000));
+            using var reader = new AdamW(new[] { parameter });
+            reader.LoadCheckpoint(path);
+            Assert.InRange(reader.StepCount, 1, 2);
+            var source = optimizers[reader.StepCount - 1].StateOf(parameters[reader.StepCount - 1]);
+            Assert.True(TestData.Identical(reader.StateOf(parameter).M, source.M), $"round {round}: m");
+            Assert.True(TestData.Identical(reader.StateOf(parameter).V, source.V), $"round {round}: v");
+        }
+    }
+
+    /// <summary>
     /// A child process saves checkpoints of 4M-element AdamW state in a loop and is killed during a save, again and
     /// again: in odd trials a few milliseconds after it announces the save (mostly while it serialises), in even
     /// trials the moment its temporary file appears (while it writes the file). Whatever the moment, the checkpoint
@@ -240,14 +311,15 @@ public sealed class CheckpointFileTests : IDisposable
         var opt = SavedAfterTwoSteps(out var path, out _);
         var name = Path.GetFileName(path);
         int dead = Enumerable.Range(900_000, 1000).First(pid => !IsRunning(pid));
-        var stale = Path.Combine(_folder, $".{name}.{dead}.tmp");
-        var live = Path.Combine(_folder, $".{name}.1.tmp"); // process 1 always runs
-        File.WriteAllText(stale, "half a checkpoint");
-        File.WriteAllText(live, "another writer's half");
+        // Named as this version names them (process id, then the save's number) and as earlier ones did.
+        var stale = new[] { $".{name}.{dead}-7.tmp", $".{name}.{dead}.tmp" }.Select(f => Path.Combine(_folder, f)).ToArray();
+        var live = new[] { $".{name}.1-3.tmp", $".{name}.1.tmp" }.Select(f => Path.Combine(_folder, f)).ToArray(); // process 1 always runs
+        foreach (var f in stale) File.WriteAllText(f, "half a checkpoint");
+        foreach (var f in live) File.WriteAllText(f, "another writer's half");
         opt.SaveCheckpoint(path);
-        Assert.False(File.Exists(stale));
-        Assert.True(File.Exists(live) || !OperatingSystem.IsLinux());
-        File.Delete(live);
+        Assert.All(stale, f => Assert.False(File.Exists(f)));
+        Assert.All(live, f => Assert.True(File.Exists(f) || !OperatingSystem.IsLinux()));
+        foreach (var f in live) File.Delete(f);
     }
 
     static bool IsRunning(int pid)

@@ -1,13 +1,19 @@
 using System;
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Globalization;
 using System.IO;
 using System.Security.Cryptography;
 using System.Text;
+using System.Threading;
+using Microsoft.Win32.SafeHandles;
 
 namespace OptDsl.Runtime.Services.Checkpoints;
 
 /// <summary>
 /// The envelope of an optimizer checkpoint: a magic tag, a format version and a SHA-256 of everything before it;
-/// written to a temporary file and renamed over the target, so a crash never leaves half a checkpoint.
+/// written to a temporary file and renamed over the target, so a crash never leaves half a checkpoint. Both ways
+/// stream: a checkpoint may be larger than memory holds twice (or than a .NET array holds at all).
 /// </summary>
 internal static class CheckpointFile
 {
@@ -15,25 +21,30 @@ internal static class CheckpointFile
     public const int Version = 1;
     const int HashBytes = 32;
 
-    /// <summary>Writes <paramref name="body"/> into the envelope at <paramref name="path"/>, atomically.</summary>
+    /// <summary>
+    /// Writes <paramref name="body"/> into the envelope at <paramref name="path"/>, atomically: the content streams
+    /// through the hash (on a thread of its own) into a temporary file of this save's own, flushed to disk and renamed
+    /// over the path. Memory stays at a few blocks whatever the size. Saves to one path from several threads or
+    /// processes at once each succeed, and the file is the whole checkpoint of the one renamed last.
+    /// </summary>
     public static void Write(string path, Action<BinaryWriter> body)
     {
-        using var buffer = new MemoryStream();
-        using (var writer = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true))
-        {
-            writer.Write(Magic);
-            writer.Write(Version);
-            body(writer);
-        }
-        var bytes = buffer.ToArray();
         var full = Path.GetFullPath(path);
-        var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
+        var temp = TemporaryName(full);
         try
         {
-            using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+            using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0))
             {
-                file.Write(bytes);
-                file.Write(SHA256.HashData(bytes));
+                using (var content = new HashingWriteStream(file))
+                {
+                    using (var writer = new BinaryWriter(content, Encoding.UTF8, leaveOpen: true))
+                    {
+                        writer.Write(Magic);
+                        writer.Write(Version);
+                        body(writer);
+                    }
+                    file.Write(content.Complete());
+                }
                 file.Flush(flushToDisk: true);
             }
             File.Move(temp, full, overwrite: true);
@@ -45,9 +56,18 @@ internal static class CheckpointFile
         }
     }
 
+    static int s_saves;
+
     /// <summary>
-    /// Deletes temporary files a killed process left beside <paramref name="full"/> (named with its process id);
-    /// those of a process still running — another writer — stay.
+    /// <c>.name.pid-n.tmp</c> beside <paramref name="full"/>: the process id tells a killed writer's leftovers from a
+    /// running one's (<see cref="RemoveStale"/>), the number tells apart the saves of one process running at once.
+    /// </summary>
+    static string TemporaryName(string full) =>
+        Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}-{Interlocked.Increment(ref s_saves)}.tmp");
+
+    /// <summary>
+    /// Deletes temporary files a killed process left beside <paramref name="full"/> (named with its process id, and by
+    /// earlier versions with nothing after it); those of a process still running — another writer — stay.
     /// </summary>
     static void RemoveStale(string full)
     {
@@ -55,7 +75,9 @@ internal static class CheckpointFile
         foreach (var file in Directory.EnumerateFiles(Path.GetDirectoryName(full)!, prefix + "*.tmp"))
         {
             var id = Path.GetFileName(file)[prefix.Length..^".tmp".Length];
-            if (!int.TryParse(id, out int pid) || pid == Environment.ProcessId || Running(pid)) continue;
+            int dash = id.IndexOf('-');
+            if (dash >= 0 && !IsCount(id[(dash + 1)..], out _)) continue;
+            if (!IsCount(dash >= 0 ? id[..dash] : id, out int pid) || pid == Environment.ProcessId || Running(pid)) continue;
             try
             {
                 File.Delete(file);
@@ -66,6 +88,8 @@ internal static class CheckpointFile
             }
         }
     }
+
+    static bool IsCount(string text, out int value) => int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value);
 
     static bool Running(int pid)
     {
@@ -143,22 +167,54 @@ internal static class CheckpointFile
     }
 
     /// <summary>
-    /// Reads and checks the envelope of <paramref name="path"/>; returns a reader positioned at the body, or throws
-    /// <see cref="InvalidDataException"/> saying what is wrong with the file.
+    /// Reads and checks the envelope of <paramref name="path"/> — the tag, the checksum over everything before it in
+    /// one streaming pass, then the format version — and returns a reader positioned at the body, which reads the same
+    /// open file a second time; or throws <see cref="InvalidDataException"/> saying what is wrong with the file.
+    /// Memory stays at a few MiB whatever the size.
     /// </summary>
     public static BinaryReader Open(string path)
     {
-        var bytes = File.ReadAllBytes(path);
-        if (bytes.Length < Magic.Length + 4 + HashBytes || !bytes.AsSpan(0, Magic.Length).SequenceEqual(Magic))
-            throw new InvalidDataException($"{path} is not an OptDsl optimizer checkpoint.");
-        var content = bytes.AsSpan(0, bytes.Length - HashBytes);
-        if (!SHA256.HashData(content).AsSpan().SequenceEqual(bytes.AsSpan(bytes.Length - HashBytes)))
-            throw new InvalidDataException($"{path} is corrupt: its checksum does not match its contents.");
-        var reader = new BinaryReader(new MemoryStream(bytes, 0, content.Length, writable: false), Encoding.UTF8);
-        reader.BaseStream.Position = Magic.Length;
-        int version = reader.ReadInt32();
-        if (version != Version)
-            throw new InvalidDataException($"{path} has checkpoint format {version}; this OptDsl reads format {Version}.");
-        return reader;
+        var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+        try
+        {
+            long content = RandomAccess.GetLength(file) - HashBytes;
+            Span<byte> head = stackalloc byte[Magic.Length + 4];
+            if (content < head.Length || RandomAccess.Read(file, head, 0) < head.Length || !head[..Magic.Length].SequenceEqual(Magic))
+                throw new InvalidDataException($"{path} is not an OptDsl optimizer checkpoint.");
+            if (!ChecksumMatches(file, content))
+                throw new InvalidDataException($"{path} is corrupt: its checksum does not match its contents.");
+            int version = BinaryPrimitives.ReadInt32LittleEndian(head[Magic.Length..]);
+            if (version != Version)
+                throw new InvalidDataException($"{path} has checkpoint format {version}; this OptDsl reads format {Version}.");
+            return new BinaryReader(new CheckedContentStream(file, head.Length, content), Encoding.UTF8);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Whether the SHA-256 of the first <paramref name="content"/> bytes of <paramref name="file"/> is the one stored after them.</summary>
+    static bool ChecksumMatches(SafeFileHandle file, long content)
+    {
+        var block = ArrayPool<byte>.Shared.Rent(4 << 20);
+        try
+        {
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            for (long at = 0; at < content;)
+            {
+                int n = RandomAccess.Read(file, block.AsSpan(0, (int)Math.Min(block.Length, content - at)), at);
+                if (n == 0) return false;
+                hash.AppendData(block, 0, n);
+                at += n;
+            }
+            Span<byte> stored = stackalloc byte[HashBytes];
+            return RandomAccess.Read(file, stored, content) == HashBytes && hash.GetHashAndReset().AsSpan().SequenceEqual(stored);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(block);
+        }
     }
 }

@@ -1,0 +1,88 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Linq;
+using System.Security.Cryptography;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+/// <summary>
+/// Save and load throughput of an AdamW checkpoint against a plain <see cref="File.Copy(string, string, bool)"/> of a file
+/// of the same size (the checkpoint itself), measured in turn in one process, round after round; prints each round
+/// and the medians. Beside them, for reading the figures: the copy flushed to disk (a save flushes its file), one
+/// streamed SHA-256 pass over the file (a load makes one before staging), and filling fresh memory of the state's size
+/// (a load stages the state in new tensors).
+/// </summary>
+static class Throughput
+{
+    public static void Run(long elements, string folder, int rounds)
+    {
+        Directory.CreateDirectory(folder);
+        var path = Path.Combine(folder, "throughput.ckpt");
+        Console.WriteLine($"{Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (double)(1L << 30):F1} GiB of memory; "
+            + $"AdamW over {elements:N0} float32 elements, m and v random; {rounds} rounds in {folder}");
+
+        // The state is filled directly (uninitialised parameter, no gradient): a step adds nothing to what is measured.
+        var parameter = new Parameter(torch.empty(elements));
+        using var source = new OptDsl.Optimizers.AdamW(new[] { parameter });
+        var state = source.StateOf(parameter);
+        state.AllocateMissing(source.OptionsOf(0));
+        state.M.uniform_(-1, 1, new torch.Generator(1));
+        state.V.uniform_(0, 1, new torch.Generator(2));
+
+        var columns = new[] { "save", "load", "File.Copy", "copy+flush", "SHA-256 pass", "fill memory" };
+        var rates = columns.ToDictionary(c => c, _ => new List<double>());
+        var (saveToCopy, loadToCopy, saveToFlushedCopy) = (new List<double>(), new List<double>(), new List<double>());
+        long bytes = 0;
+        for (int round = 1; round <= rounds; round++)
+        {
+            double save = Seconds(() => source.SaveCheckpoint(path));
+            bytes = new FileInfo(path).Length;
+            var copy = Path.Combine(folder, "throughput.copy");
+            double fileCopy = Seconds(() => File.Copy(path, copy));
+            double flush = Seconds(() =>
+            {
+                using var written = new FileStream(copy, FileMode.Open, FileAccess.ReadWrite);
+                written.Flush(flushToDisk: true);
+            });
+            File.Delete(copy);
+            double load = Seconds(() =>
+            {
+                using var loaded = new OptDsl.Optimizers.AdamW(new[] { parameter });
+                loaded.LoadCheckpoint(path);
+            });
+            double hash = Seconds(() =>
+            {
+                using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 22);
+                SHA256.HashData(file);
+            });
+            double fill = Seconds(() =>
+            {
+                using var fresh = torch.ones(2 * elements);
+            });
+            var seconds = new[] { save, load, fileCopy, fileCopy + flush, hash, fill };
+            for (int c = 0; c < columns.Length; c++) rates[columns[c]].Add(bytes / seconds[c] / 1e6);
+            saveToCopy.Add(fileCopy / save);
+            loadToCopy.Add(fileCopy / load);
+            saveToFlushedCopy.Add((fileCopy + flush) / save);
+            Console.WriteLine($"round {round}: " + string.Join(", ", columns.Select((c, k) => $"{c} {rates[c][^1]:F0} MB/s")));
+        }
+        File.Delete(path);
+        if (!Directory.EnumerateFileSystemEntries(folder).Any()) Directory.Delete(folder);
+
+        static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
+        Console.WriteLine($"{bytes:N0} bytes ({bytes / (double)(1L << 30):F2} GiB), median MB/s: "
+            + string.Join(", ", columns.Select(c => $"{c} {Median(rates[c]):F0}")));
+        Console.WriteLine($"median of the rounds' ratios: save / File.Copy {Median(saveToCopy):F2}x, load / File.Copy {Median(loadToCopy):F2}x, "
+            + $"save / copy+flush {Median(saveToFlushedCopy):F2}x");
+    }
+
+    static double Seconds(Action action)
+    {
+        var clock = Stopwatch.StartNew();
+        action();
+        return clock.Elapsed.TotalSeconds;
+    }
+}
