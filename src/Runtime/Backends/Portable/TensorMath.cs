@@ -83,8 +83,9 @@ public static class TensorMath
     /// <summary><c>a + w * (b - a)</c> with a scalar weight, in one pass (PyTorch's lerp, exact at both ends).</summary>
     public static Tensor Lerp(Tensor a, Tensor b, double w)
     {
+        if (a.dtype == b.dtype && a.shape.AsSpan().SequenceEqual(b.shape)) return a.lerp(b, w);
         using var kept = w.ToScalar();
-        return a.dtype == b.dtype && a.shape.AsSpan().SequenceEqual(b.shape) ? a.lerp(b, kept) : b.sub(a).mul_(kept).Plus_(a);
+        return b.sub(a).mul_(kept).Plus_(a);
     }
 
     // Reductions over the whole tensor (OptDsl.Reduce), as 0-d tensors on the tensor's device. The value is expanded to
