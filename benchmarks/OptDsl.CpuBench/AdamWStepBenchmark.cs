@@ -1,6 +1,7 @@
 using System.Linq;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Engines;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Core;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -39,7 +40,9 @@ public class AdamWStepBenchmark
         _builtinParameters = Parameters();
         _fused = new OptDsl.Optimizers.AdamW(_fusedParameters, lr: 1e-3) { Backend = UpdateBackend.Fused };
         _portable = new OptDsl.Optimizers.AdamW(_portableParameters, lr: 1e-3) { Backend = UpdateBackend.Portable };
+#pragma warning disable RS0030 // the peer measured; its step() still passes temporary Scalars
         _builtin = torch.optim.AdamW(_builtinParameters, lr: 1e-3, weight_decay: 1e-2);
+#pragma warning restore RS0030
         long floats = Elements * 28 / 8;
         _source = torch.randn(floats);
         _target = torch.empty(floats);
@@ -47,9 +50,10 @@ public class AdamWStepBenchmark
 
     static Parameter[] Parameters()
     {
-        var ps = Shapes.Select(s => new Parameter(torch.randn(s) * 0.02)).ToArray();
+        using var kept = KeptScalars.Rent();
+        var ps = Shapes.Select(s => new Parameter(torch.randn(s).mul(kept[0.02]))).ToArray();
         using (torch.no_grad())
-            foreach (var p in ps) p.grad = torch.randn_like(p) * 1e-3;
+            foreach (var p in ps) p.grad = torch.randn_like(p).mul(kept[1e-3]);
         return ps;
     }
 

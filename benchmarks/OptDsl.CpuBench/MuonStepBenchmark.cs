@@ -1,6 +1,7 @@
 using System.Linq;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Engines;
+using OptDsl.Runtime.Backends.Portable;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -33,9 +34,10 @@ public class MuonStepBenchmark
 
     static Parameter[] Parameters()
     {
-        var ps = Shapes.Select(s => new Parameter(torch.randn(s) * 0.02)).ToArray();
+        using var kept = KeptScalars.Rent();
+        var ps = Shapes.Select(s => new Parameter(torch.randn(s).mul(kept[0.02]))).ToArray();
         using (torch.no_grad())
-            foreach (var p in ps) p.grad = torch.randn_like(p) * 1e-3;
+            foreach (var p in ps) p.grad = torch.randn_like(p).mul(kept[1e-3]);
         return ps;
     }
 

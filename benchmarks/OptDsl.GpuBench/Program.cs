@@ -5,12 +5,18 @@ using System.IO;
 using System.Linq;
 using System.Text.Json;
 using OptDsl.GpuBench;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Composition;
 using OptDsl.Runtime.Core;
 using OptDsl.Runtime.Services.Native;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+
+// Median ms per optimizer step on GPT-2 small's parameter list (148 tensors, 124.4M fp32 elements), with the
+// device-to-device copy that moves the same bytes as the floor, all in one process. Writes JSON for report.py.
+// Usage: OPTDSL_LIBTORCH=<torch/lib> OptDsl.GpuBench results.json [--muon | --clip | --q8]   (only the Muon, clipping or 8-bit state rows)
+using var kept = KeptScalars.Rent();
 
 // Median ms per optimizer step on GPT-2 small's parameter list (148 tensors, 124.4M fp32 elements), with the
 // device-to-device copy that moves the same bytes as the floor, all in one process. Writes JSON for report.py.
@@ -26,9 +32,10 @@ torch.manual_seed(0);
 
 Parameter[] Parameters()
 {
-    var ps = shapes.Select(s => new Parameter(torch.randn(s, device: torch.CUDA) * 0.02)).ToArray();
+    using var kept = KeptScalars.Rent();
+    var ps = shapes.Select(s => new Parameter(torch.randn(s, device: torch.CUDA).mul(kept[0.02]))).ToArray();
     using (torch.no_grad())
-        foreach (var p in ps) p.grad = torch.randn_like(p) * 1e-3;
+        foreach (var p in ps) p.grad = torch.randn_like(p).mul(kept[1e-3]);
     return ps;
 }
 
@@ -115,7 +122,9 @@ if (!onlyMuon && !onlyClip)
     }
     {
         var ps = Parameters();
+#pragma warning disable RS0030 // the peer measured; its step() still passes temporary Scalars
         using var builtin = torch.optim.AdamW(ps, lr: 1e-3, weight_decay: 1e-2);
+#pragma warning restore RS0030
         Record("TorchSharp AdamW (built-in)", Median(() => builtin.step(), windows: 5, perWindow: 3));
     }
     CopyFloor(20);
@@ -133,9 +142,9 @@ if (!onlyMuon && !onlyClip)
     CopyFloor(22);
     {
         // bfloat16 parameters and gradients, float32 moments: reads 2 + 2 + 4 + 4 bytes and writes 2 + 4 + 4 per element.
-        var ps = shapes.Select(s => new Parameter((torch.randn(s, device: torch.CUDA) * 0.02).to(ScalarType.BFloat16))).ToArray();
+        var ps = shapes.Select(s => new Parameter(torch.randn(s, device: torch.CUDA).mul(kept[0.02]).to(ScalarType.BFloat16))).ToArray();
         using (torch.no_grad())
-            foreach (var p in ps) p.grad = (torch.randn_like(p, dtype: ScalarType.Float32) * 1e-3).to(ScalarType.BFloat16);
+            foreach (var p in ps) p.grad = torch.randn_like(p, dtype: ScalarType.Float32).mul(kept[1e-3]).to(ScalarType.BFloat16);
         using var adamw = new OptDsl.Optimizers.AdamW(ps, lr: 1e-3) { Backend = UpdateBackend.Fused };
         Record("OptDsl AdamW bf16 params, fused CUDA", Median(() => adamw.step()));
     }
@@ -160,9 +169,9 @@ if (!onlyClip)
 {
     // Muon on the 48 hidden matrices: momentum, 5 Newton-Schulz iterations in bf16, update. Compare with
     // pytorch_muon.py's per-matrix loop and per-shape batched chain, run in the same command.
-    var ps = Gpt2Shapes.HiddenMatrices().Select(s => new Parameter(torch.randn(s, device: torch.CUDA) * 0.02)).ToArray();
+    var ps = Gpt2Shapes.HiddenMatrices().Select(s => new Parameter(torch.randn(s, device: torch.CUDA).mul(kept[0.02]))).ToArray();
     using (torch.no_grad())
-        foreach (var p in ps) p.grad = torch.randn_like(p) * 1e-3;
+        foreach (var p in ps) p.grad = torch.randn_like(p).mul(kept[1e-3]);
     using var muon = new OptDsl.Optimizers.Muon(ps, lr: 0.02);
     Record("OptDsl Muon, 48 hidden matrices", Median(() => muon.step(), windows: 9, perWindow: 5));
     // Where the time goes: the four per-shape bf16 Newton-Schulz chains alone, on inputs already stacked.

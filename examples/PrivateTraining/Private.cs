@@ -2,6 +2,7 @@ using System;
 using System.Diagnostics;
 using System.Globalization;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Training.Privacy;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -26,10 +27,11 @@ public static class Private
 
     static (Tensor X, Tensor Y) Data(int n, ulong seed)
     {
+        using var kept = KeptScalars.Rent();
         var generator = new torch.Generator(seed);
         var y = torch.randint(0, 2, new long[] { n }, generator: generator);
-        var centers = y.to(ScalarType.Float32).mul(2).sub(1).unsqueeze(1).expand(n, 2);
-        return (centers + torch.randn(new long[] { n, 2 }, generator: generator), y);
+        var centers = y.to(ScalarType.Float32).mul(kept[2]).sub(kept[1]).unsqueeze(1).expand(n, 2);
+        return (centers.Plus(torch.randn(new long[] { n, 2 }, generator: generator)), y);
     }
 
     static Sequential Model()

@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Core;
 
 namespace OptDsl.Optimizers;
@@ -23,8 +24,9 @@ public partial class MomentumSam
             foreach (var p in group.Parameters) rhoOf[p.Handle] = group.Options.Rho ?? Defaults.Rho!.Value;
         return _unperturbed.SwapIn(Groups.SelectMany(g => g.Parameters), p =>
         {
+            using var kept = KeptScalars.Rent();
             var state = StateOf(p);
-            return state.Step == 0 ? null : p.detach().add(state.V.to(p.dtype), alpha: rhoOf[p.Handle] * state.InverseNorm);
+            return state.Step == 0 ? null : p.detach().add(state.V.to(p.dtype), alpha: kept[rhoOf[p.Handle] * state.InverseNorm]);
         });
     }
 

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using OptDsl.Optimizers;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Core;
 using OptDsl.Runtime.HandWritten;
 using OptDsl.Tests.Catalog;
@@ -20,14 +21,19 @@ public static class CurvatureCheck
 {
     const int Steps = 12;
 
-    static Tensor Estimate(int t, int k, ScalarType dtype, Device device) => TestData.Gradient(t + 500, k, dtype, device).square().mul(4);
+    static Tensor Estimate(int t, int k, ScalarType dtype, Device device)
+    {
+        using var kept = KeptScalars.Rent();
+        return TestData.Gradient(t + 500, k, dtype, device).Squared().mul(kept[4]);
+    }
 
     /// <summary>Gradients pulling toward a target (so Prodigy's d grows), plus the test data's noise.</summary>
     static Tensor Gradient(int t, int k, Tensor p)
     {
+        using var kept = KeptScalars.Rent();
         using var _ = no_grad();
-        var target = TestData.Gradient(99, k, p.dtype, p.device).mul(2);
-        return p.detach() - target + 0.1 * TestData.Gradient(t, k, p.dtype, p.device);
+        var target = TestData.Gradient(99, k, p.dtype, p.device).mul(kept[2]);
+        return (p.detach() - target).Plus(TestData.Gradient(t, k, p.dtype, p.device).mul(kept[0.1]));
     }
 
     static Parameter[] Run(string name, ScalarType dtype, Device device)
@@ -82,12 +88,13 @@ public static class CurvatureCheck
     {
         (IReadOnlyList<Tensor> H, Tensor Labels, IReadOnlyList<Tensor> G) On(Device d)
         {
+            using var kept = KeptScalars.Rent();
             var w1 = new Parameter(torch.linspace(-1, 1, 64 * 16).reshape(64, 16).sin().to(d));
             var w2 = new Parameter(torch.linspace(-2, 2, 16 * 10).reshape(16, 10).cos().to(d));
             var x = torch.linspace(-3, 3, 256 * 64).reshape(256, 64).sin().to(d);
             var ps = new[] { w1, w2 };
             Tensor Logits() => x.matmul(w1).tanh().matmul(w2);
-            var h = Curvature.Hutchinson(ps, nn.functional.cross_entropy(Logits(), torch.arange(256).remainder(10).to(d)), 5, 1);
+            var h = Curvature.Hutchinson(ps, nn.functional.cross_entropy(Logits(), torch.arange(kept[0L], kept[256L], ScalarCalls.One).remainder(kept[10]).to(d)), 5, 1);
             var labels = Curvature.SampleLabels(Logits(), 5, 2);
             var g = Curvature.GaussNewtonBartlett(ps, Logits(), 5, 2);
             return (h.Select(t => t.cpu()).ToList(), labels.cpu(), g.Select(t => t.cpu()).ToList());

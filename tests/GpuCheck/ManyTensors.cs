@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Core;
 using OptDsl.Tests.Catalog;
 using TorchSharp;
@@ -45,10 +46,11 @@ public static class ManyTensors
     /// <summary>The same gradients for both parameter lists (tiny at steps 7-9, large at 13, as the fixtures).</summary>
     static void SetGradients(Parameter[] a, Parameter[] b, int step)
     {
+        using var kept = KeptScalars.Rent();
         using var _ = torch.no_grad();
         for (int k = 0; k < a.Length; k++)
         {
-            var g = (torch.randn(Sizes[k], device: torch.CUDA) * TestData.GradScale(step)).to(a[k].dtype);
+            var g = torch.randn(Sizes[k], device: torch.CUDA).mul(kept[TestData.GradScale(step)]).to(a[k].dtype);
             a[k].grad = g;
             b[k].grad = g.clone();
         }
@@ -61,6 +63,7 @@ public static class ManyTensors
     public static (double Absolute, double Relative, long Beyond, string Status) Compare(ReferenceFixture.Case c, int steps,
         ScalarType dtype = ScalarType.Float32, double beyondRelative = 1e-4)
     {
+        using var kept = KeptScalars.Rent();
         // Gaps between the views stay zero in both buffers, so a stray write shows up in the comparison.
         long total = Sizes.Sum() + Sizes.Length * 4 + 1;
         var initial = torch.zeros(total, dtype: dtype, device: torch.CUDA);
@@ -90,9 +93,9 @@ public static class ManyTensors
         var a = fusedBacking.cpu().to(ScalarType.Float64);
         var b = portableBacking.cpu().to(ScalarType.Float64);
         double absolute = (a - b).abs().max().item<double>();
-        var relativeDifference = (a - b).abs() / b.abs().clamp_min(1.0);
+        var relativeDifference = (a - b).abs() / b.abs().clamp_min(kept[1.0]);
         double relative = relativeDifference.max().item<double>();
-        long beyond = relativeDifference.gt(beyondRelative).sum().item<long>();
+        long beyond = relativeDifference.gt(kept[beyondRelative]).sum().item<long>();
         return (absolute, relative, beyond, fused.FusedStatus);
     }
 }

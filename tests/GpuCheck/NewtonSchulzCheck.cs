@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using OptDsl.Optimizers;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Core;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -16,8 +17,9 @@ public static class NewtonSchulzCheck
 
     static Parameter[] Train(Func<Parameter[], DeclaredOptimizer> create, ScalarType dtype, Device device, out Parameter[] initial)
     {
+        using var kept = KeptScalars.Rent();
         torch.manual_seed(5);
-        var start = Shapes.Select(s => torch.randn(s, ScalarType.Float64) * 0.05).ToArray();
+        var start = Shapes.Select(s => torch.randn(s, ScalarType.Float64).mul(kept[0.05])).ToArray();
         initial = start.Select(t => new Parameter(t.clone())).ToArray();
         var parameters = start.Select(t => new Parameter(t.to(dtype).to(device))).ToArray();
         using var optimizer = create(parameters);

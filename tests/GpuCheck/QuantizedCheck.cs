@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Core;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -17,15 +18,17 @@ public static class QuantizedCheck
 
     static Parameter[] Start(Device device)
     {
+        using var kept = KeptScalars.Rent();
         var generator = new torch.Generator(17);
-        return Shapes.Select(s => new Parameter((torch.randn(s, generator: generator) * 0.02f).to(device))).ToArray();
+        return Shapes.Select(s => new Parameter(torch.randn(s, generator: generator).mul(kept[0.02f]).to(device))).ToArray();
     }
 
     static Tensor Gradient(int t, long[] shape, Device device)
     {
+        using var kept = KeptScalars.Rent();
         var generator = new torch.Generator((ulong)(1000 + t));
         // Magnitudes spread over decades within blocks, as real gradients have them.
-        return (torch.randn(shape, generator: generator) * torch.pow(10f, torch.rand(shape, generator: generator).mul(-4))).to(device);
+        return (torch.randn(shape, generator: generator) * torch.pow(10f, torch.rand(shape, generator: generator).mul(kept[-4]))).to(device);
     }
 
     /// <summary>(max |fused − portable| over the weights relative to their movement, share of m and v codes that differ, kernel status).</summary>

@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Training.ZerothOrder;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -17,13 +18,18 @@ public static class ZerothOrderCheck
         var generator = new torch.Generator(31);
         return Shapes.Select(s =>
         {
-            var t = torch.randn(s, ScalarType.Float32, generator: generator) * 0.02f;
+            using var kept = KeptScalars.Rent();
+            var t = torch.randn(s, ScalarType.Float32, generator: generator).mul(kept[0.02f]);
             t.view(-1)[..4] = torch.tensor(new[] { 0f, -0f, 1e-40f, 3e15f });
             return new Parameter(t.to(device));
         }).ToArray();
     }
 
-    static Tensor Loss(Parameter[] ps) => ps.Select(p => p.square().sum() + p.sum() * 0.1f).Aggregate((a, b) => a + b);
+    static Tensor Loss(Parameter[] ps)
+    {
+        using var kept = KeptScalars.Rent();
+        return ps.Select(p => p.Squared().sum().Plus(p.sum().mul(kept[0.1f]))).Aggregate((a, b) => a.Plus(b));
+    }
 
     static uint[] Bits(Tensor t) => t.cpu().data<float>().ToArray().Select(BitConverter.SingleToUInt32Bits).ToArray();
 

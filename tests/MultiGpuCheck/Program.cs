@@ -2,6 +2,7 @@ using System;
 using System.Diagnostics;
 using System.Globalization;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Core;
 using OptDsl.Runtime.Services.Native;
 using OptDsl.Runtime.Training.Distributed;
@@ -9,6 +10,12 @@ using OptDsl.Tests.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+
+// On N GPUs, one process each over NCCL: the collectives against their definitions, ZeRO-1 against the unsharded
+// optimizer on one GPU, DiLoCo against its one-process simulation; then, on GPT-2 small's parameter list, step time,
+// state memory and bytes sent per step for data-parallel AdamW, ZeRO-1 AdamW and DiLoCo.
+// Usage on the GPU machine: OPTDSL_LIBTORCH=<torch/lib> OptDsl.MultiGpuCheck [--ranks N] [--no-bench]
+using var kept = KeptScalars.Rent();
 
 // On N GPUs, one process each over NCCL: the collectives against their definitions, ZeRO-1 against the unsharded
 // optimizer on one GPU, DiLoCo against its one-process simulation; then, on GPT-2 small's parameter list, step time,
@@ -38,23 +45,23 @@ if (group.Rank == 0) Console.WriteLine($"{group.Describe()}; native loading: {To
 foreach (var type in new[] { ScalarType.Float32, ScalarType.Float64 })
 {
     int n = group.WorldSize, r = group.Rank;
-    var a = torch.full(1000, r + 1.0, type, device);
+    var a = torch.full(1000, kept[r + 1.0], type, device);
     group.AllReduce(a);
-    var b = torch.full(7, r + 1.0, type, device);
+    var b = torch.full(7, kept[r + 1.0], type, device);
     group.Reduce(b, root: n - 1, ReduceOp.Average);
-    var c = torch.full(5, r + 1.0, type, device);
+    var c = torch.full(5, kept[r + 1.0], type, device);
     group.Broadcast(c, root: 0);
-    var d = torch.arange(2 * n, dtype: type, device: device).add(10 * r);
+    var d = torch.arange(kept[0L], kept[2 * n], ScalarCalls.One, dtype: type, device: device).add(kept[10 * r], ScalarCalls.One);
     var e = torch.zeros(2, type, device);
     group.ReduceScatter(d, e);
     var f = torch.zeros(n, type, device);
-    group.AllGather(torch.full(1, (double)r, type, device), f);
+    group.AllGather(torch.full(1, kept[(double)r], type, device), f);
     double sum = n * (n + 1) / 2.0;
-    bool ok = a.eq(sum).all().item<bool>()
-        && b.eq(r == n - 1 ? sum / n : r + 1).all().item<bool>()
-        && c.eq(1).all().item<bool>()
+    bool ok = a.eq(kept[sum]).all().item<bool>()
+        && b.eq(kept[r == n - 1 ? sum / n : r + 1]).all().item<bool>()
+        && c.eq(kept[1]).all().item<bool>()
         && e.eq(torch.tensor(new[] { n * 2.0 * r + 10 * sum - 10 * n, n * (2.0 * r + 1) + 10 * sum - 10 * n }, type, device)).all().item<bool>()
-        && f.eq(torch.arange(n, dtype: type, device: device)).all().item<bool>();
+        && f.eq(torch.arange(kept[0L], kept[n], ScalarCalls.One, dtype: type, device: device)).all().item<bool>();
     Report($"rank {r} collectives ({type})", ok, "all-reduce, reduce, broadcast, reduce-scatter, all-gather");
 }
 
@@ -87,12 +94,14 @@ static void Bench(NcclCollectives group, Device device)
     var shapes = OptDsl.GpuBench.Gpt2Shapes.All();
     Parameter[] Fresh()
     {
+        using var kept = KeptScalars.Rent();
         var generator = new torch.Generator(5);
-        return shapes.Select(s => new Parameter((torch.randn(s, generator: generator) * 0.02f).to(device))).ToArray();
+        return shapes.Select(s => new Parameter(torch.randn(s, generator: generator).mul(kept[0.02f]).to(device))).ToArray();
     }
     void Grads(Parameter[] ps)
     {
-        foreach (var p in ps) p.grad = torch.full_like(p, 1e-3f).DetachFromDisposeScope();
+        using var kept = KeptScalars.Rent();
+        foreach (var p in ps) p.grad = torch.full_like(p, kept[1e-3f]).DetachFromDisposeScope();
     }
     // Milliseconds per step over 20 steps run back to back after 5 warm-up steps (one synchronisation at the end).
     double PerStep(Action step)

@@ -1,4 +1,5 @@
 using System;
+using OptDsl.Runtime.Backends.Portable;
 
 namespace OptDsl.Runtime.Composition;
 
@@ -46,11 +47,12 @@ public sealed class AccumulateGradients : OptimizerStage
     /// <inheritdoc/>
     protected internal override void BeforeUpdate(StageContext context)
     {
+        using var kept = KeptScalars.Rent();
         if (!Average || MicroSteps == 1) return;
         foreach (var p in context.Parameters)
         {
             using var g = p.grad;
-            g?.div_(MicroSteps);
+            g?.div_(kept[MicroSteps]);
         }
     }
 }

@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Core;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -33,14 +34,15 @@ public sealed class AdaptiveGradientClip : OptimizerStage
     /// <inheritdoc/>
     protected internal override void BeforeUpdate(StageContext context)
     {
+        using var kept = KeptScalars.Rent();
         using var scope = torch.NewDisposeScope();
         foreach (var p in context.Parameters)
         {
             if (p.grad is not { } g || g.NumberOfElements == 0) continue;
-            var maxNorm = UnitNorms(p).clamp_min(Epsilon).mul_(Clipping);
+            var maxNorm = UnitNorms(p).clamp_min(kept[Epsilon]).mul_(kept[Clipping]);
             var gradNorm = UnitNorms(g);
             // Where the gradient norm exceeds the bound, scale it to the bound; elsewhere leave it.
-            var scale = torch.where(gradNorm.gt(maxNorm), maxNorm.div(gradNorm.clamp_min(1e-6)), torch.ones_like(gradNorm));
+            var scale = torch.where(gradNorm.gt(maxNorm), maxNorm.div(gradNorm.clamp_min(kept[1e-6])), torch.ones_like(gradNorm));
             g.mul_(scale.to(g.dtype));
         }
     }
@@ -51,6 +53,6 @@ public sealed class AdaptiveGradientClip : OptimizerStage
         var wide = DeclaredState.InStateType(x);
         if (x.dim() <= 1) return Backends.Portable.Norms.Vector(wide);
         var dims = Enumerable.Range(1, (int)x.dim() - 1).Select(d => (long)d).ToArray();
-        return wide.square().sum(dims, keepdim: true).sqrt();
+        return wide.Squared().sum(dims, keepdim: true).sqrt();
     }
 }

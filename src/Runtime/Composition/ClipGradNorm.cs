@@ -1,4 +1,5 @@
 using System;
+using OptDsl.Runtime.Backends.Portable;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -52,6 +53,7 @@ public sealed class ClipGradNorm : OptimizerStage
     /// <inheritdoc/>
     protected internal override void BeforeUpdate(StageContext context)
     {
+        using var kept = KeptScalars.Rent();
         using var scope = torch.NewDisposeScope();
         var grads = GradientNorms.Gradients(context.Parameters);
         if (grads.Count == 0) return;
@@ -59,7 +61,7 @@ public sealed class ClipGradNorm : OptimizerStage
         if (ErrorIfNonfinite && !total.isfinite().item<bool>())
             throw new InvalidOperationException(
                 $"ClipGradNorm: the total {NormType}-norm of the gradients is {total.to(ScalarType.Float64).item<double>()}; the loss or its gradients are not finite.");
-        var coefficient = (MaxNorm / (total + 1e-6)).clamp_max(1.0);
+        var coefficient = total.add(kept[1e-6], ScalarCalls.One).reciprocal().mul(kept[MaxNorm]).clamp_max(kept[1.0]);
         if (!(FoldIntoUpdate && context.ScaleInUpdate is { } scale && scale(coefficient)))
             foreach (var g in grads) g.mul_(coefficient.to(g.device));
         LastNorm?.Dispose();

@@ -1,3 +1,4 @@
+using OptDsl.Runtime.Backends.Portable;
 using TorchSharp;
 
 namespace OptDsl.Runtime.Composition;
@@ -22,8 +23,9 @@ public sealed class ClipGradNormPerTensor : OptimizerStage
     /// <inheritdoc/>
     protected internal override void BeforeUpdate(StageContext context)
     {
+        using var kept = KeptScalars.Rent();
         using var scope = torch.NewDisposeScope();
         foreach (var g in GradientNorms.Gradients(context.Parameters))
-            g.mul_((MaxNorm / (GradientNorms.Norm(g, NormType) + 1e-6)).clamp_max(1.0));
+            g.mul_(GradientNorms.Norm(g, NormType).add(kept[1e-6], ScalarCalls.One).reciprocal().mul(kept[MaxNorm]).clamp_max(kept[1.0]));
     }
 }

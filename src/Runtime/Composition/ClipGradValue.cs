@@ -1,4 +1,5 @@
 using System;
+using OptDsl.Runtime.Backends.Portable;
 using TorchSharp;
 
 namespace OptDsl.Runtime.Composition;
@@ -20,7 +21,8 @@ public sealed class ClipGradValue : OptimizerStage
     /// <inheritdoc/>
     protected internal override void BeforeUpdate(StageContext context)
     {
+        using var kept = KeptScalars.Rent();
         using var scope = torch.NewDisposeScope();
-        foreach (var g in GradientNorms.Gradients(context.Parameters)) g.clamp_(-ClipValue, ClipValue);
+        foreach (var g in GradientNorms.Gradients(context.Parameters)) g.clamp_(kept[-ClipValue], kept[ClipValue]);
     }
 }

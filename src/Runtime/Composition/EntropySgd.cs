@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Services.Random;
 using static TorchSharp.torch;
 
@@ -65,6 +66,7 @@ public sealed class EntropySgd : ClosureOptimizer
     /// </summary>
     public override Tensor step(Func<Tensor>? closure = null)
     {
+        using var kept = KeptScalars.Rent();
         var ps = parameters().ToArray();
         if (ps.Length >= 1 << 16) throw new InvalidOperationException("Entropy-SGD handles at most 65,535 parameter tensors.");
         if (LangevinSteps >= 1 << 16) throw new InvalidOperationException("At most 65,535 Langevin steps.");
@@ -95,15 +97,15 @@ public sealed class EntropySgd : ClosureOptimizer
                 {
                     var p = ps[k];
                     // dx' = ∇f(x') − γ (x − x'); a parameter the loss does not reach still feels the coupling.
-                    var drift = x[k].sub(p).mul(-gamma);
-                    if (p.grad is { } g) drift = drift.add(g);
-                    p.sub_(drift.mul(InnerLr));
+                    var drift = x[k].sub(p).mul(kept[-gamma]);
+                    if (p.grad is { } g) drift = drift.Plus(g);
+                    p.sub_(drift.mul(kept[InnerLr]));
                     if (Noise > 0)
                     {
                         var z = CounterRandomTensors.Normal(Seed, NoiseStream(StepCount, i, k), p.shape, p.device).to(p.dtype);
-                        p.add_(z, alpha: Math.Sqrt(InnerLr) * Noise);
+                        p.add_(z, alpha: kept[Math.Sqrt(InnerLr) * Noise]);
                     }
-                    mu[k].mul_(1 - Alpha).add_(p, alpha: Alpha);
+                    mu[k].mul_(kept[1 - Alpha]).add_(p, alpha: kept[Alpha]);
                 }
             }
             using (no_grad())
@@ -111,7 +113,7 @@ public sealed class EntropySgd : ClosureOptimizer
                 {
                     ps[k].copy_(x[k]);
                     // The local entropy's gradient, γ (x − μ), for the outer optimizer.
-                    ps[k].grad = x[k].sub(mu[k]).mul(gamma);
+                    ps[k].grad = x[k].sub(mu[k]).mul(kept[gamma]);
                 }
             done = true;
         }

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -55,6 +56,7 @@ public sealed class GradientNormAware : ClosureOptimizer
     /// </summary>
     public override Tensor step(Func<Tensor>? closure = null)
     {
+        using var kept = KeptScalars.Rent();
         Inner.zero_grad();
         var (loss, ps) = Evaluate(closure, "GAM takes four gradients per step");
         using var scope = NewDisposeScope();
@@ -79,16 +81,16 @@ public sealed class GradientNormAware : ClosureOptimizer
 
             using (no_grad())
             {
-                var m = g[0].Zip(g[2], (a, b) => a.add(b, alpha: Beta2)).ToArray();
-                var n = g[1].Zip(g[3], (a, b) => a.mul(Beta1).add(b, alpha: Beta3)).ToArray();
+                var m = g[0].Zip(g[2], (a, b) => a.add(b, alpha: kept[Beta2])).ToArray();
+                var n = g[1].Zip(g[3], (a, b) => a.mul(kept[Beta1]).add(b, alpha: kept[Beta3])).ToArray();
                 double nNorm = Norm(n), mNorm = Norm(m);
                 // One host read for the inner product over every tensor, not one per tensor.
                 double inner = torch.stack(m.Zip(n, (a, b) => a.mul(b).sum().to(ScalarType.Float64)).ToArray()).sum().item<double>();
                 double cosine = inner / (nNorm * mNorm + Tiny);
                 for (int k = 0; k < ps.Length; k++)
                 {
-                    var vertical = m[k].sub(n[k].mul(cosine * mNorm / (nNorm + Tiny)));
-                    ps[k].grad = n[k].sub(vertical.mul(Gamma)).DetachFromDisposeScope();
+                    var vertical = m[k].sub(n[k].mul(kept[cosine * mNorm / (nNorm + Tiny)]));
+                    ps[k].grad = n[k].sub(vertical.mul(kept[Gamma])).DetachFromDisposeScope();
                 }
             }
         }
@@ -114,10 +116,11 @@ public sealed class GradientNormAware : ClosureOptimizer
     /// <summary>Sets the weights to <paramref name="from"/> + <paramref name="radius"/> · d/‖d‖; a norm that is not finite throws.</summary>
     static void Move(Parameter[] ps, IReadOnlyList<Tensor> from, Tensor[] direction, double radius)
     {
+        using var kept = KeptScalars.Rent();
         using var _ = no_grad();
         double norm = Norm(direction);
         if (!double.IsFinite(norm)) throw new InvalidOperationException($"GAM: a gradient's norm is {norm}; the weights were put back as they were.");
         double scale = radius / (norm + Tiny);
-        for (int k = 0; k < ps.Length; k++) ps[k].copy_(from[k].add(direction[k], alpha: scale));
+        for (int k = 0; k < ps.Length; k++) ps[k].copy_(from[k].add(direction[k], alpha: kept[scale]));
     }
 }

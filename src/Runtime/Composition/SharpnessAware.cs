@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using static TorchSharp.torch;
 
 namespace OptDsl.Runtime.Composition;
@@ -44,6 +45,7 @@ public sealed class SharpnessAware : ClosureOptimizer
     /// </summary>
     public override Tensor step(Func<Tensor>? closure = null)
     {
+        using var kept = KeptScalars.Rent();
         Inner.zero_grad();
         var (loss, ps) = Evaluate(closure, "Sharpness-aware steps take the gradient twice");
         var saved = new List<Tensor>(ps.Length);
@@ -52,7 +54,7 @@ public sealed class SharpnessAware : ClosureOptimizer
             using (no_grad())
             using (var scope = NewDisposeScope())
             {
-                var scaled = ps.Select(p => Adaptive ? p.grad!.mul(p.abs().add(Eta)) : p.grad!).ToArray();
+                var scaled = ps.Select(p => Adaptive ? p.grad!.mul(p.abs().add(kept[Eta], ScalarCalls.One)) : p.grad!).ToArray();
                 var norm = GradientNorms.Total(scaled.ToList(), 2);
                 double value = norm.to(ScalarType.Float64).item<double>();
                 if (!double.IsFinite(value))
@@ -64,8 +66,8 @@ public sealed class SharpnessAware : ClosureOptimizer
                 {
                     saved.Add(ps[k].detach().clone().MoveToOuterDisposeScope());
                     // e = ρ T² g / ‖T g‖: for ASAM the scaled gradient T g once more times T.
-                    var e = Adaptive ? scaled[k].mul(ps[k].abs().add(Eta)) : scaled[k];
-                    ps[k].add_(e, alpha: factor);
+                    var e = Adaptive ? scaled[k].mul(ps[k].abs().add(kept[Eta], ScalarCalls.One)) : scaled[k];
+                    ps[k].add_(e, alpha: kept[factor]);
                 }
             }
             Inner.zero_grad();

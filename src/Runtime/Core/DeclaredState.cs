@@ -123,7 +123,8 @@ public abstract partial class DeclaredState : OptimizerState, IDisposable
         double start = s.Init == StateInitKind.Hyper ? o.Value(s.HyperIndex) : s.Constant;
         using var _ = torch.no_grad();
         var dtype = StateType(_parameter.dtype);
-        var t = torch.full(ShapeOf(s), start, dtype: dtype, device: _parameter.device);
+        using var startScalar = start.ToScalar();
+        var t = torch.full(ShapeOf(s), startScalar, dtype: dtype, device: _parameter.device);
         return t.DetachFromDisposeScope();
     }
 

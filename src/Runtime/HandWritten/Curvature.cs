@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Services.Random;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -56,6 +57,7 @@ public static class Curvature
     /// <param name="draw">Which draw (say, the step).</param>
     public static IReadOnlyList<Tensor> GaussNewtonBartlett(IReadOnlyList<Parameter> parameters, Tensor logits, ulong seed, ulong draw)
     {
+        using var kept = KeptScalars.Rent();
         CheckLoss(parameters, logits, nameof(logits), scalar: false);
         if (logits.dim() < 2 || logits.shape[^1] < 2)
             throw new ArgumentException($"The logits have shape [{string.Join(", ", logits.shape)}]; expected [..., classes] with at least two classes.", nameof(logits));
@@ -65,25 +67,27 @@ public static class Curvature
         var labels = SampleLabels(flat, seed, draw);
         var loss = nn.functional.cross_entropy(flat, labels);
         var gradients = autograd.grad(new[] { loss }, parameters.Cast<Tensor>().ToList(), allow_unused: true);
-        return parameters.Select((p, i) => gradients[i] is null ? zeros_like(p) : gradients[i].square().mul(rows).detach()).ToList();
+        return parameters.Select((p, i) => gradients[i] is null ? zeros_like(p) : gradients[i].Squared().mul(kept[rows]).detach()).ToList();
     }
 
     /// <summary>One label per row of <paramref name="logits"/>, drawn from its softmax by the Gumbel-max trick.</summary>
     public static Tensor SampleLabels(Tensor logits, ulong seed, ulong draw)
     {
+        using var kept = KeptScalars.Rent();
         using var noGrad = no_grad();
         var rows = logits.detach().to(ScalarType.Float32);
         // Counter uniforms lie in (0, 1]; shifting by half a step keeps -log(-log u) finite.
-        var u = CounterRandomTensors.Uniform(seed, Stream(draw, 0) | (1UL << 23), rows.shape, rows.device).sub(1.0 / (1 << 25));
+        var u = CounterRandomTensors.Uniform(seed, Stream(draw, 0) | (1UL << 23), rows.shape, rows.device).sub(kept[1.0 / (1 << 25)]);
         var gumbel = u.log().neg().log().neg();
-        return rows.add(gumbel).argmax(-1);
+        return rows.Plus(gumbel).argmax(-1);
     }
 
     /// <summary>±1 with equal probability, from the counter generator.</summary>
     public static Tensor Rademacher(ulong seed, ulong stream, long[] shape, Device device)
     {
+        using var kept = KeptScalars.Rent();
         var u = CounterRandomTensors.Uniform(seed, stream, shape, device);
-        return where(u.le(0.5), -1f, 1f);
+        return where(u.le(kept[0.5]), -1f, 1f);
     }
 
     /// <summary>The stream of parameter <paramref name="index"/> at <paramref name="draw"/>: 2²² parameters per draw.</summary>

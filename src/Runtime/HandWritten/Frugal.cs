@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using OptDsl.Runtime.Backends.Portable;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -60,6 +61,7 @@ public sealed class Frugal : KroneckerOptimizer
 
     private protected override void Update(Parameter p, KroneckerState s, KroneckerOptions o, Tensor g, bool matrixLeft, bool matrixRight)
     {
+        using var kept = KeptScalars.Rent();
         long t = s.Step;
         double beta1 = o.Beta1!.Value, beta2 = o.Beta2!.Value, lr = o.LearningRate!.Value;
         bool matrix = p.dim() >= 2;
@@ -73,7 +75,7 @@ public sealed class Frugal : KroneckerOptimizer
             {
                 // The r basis vectors along which the gradient has the most energy, in the basis's order.
                 var basis = Dct(left ? rows : columns, g.dtype, g.device);
-                var energy = (left ? basis.t().matmul(g) : g.matmul(basis).t()).square().sum(new long[] { 1 });
+                var energy = (left ? basis.t().matmul(g) : g.matmul(basis).t()).Squared().sum(new long[] { 1 });
                 var chosen = energy.topk((int)r).indexes.sort().Values;
                 Keep(s, P, basis.index_select(1, chosen));
             }
@@ -92,28 +94,29 @@ public sealed class Frugal : KroneckerOptimizer
         }
         var m = s.Tensors[M]!;
         var v = s.Tensors[V]!;
-        m.mul_(beta1).add_(reduced, alpha: 1 - beta1);
-        v.mul_(beta2).addcmul_(reduced, reduced, value: 1 - beta2);
-        var adam = m.div(1 - Math.Pow(beta1, t)).div(v.div(1 - Math.Pow(beta2, t)).sqrt().add(o.Eps!.Value));
-        var direction = projection is null ? adam : (left ? projection.matmul(adam) : adam.matmul(projection.t())).mul(o.Scale!.Value);
-        if (o.WeightDecay!.Value > 0) p.mul_(1 - lr * o.WeightDecay.Value);
-        p.add_(direction.reshape(p.shape).to(p.dtype), alpha: -lr);
+        m.mul_(kept[beta1]).add_(reduced, alpha: kept[1 - beta1]);
+        v.mul_(kept[beta2]).addcmul_(reduced, reduced, value: kept[1 - beta2]);
+        var adam = m.div(kept[1 - Math.Pow(beta1, t)]).div(v.div(kept[1 - Math.Pow(beta2, t)]).sqrt().add(kept[o.Eps!.Value], ScalarCalls.One));
+        var direction = projection is null ? adam : (left ? projection.matmul(adam) : adam.matmul(projection.t())).mul(kept[o.Scale!.Value]);
+        if (o.WeightDecay!.Value > 0) p.mul_(kept[1 - lr * o.WeightDecay.Value]);
+        p.add_(direction.reshape(p.shape).to(p.dtype), alpha: kept[-lr]);
         double residualLr = o.ResidualLearningRate!.Value;
         if (projection is not null && residualLr > 0)
         {
             // The part of the gradient outside the subspace takes a sign step with no state (FRUGAL).
             var inside = left ? projection.matmul(projection.t().matmul(g)) : g.matmul(projection).matmul(projection.t());
-            p.add_(g.sub(inside).sign().reshape(p.shape).to(p.dtype), alpha: -residualLr);
+            p.add_(g.sub(inside).sign().reshape(p.shape).to(p.dtype), alpha: kept[-residualLr]);
         }
     }
 
     /// <summary>The orthonormal DCT-II basis of size <paramref name="n"/>, basis vectors as columns.</summary>
     internal static Tensor Dct(long n, ScalarType dtype, Device device)
     {
-        var k = torch.arange(n, ScalarType.Float64).unsqueeze(0);   // frequency, along columns
-        var i = torch.arange(n, ScalarType.Float64).unsqueeze(1);   // position, along rows
-        var basis = (Math.PI / n * (i + 0.5) * k).cos().mul(Math.Sqrt(2.0 / n));
-        basis[.., 0] = basis[.., 0] / Math.Sqrt(2);
+        using var kept = KeptScalars.Rent();
+        var k = torch.arange(kept[0L], kept[n], ScalarCalls.One, ScalarType.Float64).unsqueeze(0);   // frequency, along columns
+        var i = torch.arange(kept[0L], kept[n], ScalarCalls.One, ScalarType.Float64).unsqueeze(1);   // position, along rows
+        var basis = (i.add(kept[0.5], ScalarCalls.One).mul(kept[Math.PI / n]) * k).cos().mul(kept[Math.Sqrt(2.0 / n)]);
+        basis[.., 0] = basis[.., 0].div(kept[Math.Sqrt(2)]);
         return basis.to(dtype).to(device);
     }
 }

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using OptDsl.Runtime.Backends.Portable;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -43,6 +44,7 @@ public sealed class Shampoo : KroneckerOptimizer
 
     private protected override void Update(Parameter p, KroneckerState s, KroneckerOptions o, Tensor g, bool left, bool right)
     {
+        using var kept = KeptScalars.Rent();
         long t = s.Step;
         double beta1 = o.Beta1!.Value, beta2 = o.Beta2!.Value, sb = o.ShampooBeta!.Value, lr = o.LearningRate!.Value;
         if (t == 1)
@@ -52,8 +54,8 @@ public sealed class Shampoo : KroneckerOptimizer
             if (left) Keep(s, L, torch.zeros(g.shape[0], g.shape[0], g.dtype, g.device));
             if (right) Keep(s, R, torch.zeros(g.shape[1], g.shape[1], g.dtype, g.device));
         }
-        if (left) s.Tensors[L]!.mul_(sb).add_(g.matmul(g.t()), alpha: 1 - sb);
-        if (right) s.Tensors[R]!.mul_(sb).add_(g.t().matmul(g), alpha: 1 - sb);
+        if (left) s.Tensors[L]!.mul_(kept[sb]).add_(g.matmul(g.t()), alpha: kept[1 - sb]);
+        if (right) s.Tensors[R]!.mul_(kept[sb]).add_(g.t().matmul(g), alpha: kept[1 - sb]);
         if (t == 1 || (t - 1) % o.PreconditionFrequency!.Value == 0)
         {
             if (left) Keep(s, PL, InverseRoot(s.Tensors[L]!, o.MatrixEps!.Value));
@@ -62,8 +64,8 @@ public sealed class Shampoo : KroneckerOptimizer
 
         // The graft: RMSprop's direction, whose norm the Shampoo direction takes.
         var v = s.Tensors[V]!;
-        v.mul_(beta2).addcmul_(g, g, value: 1 - beta2);
-        var graft = g.div(v.div(1 - Math.Pow(beta2, t)).sqrt().add(o.Eps!.Value));
+        v.mul_(kept[beta2]).addcmul_(g, g, value: kept[1 - beta2]);
+        var graft = g.div(v.div(kept[1 - Math.Pow(beta2, t)]).sqrt().add(kept[o.Eps!.Value], ScalarCalls.One));
         var scaled = graft;
         if (left || right)
         {
@@ -72,21 +74,22 @@ public sealed class Shampoo : KroneckerOptimizer
             if (s.Tensors[PR] is { } pr) shampoo = shampoo.matmul(pr);
             // ‖A‖ / ‖S‖ on the device; a zero Shampoo direction (a zero gradient) takes the graft's.
             var shampooNorm = shampoo.norm();
-            scaled = torch.where(shampooNorm.gt(0), shampoo.mul(graft.norm().div(shampooNorm)), graft);
+            scaled = torch.where(shampooNorm.gt(kept[0]), shampoo.mul(graft.norm().div(shampooNorm)), graft);
         }
 
         var m = s.Tensors[M]!;
-        m.mul_(beta1).add_(scaled, alpha: 1 - beta1);
-        if (o.WeightDecay!.Value > 0) p.mul_(1 - lr * o.WeightDecay.Value);
-        p.add_(m.reshape(p.shape).to(p.dtype), alpha: -lr / (1 - Math.Pow(beta1, t)));
+        m.mul_(kept[beta1]).add_(scaled, alpha: kept[1 - beta1]);
+        if (o.WeightDecay!.Value > 0) p.mul_(kept[1 - lr * o.WeightDecay.Value]);
+        p.add_(m.reshape(p.shape).to(p.dtype), alpha: kept[-lr / (1 - Math.Pow(beta1, t))]);
     }
 
     /// <summary>(A + εI)^(−1/4) of a symmetric positive semi-definite matrix, by its eigendecomposition.</summary>
     static Tensor InverseRoot(Tensor symmetric, double eps)
     {
+        using var kept = KeptScalars.Rent();
         var (values, vectors) = Eigen(symmetric);
         // Eigenvalues of a PSD matrix may come out slightly negative; clamp at 0 before adding ε.
-        var scale = values.clamp_min(0).add(eps).pow(-0.25);
+        var scale = values.clamp_min(kept[0]).add(kept[eps], ScalarCalls.One).pow(kept[-0.25]);
         return vectors.mul(scale.unsqueeze(0)).matmul(vectors.t());
     }
 }

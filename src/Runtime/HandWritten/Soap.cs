@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using OptDsl.Runtime.Backends.Portable;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -63,6 +64,7 @@ public sealed class Soap : KroneckerOptimizer
 
     private protected override void Update(Parameter p, KroneckerState s, KroneckerOptions o, Tensor g, bool left, bool right)
     {
+        using var kept = KeptScalars.Rent();
         if (s.Step == 1)
         {
             // The first step only measures: L, R from this gradient and their exact eigenbases, descending.
@@ -76,17 +78,17 @@ public sealed class Soap : KroneckerOptimizer
         double beta1 = o.Beta1!.Value, beta2 = o.Beta2!.Value, lr = o.LearningRate!.Value;
         var m = s.Tensors[M]!;
         var v = s.Tensors[V]!;
-        m.mul_(beta1).add_(g, alpha: 1 - beta1);
+        m.mul_(kept[beta1]).add_(g, alpha: kept[1 - beta1]);
         var rotated = Project(s, g, back: false);
-        v.mul_(beta2).addcmul_(rotated, rotated, value: 1 - beta2);
-        var direction = Project(s, Project(s, m, back: false).div(v.sqrt().add(o.Eps!.Value)), back: true);
+        v.mul_(kept[beta2]).addcmul_(rotated, rotated, value: kept[1 - beta2]);
+        var direction = Project(s, Project(s, m, back: false).div(v.sqrt().add(kept[o.Eps!.Value], ScalarCalls.One)), back: true);
         double stepSize = lr * Math.Sqrt(1 - Math.Pow(beta2, k)) / (1 - Math.Pow(beta1, k));
-        p.add_(direction.reshape(p.shape).to(p.dtype), alpha: -stepSize);
-        if (o.WeightDecay!.Value > 0) p.mul_(1 - lr * o.WeightDecay.Value);
+        p.add_(direction.reshape(p.shape).to(p.dtype), alpha: kept[-stepSize]);
+        if (o.WeightDecay!.Value > 0) p.mul_(kept[1 - lr * o.WeightDecay.Value]);
 
         double sb = o.ShampooBeta!.Value;
-        if (left) s.Tensors[L]!.mul_(sb).add_(g.matmul(g.t()), alpha: 1 - sb);
-        if (right) s.Tensors[R]!.mul_(sb).add_(g.t().matmul(g), alpha: 1 - sb);
+        if (left) s.Tensors[L]!.mul_(kept[sb]).add_(g.matmul(g.t()), alpha: kept[1 - sb]);
+        if (right) s.Tensors[R]!.mul_(kept[sb]).add_(g.t().matmul(g), alpha: kept[1 - sb]);
         if (k % o.PreconditionFrequency!.Value == 0)
         {
             if (left) Refresh(s, QL, s.Tensors[L]!, dimension: 0);

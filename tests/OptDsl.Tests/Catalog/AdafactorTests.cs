@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using OptDsl.Optimizers;
+using OptDsl.Runtime.Backends.Portable;
 using TorchSharp;
 using TorchSharp.Modules;
 using Xunit;
@@ -34,6 +35,7 @@ public class AdafactorTests
 
     static Tensor[] Reference(Setting s, int steps)
     {
+        using var kept = KeptScalars.Rent();
         var p = Shapes.Select((shape, k) => TestData.Normal(shape, 10 + (ulong)k)).ToArray();
         var rows = new Tensor[p.Length];
         var columns = new Tensor[p.Length];
@@ -45,22 +47,22 @@ public class AdafactorTests
                 var w = p[k].reshape(r, c);
                 var g = TestData.Normal(Shapes[k], 100 * (ulong)t + (ulong)k).reshape(r, c);
                 double rho = s.RelativeStep ? Math.Min(s.WarmupInit ? 1e-6 * t : 1e-2, 1 / Math.Sqrt(t)) : s.Lr;
-                double rms = Math.Sqrt(w.square().mean().item<double>());
+                double rms = Math.Sqrt(w.Squared().mean().item<double>());
                 double alpha = s.ScaleParameter ? Math.Max(1e-3, rms) * rho : rho;
                 double beta2t = 1 - Math.Pow(t, s.DecayRate);
-                var squared = g.square() + 1e-30;
-                rows[k] = beta2t * (rows[k] ?? torch.zeros(r, 1, ScalarType.Float64)) + (1 - beta2t) * squared.mean(new long[] { 1 }, keepdim: true);
-                columns[k] = beta2t * (columns[k] ?? torch.zeros(1, c, ScalarType.Float64)) + (1 - beta2t) * squared.mean(new long[] { 0 }, keepdim: true);
+                var squared = g.Squared().add(kept[1e-30], ScalarCalls.One);
+                rows[k] = (rows[k] ?? torch.zeros(r, 1, ScalarType.Float64)).mul(kept[beta2t]).Plus(squared.mean(new long[] { 1 }, keepdim: true).mul(kept[(1 - beta2t)]));
+                columns[k] = (columns[k] ?? torch.zeros(1, c, ScalarType.Float64)).mul(kept[beta2t]).Plus(squared.mean(new long[] { 0 }, keepdim: true).mul(kept[(1 - beta2t)]));
                 // V ≈ R C / mean(R): the rank-one estimate of the second moment.
                 var v = rows[k].matmul(columns[k]) / rows[k].mean();
                 var u = g / v.sqrt();
-                u = alpha * u / Math.Max(1, Math.Sqrt(u.square().mean().item<double>()) / s.ClipThreshold);
+                u = u.mul(kept[alpha]).div(kept[Math.Max(1, Math.Sqrt(u.Squared().mean().item<double>()) / s.ClipThreshold)]);
                 if (s.Beta1 > 0)
                 {
-                    moments[k] = s.Beta1 * (moments[k] ?? torch.zeros_like(u)) + (1 - s.Beta1) * u;
+                    moments[k] = (moments[k] ?? torch.zeros_like(u)).mul(kept[s.Beta1]).Plus(u.mul(kept[(1 - s.Beta1)]));
                     u = moments[k];
                 }
-                p[k] = (w - s.WeightDecay * alpha * w - u).reshape(Shapes[k]);
+                p[k] = (w - w.mul(kept[s.WeightDecay * alpha]) - u).reshape(Shapes[k]);
             }
         return p;
     }
@@ -112,6 +114,7 @@ public class AdafactorTests
     [Fact]
     public void A_vector_gets_the_unfactored_second_moment()
     {
+        using var kept = KeptScalars.Rent();
         var p = new Parameter(TestData.Normal(new long[] { 9 }, 3));
         var expected = p.detach().clone();
         Tensor? v = null;
@@ -119,11 +122,11 @@ public class AdafactorTests
         for (int t = 1; t <= 6; t++)
         {
             var g = TestData.Normal(new long[] { 9 }, 50 + (ulong)t);
-            double alpha = Math.Max(1e-3, Math.Sqrt(expected.square().mean().item<double>())) * Math.Min(1e-2, 1 / Math.Sqrt(t));
+            double alpha = Math.Max(1e-3, Math.Sqrt(expected.Squared().mean().item<double>())) * Math.Min(1e-2, 1 / Math.Sqrt(t));
             double beta2t = 1 - Math.Pow(t, -0.8);
-            v = beta2t * (v ?? torch.zeros(9, ScalarType.Float64)) + (1 - beta2t) * (g.square() + 1e-30);
+            v = (v ?? torch.zeros(9, ScalarType.Float64)).mul(kept[beta2t]).Plus(g.Squared().add(kept[1e-30], ScalarCalls.One).mul(kept[(1 - beta2t)]));
             var u = g / v.sqrt();
-            u = alpha * u / Math.Max(1, Math.Sqrt(u.square().mean().item<double>()));
+            u = u.mul(kept[alpha]).div(kept[Math.Max(1, Math.Sqrt(u.Squared().mean().item<double>()))]);
             expected = expected - u;
             p.grad = g;
             opt.step();

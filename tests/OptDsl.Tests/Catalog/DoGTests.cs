@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using OptDsl.Optimizers;
+using OptDsl.Runtime.Backends.Portable;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
@@ -14,15 +15,16 @@ public class DoGTests
 
     static Tensor[] Reference(bool layerwise, double lr, double repsRel, double wd)
     {
+        using var kept = KeptScalars.Rent();
         var x = TestData.Parameters(ScalarType.Float64).Select(p => p.detach().clone()).ToArray();
         var x0 = x.Select(t => t.clone()).ToArray();
         int n = x.Length;
-        double Norm(Tensor[] ts, int k) => Math.Sqrt(layerwise ? ts[k].square().sum().item<double>() : ts.Sum(t => t.square().sum().item<double>()));
+        double Norm(Tensor[] ts, int k) => Math.Sqrt(layerwise ? ts[k].Squared().sum().item<double>() : ts.Sum(t => t.Squared().sum().item<double>()));
         var rbar = Enumerable.Range(0, n).Select(k => repsRel * (1 + Norm(x0, k))).ToArray();
         var gsum = new double[n];
         for (int t = 1; t <= Steps; t++)
         {
-            var d = x.Select((p, k) => TestData.Gradient(t, k, ScalarType.Float64) + wd * p).ToArray();
+            var d = x.Select((p, k) => TestData.Gradient(t, k, ScalarType.Float64).Plus(p.mul(kept[wd]))).ToArray();
             var moved = x.Select((p, k) => p - x0[k]).ToArray();
             var eta = new double[n];
             for (int k = 0; k < n; k++)
@@ -31,7 +33,7 @@ public class DoGTests
                 gsum[k] += Math.Pow(Norm(d, k), 2);
                 eta[k] = lr * rbar[k] / Math.Sqrt(gsum[k] + 1e-8);
             }
-            x = x.Select((p, k) => p - eta[k] * d[k]).ToArray();
+            x = x.Select((p, k) => p - d[k].mul(kept[eta[k]])).ToArray();
         }
         return x;
     }

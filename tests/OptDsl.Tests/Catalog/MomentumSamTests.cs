@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using OptDsl.Optimizers;
+using OptDsl.Runtime.Backends.Portable;
 using TorchSharp;
 using TorchSharp.Modules;
 using Xunit;
@@ -20,6 +21,7 @@ public class MomentumSamTests
 
     static (Tensor[] Perturbed, Tensor[] Unperturbed) Reference()
     {
+        using var kept = KeptScalars.Rent();
         var p = TestData.Parameters(ScalarType.Float64).Select(x => x.detach().clone()).ToArray();
         var v = p.Select(x => torch.zeros_like(x)).ToArray();
         double inverse = 0;
@@ -27,15 +29,15 @@ public class MomentumSamTests
         {
             for (int k = 0; k < p.Length; k++)
             {
-                var d = TestData.Gradient(t, k, ScalarType.Float64) + Wd * p[k];
-                p[k] = p[k] + Rho * inverse * v[k];
-                v[k] = Mu * v[k] + d;
-                p[k] = p[k] - Lr * v[k];
+                var d = TestData.Gradient(t, k, ScalarType.Float64).Plus(p[k].mul(kept[Wd]));
+                p[k] = p[k].Plus(v[k].mul(kept[Rho * inverse]));
+                v[k] = v[k].mul(kept[Mu]).Plus(d);
+                p[k] = p[k] - v[k].mul(kept[Lr]);
             }
-            inverse = 1 / (Math.Sqrt(v.Sum(x => x.square().sum().item<double>())) + 1e-12);
-            for (int k = 0; k < p.Length; k++) p[k] = p[k] - Rho * inverse * v[k];
+            inverse = 1 / (Math.Sqrt(v.Sum(x => x.Squared().sum().item<double>())) + 1e-12);
+            for (int k = 0; k < p.Length; k++) p[k] = p[k] - v[k].mul(kept[Rho * inverse]);
         }
-        return (p, p.Select((x, k) => x + Rho * inverse * v[k]).ToArray());
+        return (p, p.Select((x, k) => x.Plus(v[k].mul(kept[Rho * inverse]))).ToArray());
     }
 
     [Theory]

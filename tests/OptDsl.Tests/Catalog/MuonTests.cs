@@ -28,31 +28,33 @@ public class MuonTests
     /// <summary>Newton–Schulz as the reference writes it, on a matrix, in float64.</summary>
     static Tensor Orthogonalize(Tensor g, int steps, double a = 3.4445, double b = -4.7750, double c = 2.0315)
     {
+        using var kept = KeptScalars.Rent();
         var x = g;
         bool tall = x.shape[0] > x.shape[1];
         if (tall) x = x.t();
-        x = x / (x.square().sum().sqrt() + 1e-7);
+        x = x / x.Squared().sum().sqrt().add(kept[1e-7], ScalarCalls.One);
         for (int i = 0; i < steps; i++)
         {
             var gram = x.mm(x.t());
-            x = a * x + (b * gram + c * gram.mm(gram)).mm(x);
+            x = x.mul(kept[a]).Plus(gram.mul(kept[b]).Plus(gram.mm(gram).mul(kept[c])).mm(x));
         }
         return tall ? x.t() : x;
     }
 
     static Tensor[] Reference(int steps, double lr, double momentum, bool nesterov, int nsSteps, double wd)
     {
+        using var kept = KeptScalars.Rent();
         var p = Parameters(ScalarType.Float64).Select(x => x.detach().clone()).ToArray();
         var buffers = p.Select(x => torch.zeros_like(x)).ToArray();
         for (int t = 1; t <= steps; t++)
             for (int k = 0; k < p.Length; k++)
             {
                 var g = Gradient(t, k, ScalarType.Float64);
-                buffers[k] = buffers[k] + (1 - momentum) * (g - buffers[k]);
-                var u = nesterov ? g + momentum * (buffers[k] - g) : buffers[k];
+                buffers[k] = buffers[k].Plus((g - buffers[k]).mul(kept[(1 - momentum)]));
+                var u = nesterov ? g.Plus((buffers[k] - g).mul(kept[momentum])) : buffers[k];
                 long rows = p[k].shape[0], columns = p[k].NumberOfElements / rows;
                 var o = Orthogonalize(u.reshape(rows, columns), nsSteps).reshape(p[k].shape);
-                p[k] = p[k] * (1 - lr * wd) - lr * Math.Sqrt(Math.Max(1.0, (double)rows / columns)) * o;
+                p[k] = p[k].mul(kept[(1 - lr * wd)]) - o.mul(kept[lr * Math.Sqrt(Math.Max(1.0, (double)rows / columns))]);
             }
         return p;
     }

@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using OptDsl.Optimizers;
+using OptDsl.Runtime.Backends.Portable;
 using TorchSharp;
 using TorchSharp.Modules;
 using Xunit;
@@ -19,6 +20,7 @@ public class NagGsTests
 
     static Tensor[] Reference(double alpha, double mu, double gamma0, bool constant)
     {
+        using var kept = KeptScalars.Rent();
         var x = TestData.Parameters(ScalarType.Float64).Select(p => p.detach().clone()).ToArray();
         var v = x.Select(p => p.clone()).ToArray();
         double gamma = gamma0;
@@ -29,15 +31,15 @@ public class NagGsTests
                 var g = TestData.Gradient(t, k, ScalarType.Float64);
                 if (constant)
                 {
-                    v[k] = (v[k] + alpha / gamma * (mu * x[k] - g)) / (1 + alpha * mu / gamma);
-                    x[k] = (x[k] + alpha * v[k]) / (1 + alpha);
+                    v[k] = v[k].Plus((x[k].mul(kept[mu]) - g).mul(kept[alpha / gamma])).div(kept[(1 + alpha * mu / gamma)]);
+                    x[k] = x[k].Plus(v[k].mul(kept[alpha])).div(kept[(1 + alpha)]);
                 }
                 else
                 {
                     double b = alpha * mu / (alpha * mu + gamma);
-                    v[k] = (1 - b) * v[k] + b * (x[k] - g / mu);
+                    v[k] = v[k].mul(kept[(1 - b)]).Plus((x[k] - g.div(kept[mu])).mul(kept[b]));
                     double a = alpha / (alpha + 1);
-                    x[k] = (1 - a) * x[k] + a * v[k];
+                    x[k] = x[k].mul(kept[(1 - a)]).Plus(v[k].mul(kept[a]));
                 }
             }
             if (!constant) gamma = (alpha * mu + gamma) / (1 + alpha);

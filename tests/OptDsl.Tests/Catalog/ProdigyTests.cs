@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using OptDsl.Optimizers;
+using OptDsl.Runtime.Backends.Portable;
 using TorchSharp;
 using TorchSharp.Modules;
 using Xunit;
@@ -37,14 +38,16 @@ public class ProdigyTests
     /// </summary>
     static Tensor Gradient(int t, int k, Tensor p)
     {
+        using var kept = KeptScalars.Rent();
         using var _ = torch.no_grad();
-        var target = TestData.Gradient(99, k, p.dtype).mul(2);
-        return p.detach() - target + 0.1 * TestData.Gradient(t, k, p.dtype);
+        var target = TestData.Gradient(99, k, p.dtype).mul(kept[2]);
+        return (p.detach() - target).Plus(TestData.Gradient(t, k, p.dtype).mul(kept[0.1]));
     }
 
     /// <summary>The algorithm, whole parameter list at a time, in float64; returns the weights and the final d.</summary>
     static (Tensor[] P, double D) Reference(Settings c, ScalarType dtype = ScalarType.Float64)
     {
+        using var kept = KeptScalars.Rent();
         var p = TestData.Parameters(dtype).Select(x => x.detach().clone()).ToArray();
         var x0 = p.Select(x => x.clone()).ToArray();
         var m = p.Select(x => torch.zeros_like(x)).ToArray();
@@ -57,16 +60,16 @@ public class ProdigyTests
             double correction = c.BiasCorrection ? Math.Sqrt(1 - Math.Pow(c.Beta2, t)) / (1 - Math.Pow(c.Beta1, t)) : 1;
             double dlr = d * c.Lr * correction;
             var g = Enumerable.Range(0, p.Length).Select(k => Gradient(t, k, p[k])).ToArray();
-            if (!c.Decouple) g = g.Select((x, k) => x + c.Wd * p[k]).ToArray();
+            if (!c.Decouple) g = g.Select((x, k) => x.Plus(p[k].mul(kept[c.Wd]))).ToArray();
             numerator *= beta3;
             double denominator = 0;
             for (int k = 0; k < p.Length; k++)
             {
-                numerator += d / c.D0 * dlr * (g[k] * (x0[k] - p[k])).sum().ToDouble();
-                m[k] = c.Beta1 * m[k] + d * (1 - c.Beta1) * g[k];
-                v[k] = c.Beta2 * v[k] + d * d * (1 - c.Beta2) * g[k] * g[k];
-                s[k] = beta3 * s[k] + d / c.D0 * (c.Safeguard ? d : dlr) * g[k];
-                denominator += s[k].abs().sum().ToDouble();
+                numerator += d / c.D0 * dlr * (g[k] * (x0[k] - p[k])).sum().to(ScalarType.Float64).item<double>();
+                m[k] = m[k].mul(kept[c.Beta1]).Plus(g[k].mul(kept[d * (1 - c.Beta1)]));
+                v[k] = v[k].mul(kept[c.Beta2]).Plus(g[k].mul(kept[d * d * (1 - c.Beta2)]) * g[k]);
+                s[k] = s[k].mul(kept[beta3]).Plus(g[k].mul(kept[d / c.D0 * (c.Safeguard ? d : dlr)]));
+                denominator += s[k].abs().sum().to(ScalarType.Float64).item<double>();
             }
             if (denominator == 0) continue;
             double dHat = c.DCoef * numerator / denominator;
@@ -75,8 +78,8 @@ public class ProdigyTests
             d = Math.Min(dMax, d * c.Growth);
             for (int k = 0; k < p.Length; k++)
             {
-                if (c.Decouple) p[k] = p[k] - c.Wd * dlr * p[k];
-                p[k] = p[k] - dlr * m[k] / (v[k].sqrt() + d * c.Eps);
+                if (c.Decouple) p[k] = p[k] - p[k].mul(kept[c.Wd * dlr]);
+                p[k] = p[k] - m[k].mul(kept[dlr]) / v[k].sqrt().add(kept[d * c.Eps], ScalarCalls.One);
             }
         }
         return (p, d);

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using OptDsl.Optimizers;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Core;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -30,50 +31,56 @@ public class ReductionOptimizerTests
 
     static ReferenceStep LambReference(double lr, double b1, double b2, double eps, double wd) => (p, g, s, t) =>
     {
-        var m = s["m"] = b1 * State(s, "m", p) + (1 - b1) * g;
-        var v = s["v"] = b2 * State(s, "v", p) + (1 - b2) * g * g;
-        var u = m / (1 - Math.Pow(b1, t)) / ((v / (1 - Math.Pow(b2, t))).sqrt() + eps) + wd * p;
+        using var kept = KeptScalars.Rent();
+        var m = s["m"] = State(s, "m", p).mul(kept[b1]).Plus(g.mul(kept[(1 - b1)]));
+        var v = s["v"] = State(s, "v", p).mul(kept[b2]).Plus(g.mul(kept[(1 - b2)]) * g);
+        var u = (m.div(kept[(1 - Math.Pow(b1, t))]) / v.div(kept[(1 - Math.Pow(b2, t))]).sqrt().add(kept[eps], ScalarCalls.One)).Plus(p.mul(kept[wd]));
         var (wn, un) = (Norm(p), Norm(u));
         double trust = wn > 0 && un > 0 ? wn / un : 1;
-        return p - lr * trust * u;
+        return p - u.mul(kept[lr * trust]);
     };
 
     static ReferenceStep LarsReference(double lr, double momentum, double wd, double eta, bool adaptive) => (p, g, s, t) =>
     {
+        using var kept = KeptScalars.Rent();
         var (wn, gn) = (Norm(p), Norm(g));
         double local = adaptive && wn > 0 && gn > 0 ? eta * wn / (gn + wd * wn) : 1;
-        var buffer = s["buffer"] = momentum * State(s, "buffer", p) + lr * local * (g + wd * p);
+        var buffer = s["buffer"] = State(s, "buffer", p).mul(kept[momentum]).Plus(g.Plus(p.mul(kept[wd])).mul(kept[lr * local]));
         return p - buffer;
     };
 
     static ReferenceStep CautiousAdamWReference(double lr, double b1, double b2, double eps, double wd) => (p, g, s, t) =>
     {
-        p = p * (1 - lr * wd);
-        var m = s["m"] = b1 * State(s, "m", p) + (1 - b1) * g;
-        var v = s["v"] = b2 * State(s, "v", p) + (1 - b2) * g * g;
-        var mask = (m * g > 0).to(ScalarType.Float64);
-        mask = mask / Math.Max(mask.mean().item<double>(), 1e-3);
-        return p - lr / (1 - Math.Pow(b1, t)) * m / ((v / (1 - Math.Pow(b2, t))).sqrt() + eps) * mask;
+        using var kept = KeptScalars.Rent();
+        p = p.mul(kept[(1 - lr * wd)]);
+        var m = s["m"] = State(s, "m", p).mul(kept[b1]).Plus(g.mul(kept[(1 - b1)]));
+        var v = s["v"] = State(s, "v", p).mul(kept[b2]).Plus(g.mul(kept[(1 - b2)]) * g);
+        var mask = (m * g > kept[0]).to(ScalarType.Float64);
+        mask = mask.div(kept[Math.Max(mask.mean().item<double>(), 1e-3)]);
+        return p - m.mul(kept[lr / (1 - Math.Pow(b1, t))]) / v.div(kept[(1 - Math.Pow(b2, t))]).sqrt().add(kept[eps], ScalarCalls.One) * mask;
     };
 
     static ReferenceStep CautiousLionReference(double lr, double b1, double b2, double wd) => (p, g, s, t) =>
     {
+        using var kept = KeptScalars.Rent();
         var m = State(s, "m", p);
-        var u = (b1 * m + (1 - b1) * g).sign();
-        var mask = (u * g > 0).to(ScalarType.Float64);
-        mask = mask / Math.Max(mask.mean().item<double>(), 1e-3);
-        s["m"] = b2 * m + (1 - b2) * g;
-        return p * (1 - lr * wd) - lr * u * mask;
+        var u = m.mul(kept[b1]).Plus(g.mul(kept[(1 - b1)])).sign();
+        var mask = (u * g > kept[0]).to(ScalarType.Float64);
+        mask = mask.div(kept[Math.Max(mask.mean().item<double>(), 1e-3)]);
+        s["m"] = m.mul(kept[b2]).Plus(g.mul(kept[(1 - b2)]));
+        return p.mul(kept[(1 - lr * wd)]) - u.mul(kept[lr]) * mask;
     };
 
     static ReferenceStep SignSgdReference(double lr, double momentum, double wd) => (p, g, s, t) =>
     {
-        var direction = momentum == 0 ? g : s["m"] = momentum * State(s, "m", p) + (1 - momentum) * g;
-        return p * (1 - lr * wd) - lr * direction.sign();
+        using var kept = KeptScalars.Rent();
+        var direction = momentum == 0 ? g : s["m"] = State(s, "m", p).mul(kept[momentum]).Plus(g.mul(kept[(1 - momentum)]));
+        return p.mul(kept[(1 - lr * wd)]) - direction.sign().mul(kept[lr]);
     };
 
     static ReferenceStep SgdSaiReference(double lr, double momentum, double wd, double eps) => (p, g, s, t) =>
     {
+        using var kept = KeptScalars.Rent();
         if (t == 1)
         {
             // The signal-to-noise ratio of the first gradient; a deviation that is zero or undefined (one element) counts as 0.
@@ -81,8 +88,8 @@ public class ReductionOptimizerTests
             s["gsnr"] = torch.tensor(sigma != 0 ? Norm(g) / (sigma + eps) : Norm(g), ScalarType.Float64);
             s["buffer"] = g.clone();
         }
-        var buffer = s["buffer"] = momentum * s["buffer"] + (1 - momentum) * g;
-        return p * (1 - lr * wd) - lr * s["gsnr"].item<double>() * buffer;
+        var buffer = s["buffer"] = s["buffer"].mul(kept[momentum]).Plus(g.mul(kept[(1 - momentum)]));
+        return p.mul(kept[(1 - lr * wd)]) - buffer.mul(kept[lr * s["gsnr"].item<double>()]);
     };
 
     static readonly Case[] All =
@@ -146,6 +153,7 @@ public class ReductionOptimizerTests
     [Fact]
     public void Trust_ratios_are_one_where_a_norm_is_zero()
     {
+        using var kept = KeptScalars.Rent();
         // Zero weights: LAMB's ratio falls back to 1, so the first step is lr times the Adam direction (±lr here).
         var p = new Parameter(torch.zeros(5, ScalarType.Float64));
         using var lamb = new Lamb(new[] { p }, lr: 0.1, weightDecay: 0);
@@ -158,7 +166,7 @@ public class ReductionOptimizerTests
         using var lars = new Lars(new[] { q }, lr: 0.1, momentum: 0, weightDecay: 0.5);
         q.grad = torch.zeros(3, ScalarType.Float64);
         lars.step();
-        Assert.True(q.allclose(torch.full(3, 0.95, ScalarType.Float64), rtol: 1e-12, atol: 0));
+        Assert.True(q.allclose(torch.full(3, kept[0.95], ScalarType.Float64), rtol: 1e-12, atol: 0));
     }
 
     [Fact]
@@ -175,12 +183,13 @@ public class ReductionOptimizerTests
     [Fact]
     public void Empty_parameters_are_stepped_without_error()
     {
+        using var kept = KeptScalars.Rent();
         var empty = new Parameter(torch.zeros(0));
         var other = new Parameter(torch.ones(4));
         using var opt = new CautiousLion(new[] { empty, other }, lr: 0.1);
         empty.grad = torch.zeros(0);
         other.grad = torch.ones(4);
         opt.step();
-        Assert.True(other.allclose(torch.full(4, 0.9f)));
+        Assert.True(other.allclose(torch.full(4, kept[0.9f])));
     }
 }

@@ -2,6 +2,7 @@ using System;
 using System.IO;
 using System.Linq;
 using OptDsl.Optimizers;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Core;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -28,6 +29,7 @@ public class ScheduleFreeAdamWTests
     /// <summary>The paper's recurrences in float64: returns (y, x) after <paramref name="steps"/> steps.</summary>
     static (Tensor[] Y, Tensor[] X) Reference(Setting s, int steps)
     {
+        using var kept = KeptScalars.Rent();
         var start = TestData.Parameters(ScalarType.Float64);
         var z = start.Select(p => p.detach().clone()).ToArray();
         var x = start.Select(p => p.detach().clone()).ToArray();
@@ -42,20 +44,23 @@ public class ScheduleFreeAdamWTests
             double c = weight / weightSum;
             for (int k = 0; k < start.Length; k++)
             {
-                var y = (1 - s.Beta1) * z[k] + s.Beta1 * x[k];
+                var y = z[k].mul(kept[(1 - s.Beta1)]).Plus(x[k].mul(kept[s.Beta1]));
                 var g = TestData.Gradient(t, k, ScalarType.Float64);
-                v[k] = s.Beta2 * v[k] + (1 - s.Beta2) * g * g;
-                var direction = g / ((v[k] / (1 - Math.Pow(s.Beta2, t))).sqrt() + s.Eps) + s.WeightDecay * y;
-                z[k] = z[k] - gamma * direction;
-                x[k] = (1 - c) * x[k] + c * z[k];
+                v[k] = v[k].mul(kept[s.Beta2]).Plus(g.mul(kept[(1 - s.Beta2)]) * g);
+                var direction = (g / v[k].div(kept[(1 - Math.Pow(s.Beta2, t))]).sqrt().add(kept[s.Eps], ScalarCalls.One)).Plus(y.mul(kept[s.WeightDecay]));
+                z[k] = z[k] - direction.mul(kept[gamma]);
+                x[k] = x[k].mul(kept[(1 - c)]).Plus(z[k].mul(kept[c]));
             }
         }
-        var yFinal = z.Zip(x, (zk, xk) => (1 - s.Beta1) * zk + s.Beta1 * xk).ToArray();
+        var yFinal = z.Zip(x, (zk, xk) => zk.mul(kept[(1 - s.Beta1)]).Plus(xk.mul(kept[s.Beta1]))).ToArray();
         return (yFinal, x);
     }
 
-    static double MaxRelative(Tensor[] expected, Tensor[] actual) =>
-        expected.Zip(actual).Max(p => ((p.First - p.Second.to(ScalarType.Float64)).abs() / (p.First.abs() + 1e-3)).max().item<double>());
+    static double MaxRelative(Tensor[] expected, Tensor[] actual)
+    {
+        using var kept = KeptScalars.Rent();
+        return expected.Zip(actual).Max(p => ((p.First - p.Second.to(ScalarType.Float64)).abs() / p.First.abs().add(kept[1e-3], ScalarCalls.One)).max().item<double>());
+    }
 
     static Parameter[] Train(Setting s, int steps, ScalarType dtype, UpdateBackend backend, out ScheduleFreeAdamW optimizer)
     {

@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using OptDsl.Optimizers;
+using OptDsl.Runtime.Backends.Portable;
 using TorchSharp;
 using TorchSharp.Modules;
 using Xunit;
@@ -23,9 +24,10 @@ public class SwanTests
 
     static Tensor GradNorm(Tensor g, double eps)
     {
+        using var kept = KeptScalars.Rent();
         var centered = g - g.mean(new long[] { 1 }, keepdim: true);
-        var deviation = centered.square().mean(new long[] { 1 }, keepdim: true).sqrt();
-        return centered / (deviation + eps);
+        var deviation = centered.Squared().mean(new long[] { 1 }, keepdim: true).sqrt();
+        return centered / deviation.add(kept[eps], ScalarCalls.One);
     }
 
     /// <summary>
@@ -34,23 +36,26 @@ public class SwanTests
     /// </summary>
     static Tensor Whiten(Tensor g)
     {
+        using var kept = KeptScalars.Rent();
         var (u, s, vh) = torch.linalg.svd(g, fullMatrices: false);
-        var kept = (s > s.max() * 1e-10).to(ScalarType.Float64);
-        return (u * kept).mm(vh);
+        var mask = (s > s.max().mul(kept[1e-10])).to(ScalarType.Float64);
+        return (u * mask).mm(vh);
     }
 
     /// <summary>The cubic Newton–Schulz loop as the runtime is meant to run it: unit Frobenius norm, then the iteration.</summary>
     static Tensor CubicNewtonSchulz(Tensor g, int steps)
     {
+        using var kept = KeptScalars.Rent();
         bool tall = g.shape[0] > g.shape[1];
         var x = tall ? g.t() : g;
-        x = x / (x.square().sum().sqrt() + 1e-7);
-        for (int i = 0; i < steps; i++) x = 1.5 * x - 0.5 * x.mm(x.t()).mm(x);
+        x = x / x.Squared().sum().sqrt().add(kept[1e-7], ScalarCalls.One);
+        for (int i = 0; i < steps; i++) x = x.mul(kept[1.5]) - x.mm(x.t()).mm(x).mul(kept[0.5]);
         return tall ? x.t() : x;
     }
 
     static Tensor[] Reference(int steps, double lr, bool rescale, double wd, Func<Tensor, Tensor> whiten)
     {
+        using var kept = KeptScalars.Rent();
         var p = Parameters().Select(x => x.detach().clone()).ToArray();
         for (int t = 1; t <= steps; t++)
             for (int k = 0; k < p.Length; k++)
@@ -59,7 +64,7 @@ public class SwanTests
                 var normalized = GradNorm(Gradient(t, k).reshape(rows, columns), 1e-8);
                 var whitened = whiten(normalized);
                 var scale = rescale ? normalized.norm().item<double>() / whitened.norm().item<double>() : 1.0;
-                p[k] = p[k] * (1 - lr * wd) - lr * scale * whitened.reshape(p[k].shape);
+                p[k] = p[k].mul(kept[(1 - lr * wd)]) - whitened.reshape(p[k].shape).mul(kept[lr * scale]);
             }
         return p;
     }

@@ -1,4 +1,5 @@
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -67,7 +68,7 @@ public static class TestData
         for (int k = 0; k < parameters.Length; k++)
         {
             var g = Gradient(step, k, parameters[k].dtype, parameters[k].device);
-            if (parameters[k].grad is { } grad) grad.add_(g);
+            if (parameters[k].grad is { } grad) grad.Plus_(g);
             else parameters[k].grad = g;
         }
     }

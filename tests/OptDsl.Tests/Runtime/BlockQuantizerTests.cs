@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Backends.Quantized;
 using TorchSharp;
 using Xunit;
@@ -39,13 +40,14 @@ public class BlockQuantizerTests
     [InlineData(true, 256 * 3 + 17)]
     public void The_round_trip_keeps_the_stated_bound(bool withNegatives, int n)
     {
+        using var kept = KeptScalars.Rent();
         var generator = new torch.Generator(5);
         // Magnitudes over eight decades, as a second moment has them; with both signs, as a first moment has them, in
         // every block but the second (which then takes the unsigned map).
-        var x = torch.pow(10f, torch.rand(n, generator: generator).mul(-8));
+        var x = torch.pow(10f, torch.rand(n, generator: generator).mul(kept[-8]));
         if (withNegatives)
         {
-            x = x.mul(torch.rand(n, generator: generator).lt(0.5).to(ScalarType.Float32).mul(2).sub(1));
+            x = x.mul(torch.rand(n, generator: generator).lt(kept[0.5]).to(ScalarType.Float32).mul(kept[2]).sub(kept[1]));
             x[256..512] = x[256..512].abs();
         }
         x[5] = 0f;

@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Composition;
 using OptDsl.Tests.Catalog;
 using TorchSharp;
@@ -15,12 +16,13 @@ public static class ClipFolding
     /// <summary>Gradients large enough that clipping bites.</summary>
     public static void SetGradients(Parameter[] parameters, int step)
     {
+        using var kept = KeptScalars.Rent();
         TestData.SetGradients(parameters, step);
         using var _ = torch.no_grad();
         foreach (var p in parameters)
         {
             using var g = p.grad!;
-            g.mul_(5.0);
+            g.mul_(kept[5.0]);
         }
     }
 

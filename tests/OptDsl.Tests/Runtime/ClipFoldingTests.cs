@@ -1,4 +1,5 @@
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Composition;
 using OptDsl.Tests.Catalog;
 using TorchSharp;
@@ -75,7 +76,9 @@ public class ClipFoldingTests
     {
         var model = TestData.Parameters(ScalarType.Float64).Select((p, k) => ($"p{k}", p)).ToArray();
         var reference = TestData.Copies(model.Select(np => np.p).ToArray());
+#pragma warning disable RS0030 // a TorchSharp optimizer on purpose (what is tested is composing with one); its step() still passes temporary Scalars
         using var opt = model.Route("builtin", (name, _) => name == "p0", ps => torch.optim.SGD(ps.Select(p => p.parameter), 0.1))
+#pragma warning restore RS0030
             .Otherwise("ours", ps => new SGD(ps, lr: 0.1))
             .Compose(new ClipGradNorm(1.0));
         var ours = model.Select(np => np.p).ToArray();
@@ -89,8 +92,9 @@ public class ClipFoldingTests
 
     static void SgdByHand(Parameter[] parameters, double lr)
     {
+        using var kept = KeptScalars.Rent();
         using var _ = torch.no_grad();
-        foreach (var p in parameters) p.sub_(p.grad! * lr);
+        foreach (var p in parameters) p.sub_(p.grad!.mul(kept[lr]));
     }
 
     static void AssertClose(Parameter[] expected, Parameter[] actual)

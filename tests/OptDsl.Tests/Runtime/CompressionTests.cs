@@ -1,6 +1,7 @@
 using System;
 using System.IO;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Services.Random;
 using OptDsl.Runtime.Training.Distributed;
 using TorchSharp;
@@ -20,8 +21,12 @@ public class CompressionTests
     static readonly long[][] Shapes = { new long[] { 6, 5 }, new long[] { 5 }, new long[] { 4, 2, 3 } };
 
     /// <summary>Rank r's gradients at step t: different on each rank, each step and each tensor.</summary>
-    static Tensor[] Gradients(int rank, int step) => Shapes.Select((s, i) =>
-        torch.linspace(-0.9, 1.3, s.Aggregate(1L, (a, b) => a * b), ScalarType.Float64).mul(1.3 * i + 0.7 * rank + 0.31 * step + 1).sin().reshape(s)).ToArray();   // no two entries of equal magnitude: top-k has no ties
+    static Tensor[] Gradients(int rank, int step)
+    {
+        using var kept = KeptScalars.Rent();
+        return Shapes.Select((s, i) =>
+        torch.linspace(-0.9, 1.3, s.Aggregate(1L, (a, b) => a * b), ScalarType.Float64).mul(kept[1.3 * i + 0.7 * rank + 0.31 * step + 1]).sin().reshape(s)).ToArray();
+    }
 
     static Tensor[][] Run(int steps, Func<GradientCompression> compression)
     {
@@ -50,6 +55,7 @@ public class CompressionTests
     [Fact]
     public void PowerSGD_is_its_algorithm_written_out()
     {
+        using var kept = KeptScalars.Rent();
         const int steps = 3, width = 2;
         var errors = new Tensor?[2, Shapes.Length];
         var q = new Tensor?[Shapes.Length];
@@ -62,15 +68,15 @@ public class CompressionTests
             {
                 if (Shapes[i].Length < 2)
                 {
-                    averaged[i] = (g[0][i] + g[1][i]) / 2;
+                    averaged[i] = g[0][i].Plus(g[1][i]).div(kept[2]);
                     continue;
                 }
                 long n = Shapes[i][0], m = g[0][i].NumberOfElements / n;
                 var mats = new Tensor[2];
-                for (int r = 0; r < 2; r++) mats[r] = g[r][i].reshape(n, m) + (errors[r, i] ?? torch.zeros(n, m, ScalarType.Float64));
+                for (int r = 0; r < 2; r++) mats[r] = g[r][i].reshape(n, m).Plus((errors[r, i] ?? torch.zeros(n, m, ScalarType.Float64)));
                 q[i] ??= CounterRandomTensors.Normal(7, (ulong)i, new[] { m, (long)width }, CPU).to(ScalarType.Float64);
-                var p = linalg.qr((mats[0].matmul(q[i]!) + mats[1].matmul(q[i]!)) / 2).Q;
-                q[i] = (mats[0].t().matmul(p) + mats[1].t().matmul(p)) / 2;
+                var p = linalg.qr(mats[0].matmul(q[i]!).Plus(mats[1].matmul(q[i]!)).div(kept[2])).Q;
+                q[i] = mats[0].t().matmul(p).Plus(mats[1].t().matmul(p)).div(kept[2]);
                 var approx = p.matmul(q[i]!.t());
                 for (int r = 0; r < 2; r++) errors[r, i] = mats[r] - approx;
                 averaged[i] = approx.reshape(Shapes[i]);
@@ -87,7 +93,8 @@ public class CompressionTests
     [Fact]
     public void PowerSGD_at_full_rank_and_top_k_at_density_one_are_the_plain_average()
     {
-        var plain = Enumerable.Range(0, Shapes.Length).Select(i => (Gradients(0, 1)[i] + Gradients(1, 1)[i]) / 2).ToArray();
+        using var kept = KeptScalars.Rent();
+        var plain = Enumerable.Range(0, Shapes.Length).Select(i => Gradients(0, 1)[i].Plus(Gradients(1, 1)[i]).div(kept[2])).ToArray();
         foreach (var make in new Func<GradientCompression>[] { () => new PowerSgd(8), () => new TopK(1.0) })
         {
             var got = Run(2, make);
@@ -100,6 +107,7 @@ public class CompressionTests
     [Fact]
     public void Top_k_is_its_algorithm_written_out()
     {
+        using var kept = KeptScalars.Rent();
         const int steps = 3;
         const double density = 0.2;
         var errors = new Tensor?[2, Shapes.Length];
@@ -114,13 +122,13 @@ public class CompressionTests
                 var sum = torch.zeros(n, ScalarType.Float64);
                 for (int r = 0; r < 2; r++)
                 {
-                    var acc = g[r][i].reshape(-1) + (errors[r, i] ?? torch.zeros(n, ScalarType.Float64));
+                    var acc = g[r][i].reshape(-1).Plus((errors[r, i] ?? torch.zeros(n, ScalarType.Float64)));
                     var order = acc.abs().argsort(descending: true)[..(int)k];
-                    var kept = torch.zeros(n, ScalarType.Float64).index_copy(0, order, acc.index_select(0, order));
-                    sum += kept;
-                    errors[r, i] = acc - kept;
+                    var top = torch.zeros(n, ScalarType.Float64).index_copy(0, order, acc.index_select(0, order));
+                    sum = sum.Plus(top);
+                    errors[r, i] = acc - top;
                 }
-                averaged[i] = (sum / 2).reshape(Shapes[i]);
+                averaged[i] = sum.div(kept[2]).reshape(Shapes[i]);
             }
         }
         var got = Run(steps, () => new TopK(density));

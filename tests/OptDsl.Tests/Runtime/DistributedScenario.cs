@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Training.Distributed;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -48,12 +49,13 @@ public static class DistributedScenario
 
         public Problem(Device? device = null, ScalarType type = ScalarType.Float64)
         {
+            using var kept = KeptScalars.Rent();
             device ??= CPU;
             Tensor On(Tensor t) => t.to(type).to(device);
             W1 = new Parameter(On(torch.linspace(-1, 1, 6 * 4, ScalarType.Float64).reshape(6, 4).sin()));
             B1 = new Parameter(On(torch.linspace(-0.3, 0.3, 6, ScalarType.Float64)));
-            W2 = new Parameter(On(torch.linspace(-1, 1, 3 * 6, ScalarType.Float64).reshape(3, 6).cos().mul(0.5)));
-            _x = On(torch.linspace(-2, 2, Batch * 4, ScalarType.Float64).reshape(Batch, 4).sin().mul(2));
+            W2 = new Parameter(On(torch.linspace(-1, 1, 3 * 6, ScalarType.Float64).reshape(3, 6).cos().mul(kept[0.5])));
+            _x = On(torch.linspace(-2, 2, Batch * 4, ScalarType.Float64).reshape(Batch, 4).sin().mul(kept[2]));
             _y = On(torch.linspace(-1, 1, Batch * 3, ScalarType.Float64).reshape(Batch, 3).cos());
         }
 
@@ -62,10 +64,11 @@ public static class DistributedScenario
         /// <summary>Backpropagates the mean loss over rows [from, to) at step <paramref name="step"/> (the inputs shift with it).</summary>
         public void Backward(int from, int to, int step)
         {
+            using var kept = KeptScalars.Rent();
             using var scope = NewDisposeScope();
-            var x = _x[from..to].add(0.1 * step);
-            var h = x.matmul(W1.t()).add(B1).tanh();
-            h.matmul(W2.t()).sub(_y[from..to]).square().sum(new long[] { 1 }).mean().mul(0.5).backward();
+            var x = _x[from..to].add(kept[0.1 * step], ScalarCalls.One);
+            var h = x.matmul(W1.t()).Plus(B1).tanh();
+            h.matmul(W2.t()).sub(_y[from..to]).Squared().sum(new long[] { 1 }).mean().mul(kept[0.5]).backward();
         }
     }
 
@@ -115,6 +118,7 @@ public static class DistributedScenario
     /// </summary>
     public static Tensor[] SimulatedDiLoCo(int steps, int h, int fragments, double lr, double mu, Device? device = null)
     {
+        using var kept = KeptScalars.Rent();
         var replicas = new[] { new Problem(device), new Problem(device) };
         var inners = replicas.Select(r => Make("AdamW", r.Parameters)).ToArray();
         var global = replicas[0].Parameters.Select(p => p.detach().clone()).ToArray();
@@ -135,9 +139,9 @@ public static class DistributedScenario
                 for (int i = 0; i < global.Length; i++)
                 {
                     if (fragmentOf[i] != f) continue;
-                    var delta = (global[i] - replicas[0].Parameters[i] + (global[i] - replicas[1].Parameters[i])) / 2;
-                    momentum[i] = mu * momentum[i] + delta;
-                    global[i] = global[i] - lr * (delta + mu * momentum[i]);
+                    var delta = (global[i] - replicas[0].Parameters[i]).Plus((global[i] - replicas[1].Parameters[i])).div(kept[2]);
+                    momentum[i] = momentum[i].mul(kept[mu]).Plus(delta);
+                    global[i] = global[i] - delta.Plus(momentum[i].mul(kept[mu])).mul(kept[lr]);
                     foreach (var replica in replicas) replica.Parameters[i].copy_(global[i]);
                 }
             }

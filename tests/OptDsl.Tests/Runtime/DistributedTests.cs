@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Core;
 using OptDsl.Runtime.Training.Distributed;
 using TorchSharp;
@@ -121,30 +122,32 @@ public class DistributedTests
     [Fact]
     public void Collectives_do_what_they_say_and_count_ring_bytes()
     {
+        using var kept = KeptScalars.Rent();
         var results = new Tensor[3][];
         var bytes = new long[3];
         DistributedScenario.OnRanks(3, (rank, group) =>
         {
-            var a = torch.full(4, (double)(rank + 1), ScalarType.Float64);
+            using var kept = KeptScalars.Rent();
+            var a = torch.full(4, kept[(double)(rank + 1)], ScalarType.Float64);
             group.AllReduce(a);                                       // 1 + 2 + 3
-            var b = torch.full(2, (double)(rank + 1), ScalarType.Float64);
+            var b = torch.full(2, kept[(double)(rank + 1)], ScalarType.Float64);
             group.Reduce(b, root: 1, ReduceOp.Average);               // rank 1: 2; others keep theirs
-            var c = torch.full(2, (double)(rank + 1), ScalarType.Float64);
+            var c = torch.full(2, kept[(double)(rank + 1)], ScalarType.Float64);
             group.Broadcast(c, root: 2);                              // 3 everywhere
-            var d = torch.arange(6, dtype: ScalarType.Float64).add(rank * 10);
+            var d = torch.arange(kept[0L], kept[6L], ScalarCalls.One, dtype: ScalarType.Float64).add(kept[rank * 10], ScalarCalls.One);
             var e = torch.zeros(2, ScalarType.Float64);
             group.ReduceScatter(d, e);                                // slice r of Σ_r (arange + 10r)
             var f = torch.zeros(3, ScalarType.Float64);
-            group.AllGather(torch.full(1, (double)rank, ScalarType.Float64), f);
+            group.AllGather(torch.full(1, kept[(double)rank], ScalarType.Float64), f);
             results[rank] = new[] { a, b, c, e, f }.Select(t => t.MoveToOuterDisposeScope()).ToArray();
             bytes[rank] = group.BytesSent;
         });
         for (int rank = 0; rank < 3; rank++)
         {
             var r = results[rank];
-            Assert.True(r[0].eq(6).all().item<bool>());
-            Assert.True(r[1].eq(rank == 1 ? 2 : rank + 1).all().item<bool>());
-            Assert.True(r[2].eq(3).all().item<bool>());
+            Assert.True(r[0].eq(kept[6]).all().item<bool>());
+            Assert.True(r[1].eq(kept[rank == 1 ? 2 : rank + 1]).all().item<bool>());
+            Assert.True(r[2].eq(kept[3]).all().item<bool>());
             Assert.Equal(new[] { 3.0 * 2 * rank + 30, 3.0 * (2 * rank + 1) + 30 }, r[3].data<double>().ToArray());
             Assert.Equal(new[] { 0.0, 1, 2 }, r[4].data<double>().ToArray());
         }

@@ -1,6 +1,7 @@
 using System;
 using System.IO;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Services.Random;
 using OptDsl.Runtime.Training.Privacy;
 using TorchSharp;
@@ -21,20 +22,26 @@ public class DpSgdTests
 
     static (Parameter W, Parameter B, Tensor X, Tensor Y) Problem()
     {
+        using var kept = KeptScalars.Rent();
         var w = new Parameter(torch.linspace(-1, 1, 12, ScalarType.Float64).reshape(3, 4));
         var b = new Parameter(torch.tensor(new[] { 0.1, -0.2, 0.3 }, ScalarType.Float64));
-        var x = torch.linspace(-2, 2, Batch * 4, ScalarType.Float64).reshape(Batch, 4).sin().mul(3);
+        var x = torch.linspace(-2, 2, Batch * 4, ScalarType.Float64).reshape(Batch, 4).sin().mul(kept[3]);
         var y = torch.linspace(0, 1, Batch * 3, ScalarType.Float64).reshape(Batch, 3);
         return (w, b, x, y);
     }
 
-    static Tensor Loss(Parameter w, Parameter b, Tensor x, Tensor y, int i) => 0.5 * (w.matmul(x[i]) + b - y[i]).square().sum();
+    static Tensor Loss(Parameter w, Parameter b, Tensor x, Tensor y, int i)
+    {
+        using var kept = KeptScalars.Rent();
+        return (w.matmul(x[i]).Plus(b) - y[i]).Squared().sum().mul(kept[0.5]);
+    }
 
     [Theory]
     [InlineData(1.0, 1.1)]
     [InlineData(0.05, 0.5)]
     public void Follows_the_step_written_out(double c, double sigma)
     {
+        using var kept = KeptScalars.Rent();
         const double lr = 0.1;
         const ulong seed = 21;
         var (w, b, x, y) = Problem();
@@ -49,18 +56,18 @@ public class DpSgdTests
             var sumB = torch.zeros_like(b0);
             for (int i = 0; i < Batch; i++)
             {
-                var r = expectedW.matmul(x[i]) + expectedB - y[i];
+                var r = expectedW.matmul(x[i]).Plus(expectedB) - y[i];
                 var dW = r.unsqueeze(1).matmul(x[i].unsqueeze(0));
-                double norm = Math.Sqrt(dW.square().sum().item<double>() + r.square().sum().item<double>());
+                double norm = Math.Sqrt(dW.Squared().sum().item<double>() + r.Squared().sum().item<double>());
                 double factor = Math.Min(1, c / (norm + 1e-6));
                 if (step == 1 && factor < 1) clipped++;
-                sumW += factor * dW;
-                sumB += factor * r;
+                sumW = sumW.Plus(dW.mul(kept[factor]));
+                sumB = sumB.Plus(r.mul(kept[factor]));
             }
             var noiseW = CounterRandomTensors.Normal(seed, DpSgd.NoiseStream(step, 0), w0.shape, CPU).to(ScalarType.Float64);
             var noiseB = CounterRandomTensors.Normal(seed, DpSgd.NoiseStream(step, 1), b0.shape, CPU).to(ScalarType.Float64);
-            expectedW = expectedW - lr * (sumW + sigma * c * noiseW) / Batch;
-            expectedB = expectedB - lr * (sumB + sigma * c * noiseB) / Batch;
+            expectedW = expectedW - sumW.Plus(noiseW.mul(kept[sigma * c])).mul(kept[lr]).div(kept[Batch]);
+            expectedB = expectedB - sumB.Plus(noiseB.mul(kept[sigma * c])).mul(kept[lr]).div(kept[Batch]);
         }
 
         var dp = new DpSgd(new OptDsl.Optimizers.SGD(new[] { w, b }, lr: lr), c, sigma, seed);
@@ -74,12 +81,13 @@ public class DpSgdTests
     [Fact]
     public void Without_clipping_or_noise_it_is_SGD_on_the_mean_loss()
     {
+        using var kept = KeptScalars.Rent();
         var (w, b, x, y) = Problem();
         var (w2, b2, _, _) = Problem();
         var dp = new DpSgd(new OptDsl.Optimizers.SGD(new[] { w, b }, lr: 0.05), maxGradNorm: 1e9, noiseMultiplier: 0, seed: 1);
         dp.Step(Batch, i => Loss(w, b, x, y, i));
         using var sgd = new OptDsl.Optimizers.SGD(new[] { w2, b2 }, lr: 0.05);
-        var mean = Enumerable.Range(0, Batch).Select(i => Loss(w2, b2, x, y, i)).Aggregate((a, c) => a + c) / Batch;
+        var mean = Enumerable.Range(0, Batch).Select(i => Loss(w2, b2, x, y, i)).Aggregate((a, c) => a.Plus(c)).div(kept[Batch]);
         mean.backward();
         sgd.step();
         Assert.True((w - w2).abs().max().item<double>() < 1e-12 && (b - b2).abs().max().item<double>() < 1e-12);
@@ -88,10 +96,11 @@ public class DpSgdTests
     [Fact]
     public void A_non_finite_example_gradient_changes_nothing()
     {
+        using var kept = KeptScalars.Rent();
         var (w, b, x, y) = Problem();
         var before = w.detach().clone();
         var dp = new DpSgd(new OptDsl.Optimizers.SGD(new[] { w, b }, lr: 0.1), 1.0, 1.0, 3);
-        Assert.Throws<InvalidOperationException>(() => dp.Step(Batch, i => Loss(w, b, x, y, i) * (i == 3 ? double.NaN : 1.0)));
+        Assert.Throws<InvalidOperationException>(() => dp.Step(Batch, i => Loss(w, b, x, y, i).mul(kept[(i == 3 ? double.NaN : 1.0)])));
         Assert.True(w.equal(before).all().item<bool>());
         Assert.Equal(0, dp.StepCount);
         Assert.Throws<ArgumentOutOfRangeException>(() => new DpSgd(new OptDsl.Optimizers.SGD(new[] { w }), 0, 1, 1));
@@ -100,6 +109,7 @@ public class DpSgdTests
     [Fact]
     public void Error_feedback_follows_DiceSGD_written_out()
     {
+        using var kept = KeptScalars.Rent();
         const double lr = 0.1, c = 0.2, c2 = 0.5, sigma = 0.8;
         const ulong seed = 5;
         var (w, b, x, y) = Problem();
@@ -113,22 +123,22 @@ public class DpSgdTests
             Tensor rawW = torch.zeros_like(expectedW), rawB = torch.zeros_like(expectedB);
             for (int i = 0; i < Batch; i++)
             {
-                var r = expectedW.matmul(x[i]) + expectedB - y[i];
+                var r = expectedW.matmul(x[i]).Plus(expectedB) - y[i];
                 var dW = r.unsqueeze(1).matmul(x[i].unsqueeze(0));
-                double norm = Math.Sqrt(dW.square().sum().item<double>() + r.square().sum().item<double>());
+                double norm = Math.Sqrt(dW.Squared().sum().item<double>() + r.Squared().sum().item<double>());
                 double factor = Math.Min(1, c / (norm + 1e-6));
-                (clippedW, clippedB) = (clippedW + factor * dW, clippedB + factor * r);
-                (rawW, rawB) = (rawW + dW, rawB + r);
+                (clippedW, clippedB) = (clippedW.Plus(dW.mul(kept[factor])), clippedB.Plus(r.mul(kept[factor])));
+                (rawW, rawB) = (rawW.Plus(dW), rawB.Plus(r));
             }
-            double errorNorm = Math.Sqrt(errorW.square().sum().item<double>() + errorB.square().sum().item<double>());
+            double errorNorm = Math.Sqrt(errorW.Squared().sum().item<double>() + errorB.Squared().sum().item<double>());
             double errorFactor = Math.Min(1, c2 / (errorNorm + 1e-6));
-            var vW = clippedW / Batch + errorFactor * errorW;
-            var vB = clippedB / Batch + errorFactor * errorB;
+            var vW = clippedW.div(kept[Batch]).Plus(errorW.mul(kept[errorFactor]));
+            var vB = clippedB.div(kept[Batch]).Plus(errorB.mul(kept[errorFactor]));
             var noiseW = CounterRandomTensors.Normal(seed, DpSgd.NoiseStream(step, 0), w.shape, CPU).to(ScalarType.Float64);
             var noiseB = CounterRandomTensors.Normal(seed, DpSgd.NoiseStream(step, 1), b.shape, CPU).to(ScalarType.Float64);
-            expectedW = expectedW - lr * (vW + sigma * c * noiseW / Batch);
-            expectedB = expectedB - lr * (vB + sigma * c * noiseB / Batch);
-            (errorW, errorB) = (errorW + rawW / Batch - vW, errorB + rawB / Batch - vB);
+            expectedW = expectedW - vW.Plus(noiseW.mul(kept[sigma * c]).div(kept[Batch])).mul(kept[lr]);
+            expectedB = expectedB - vB.Plus(noiseB.mul(kept[sigma * c]).div(kept[Batch])).mul(kept[lr]);
+            (errorW, errorB) = (errorW.Plus(rawW.div(kept[Batch])) - vW, errorB.Plus(rawB.div(kept[Batch])) - vB);
         }
         Assert.True(errorW.abs().max().item<double>() > 0.1, "the error state must matter");
 
@@ -149,6 +159,7 @@ public class DpSgdTests
     [Fact]
     public void Error_feedback_removes_the_clipping_bias()
     {
+        using var kept = KeptScalars.Rent();
         var (w0, b0, x, y) = Problem();
         // The least-squares solution of the (underdetermined) problem nearest the start: reached by plain gradient descent.
         var (wRef, bRef, _, _) = Problem();
@@ -156,10 +167,10 @@ public class DpSgdTests
             for (int step = 0; step < 6000; step++)
             {
                 gd.zero_grad();
-                (Enumerable.Range(0, Batch).Select(i => Loss(wRef, bRef, x, y, i)).Aggregate((a, c) => a + c) / Batch).backward();
+                Enumerable.Range(0, Batch).Select(i => Loss(wRef, bRef, x, y, i)).Aggregate((a, c) => a.Plus(c)).div(kept[Batch]).backward();
                 gd.step();
             }
-        double Distance(Parameter w, Parameter b) => Math.Sqrt((w - wRef).square().sum().item<double>() + (b - bRef).square().sum().item<double>());
+        double Distance(Parameter w, Parameter b) => Math.Sqrt((w - wRef).Squared().sum().item<double>() + (b - bRef).Squared().sum().item<double>());
 
         var (w1, b1, _, _) = Problem();
         var plain = new DpSgd(new OptDsl.Optimizers.SGD(new[] { w1, b1 }, lr: 0.02), 0.05, 0, 1);

@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Composition;
 using OptDsl.Runtime.Services.Random;
 using TorchSharp;
@@ -24,13 +25,22 @@ public class EntropySgdTests
     };
 
     /// <summary>f(x) = Σ ½ A x² + 0.1 sin(3x), so ∇f = A x + 0.3 cos(3x).</summary>
-    static Tensor Loss(Parameter[] ps) => ps.Select(p => (0.5 * A * p.square() + 0.1 * (3 * p).sin()).sum()).Aggregate((a, b) => a + b);
+    static Tensor Loss(Parameter[] ps)
+    {
+        using var kept = KeptScalars.Rent();
+        return ps.Select(p => p.Squared().mul(kept[0.5 * A]).Plus(p.mul(kept[3]).sin().mul(kept[0.1])).sum()).Aggregate((a, b) => a.Plus(b));
+    }
 
-    static Tensor Gradient(Tensor x) => A * x + 0.3 * (3 * x).cos();
+    static Tensor Gradient(Tensor x)
+    {
+        using var kept = KeptScalars.Rent();
+        return x.mul(kept[A]).Plus(x.mul(kept[3]).cos().mul(kept[0.3]));
+    }
 
     [Fact]
     public void Follows_the_papers_algorithm()
     {
+        using var kept = KeptScalars.Rent();
         const int L = 4, Steps = 3;
         const double eta = 0.1, gamma0 = 0.5, noise = 0.01, alpha = 0.75, scoping = 0.1, outerLr = 0.5;
         const ulong seed = 9;
@@ -45,10 +55,10 @@ public class EntropySgdTests
                 for (int k = 0; k < x.Length; k++)
                 {
                     var z = CounterRandomTensors.Normal(seed, EntropySgd.NoiseStream(t, i, k), x[k].shape, CPU).to(ScalarType.Float64);
-                    xp[k] = xp[k] - eta * (Gradient(xp[k]) - gamma * (x[k] - xp[k])) + Math.Sqrt(eta) * noise * z;
-                    mu[k] = (1 - alpha) * mu[k] + alpha * xp[k];
+                    xp[k] = (xp[k] - (Gradient(xp[k]) - (x[k] - xp[k]).mul(kept[gamma])).mul(kept[eta])).Plus(z.mul(kept[Math.Sqrt(eta) * noise]));
+                    mu[k] = mu[k].mul(kept[(1 - alpha)]).Plus(xp[k].mul(kept[alpha]));
                 }
-            for (int k = 0; k < x.Length; k++) x[k] = x[k] - outerLr * gamma * (x[k] - mu[k]);
+            for (int k = 0; k < x.Length; k++) x[k] = x[k] - (x[k] - mu[k]).mul(kept[outerLr * gamma]);
         }
 
         var ps = Start();
@@ -81,8 +91,9 @@ public class EntropySgdTests
         int calls = 0;
         var e = Assert.Throws<InvalidOperationException>(() => optimizer.step(() =>
         {
+            using var kept = KeptScalars.Rent();
             optimizer.zero_grad();
-            var loss = Loss(ps) * (++calls == 2 ? double.NaN : 1.0);
+            var loss = Loss(ps).mul(kept[(++calls == 2 ? double.NaN : 1.0)]);
             loss.backward();
             return loss;
         }));

@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.HandWritten;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -36,6 +37,7 @@ public class FrugalTests
     [InlineData(6, 10, 0.0)]
     public void Is_Adam_on_the_top_coefficients_and_a_sign_step_on_the_rest(int rows, int columns, double residualLr)
     {
+        using var kept = KeptScalars.Rent();
         var u = Orthogonal(rows, 3);
         var w = Orthogonal(columns, 4);
         bool left = rows <= columns;
@@ -57,13 +59,17 @@ public class FrugalTests
             var vector = Gradient(t, 1);
             foreach (var (k, g) in new[] { (0, reduced), (1, vector) })
             {
-                m[k] = t == 1 ? (1 - B1) * g : B1 * m[k] + (1 - B1) * g;
-                v[k] = t == 1 ? (1 - B2) * g * g : B2 * v[k] + (1 - B2) * g * g;
+                m[k] = t == 1 ? g.mul(kept[(1 - B1)]) : m[k].mul(kept[B1]).Plus(g.mul(kept[(1 - B1)]));
+                v[k] = t == 1 ? g.mul(kept[(1 - B2)]) * g : v[k].mul(kept[B2]).Plus(g.mul(kept[(1 - B2)]) * g);
             }
-            Tensor Adam(int k) => m[k] / (1 - Math.Pow(B1, t)) / ((v[k] / (1 - Math.Pow(B2, t))).sqrt() + Eps);
+            Tensor Adam(int k)
+            {
+                using var kept = KeptScalars.Rent();
+                return m[k].div(kept[(1 - Math.Pow(B1, t))]) / v[k].div(kept[(1 - Math.Pow(B2, t))]).sqrt().add(kept[Eps], ScalarCalls.One);
+            }
             var back = left ? u[.., ..Rank].matmul(Adam(0)) : Adam(0).matmul(w[.., ..Rank].t());
-            expected[0] = expected[0] * (1 - Lr * Wd) - Lr * Alpha * back - residualLr * residual.sign();
-            expected[1] = expected[1] * (1 - Lr * Wd) - Lr * Adam(1);
+            expected[0] = expected[0].mul(kept[(1 - Lr * Wd)]) - back.mul(kept[Lr * Alpha]) - residual.sign().mul(kept[residualLr]);
+            expected[1] = expected[1].mul(kept[(1 - Lr * Wd)]) - Adam(1).mul(kept[Lr]);
         }
 
         var ps = start.Select(x => new Parameter(x.clone())).ToArray();
@@ -102,6 +108,7 @@ public class FrugalTests
     [Fact]
     public void The_svd_free_projection_picks_the_basis_vectors_of_most_energy()
     {
+        using var kept = KeptScalars.Rent();
         const int rows = 8, columns = 12;
         var d = torch.zeros(rows, rows, ScalarType.Float64);
         for (int i = 0; i < rows; i++)
@@ -110,7 +117,7 @@ public class FrugalTests
         Assert.True((d.t().matmul(d) - torch.eye(rows, dtype: ScalarType.Float64)).abs().max().item<double>() < 1e-12);
         Tensor Coefficients(int t, int row, double scale) =>
             torch.tensor(Enumerable.Range(0, columns).Select(j => scale * Math.Sin(t * 0.9 + j * 0.7 + row)).ToArray(), ScalarType.Float64).unsqueeze(0);
-        Tensor Gradient(int t) => d[.., 1..2].matmul(Coefficients(t, 1, 2.0)) + d[.., 4..5].matmul(Coefficients(t, 4, 1.5)) + d[.., 6..7].matmul(Coefficients(t, 6, 0.2));
+        Tensor Gradient(int t) => d[.., 1..2].matmul(Coefficients(t, 1, 2.0)).Plus(d[.., 4..5].matmul(Coefficients(t, 4, 1.5))).Plus(d[.., 6..7].matmul(Coefficients(t, 6, 0.2)));
 
         var start = torch.linspace(-1, 1, rows * columns, ScalarType.Float64).reshape(rows, columns);
         var expected = start.clone();
@@ -119,11 +126,11 @@ public class FrugalTests
         for (int t = 1; t <= Steps; t++)
         {
             var reduced = torch.cat(new[] { Coefficients(t, 1, 2.0), Coefficients(t, 4, 1.5) }, 0);
-            m = t == 1 ? (1 - B1) * reduced : B1 * m! + (1 - B1) * reduced;
-            v = t == 1 ? (1 - B2) * reduced * reduced : B2 * v! + (1 - B2) * reduced * reduced;
-            var adam = m / (1 - Math.Pow(B1, t)) / ((v / (1 - Math.Pow(B2, t))).sqrt() + Eps);
+            m = t == 1 ? reduced.mul(kept[(1 - B1)]) : m!.mul(kept[B1]).Plus(reduced.mul(kept[(1 - B1)]));
+            v = t == 1 ? reduced.mul(kept[(1 - B2)]) * reduced : v!.mul(kept[B2]).Plus(reduced.mul(kept[(1 - B2)]) * reduced);
+            var adam = m.div(kept[(1 - Math.Pow(B1, t))]) / v.div(kept[(1 - Math.Pow(B2, t))]).sqrt().add(kept[Eps], ScalarCalls.One);
             var rest = d[.., 6..7].matmul(Coefficients(t, 6, 0.2));
-            expected = expected - Lr * Alpha * basis.matmul(adam) - 0.003 * rest.sign();
+            expected = expected - basis.matmul(adam).mul(kept[Lr * Alpha]) - rest.sign().mul(kept[0.003]);
         }
         var p = new Parameter(start.clone());
         using var frugal = new Frugal(new[] { p }, lr: Lr, rank: Rank, updateGap: 2, scale: Alpha, residualLr: 0.003, svdFree: true);

@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Training.Privacy;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -27,10 +28,14 @@ public class GhostNormsTests
         var shape = positions == 0 ? new long[] { batch, inputs } : new long[] { batch, positions, inputs };
         var x = torch.linspace(-2, 2, shape.Aggregate(1L, (a, b) => a * b), ScalarType.Float64).reshape(shape).sin();
         // A loss that is a sum over examples, each term nonlinear in the layer's output.
-        Tensor ExampleLoss(Tensor y) => (y.tanh() * torch.linspace(0.5, 1.5, outputs, ScalarType.Float64)).sum() + y.square().sum() * 0.1;
+        Tensor ExampleLoss(Tensor y)
+        {
+            using var kept = KeptScalars.Rent();
+            return (y.tanh() * torch.linspace(0.5, 1.5, outputs, ScalarType.Float64)).sum().Plus(y.Squared().sum().mul(kept[0.1]));
+        }
 
         var output = layer.forward(x);
-        var total = Enumerable.Range(0, batch).Select(i => ExampleLoss(output[i])).Aggregate((a, b) => a + b);
+        var total = Enumerable.Range(0, batch).Select(i => ExampleLoss(output[i])).Aggregate((a, b) => a.Plus(b));
         var outputGrad = torch.autograd.grad(new[] { total }, new[] { output })[0];
         var ghost = GhostNorms.Linear(x, outputGrad);
 
@@ -38,7 +43,7 @@ public class GhostNormsTests
         {
             layer.zero_grad();
             ExampleLoss(layer.forward(x[i].unsqueeze(0))[0]).backward();
-            double direct = layer.weight!.grad!.square().sum().item<double>() + layer.bias!.grad!.square().sum().item<double>();
+            double direct = layer.weight!.grad!.Squared().sum().item<double>() + layer.bias!.grad!.Squared().sum().item<double>();
             double g = ghost[i].item<double>();
             Assert.True(Math.Abs(g - direct) <= 1e-10 * direct, $"example {i}: ghost {g}, direct {direct}");
         }
@@ -67,7 +72,7 @@ public class GhostNormsTests
         }
         Tensor ExampleLoss(Tensor y) => y.tanh().mul(torch.linspace(0.5, 1.5, y.NumberOfElements, ScalarType.Float64).reshape(y.shape)).sum();
         var output = layer.call(x);
-        var total = Enumerable.Range(0, batch).Select(i => ExampleLoss(output[i])).Aggregate((a, b) => a + b);
+        var total = Enumerable.Range(0, batch).Select(i => ExampleLoss(output[i])).Aggregate((a, b) => a.Plus(b));
         var outputGrad = torch.autograd.grad(new[] { total }, new[] { output })[0];
         var ghost = kind == "layernorm"
             ? GhostNorms.LayerNorm(x, outputGrad, new long[] { 4 }, 1e-3)
@@ -76,7 +81,7 @@ public class GhostNormsTests
         {
             layer.zero_grad();
             ExampleLoss(layer.call(x[i..(i + 1)])[0]).backward();
-            double direct = layer.parameters().Sum(p => p.grad!.square().sum().item<double>());
+            double direct = layer.parameters().Sum(p => p.grad!.Squared().sum().item<double>());
             Assert.True(Math.Abs(ghost[i].item<double>() - direct) <= 1e-10 * direct, $"{kind}, example {i}: ghost {ghost[i].item<double>()}, direct {direct}");
         }
     }

@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Tests.Catalog;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -59,6 +60,7 @@ public class GlobalReductionTests
     [InlineData(1e6)]   // it does not
     public void Global_norm_clipping_in_a_rule_equals_libtorchs_clip_then_SGD(double maxNorm)
     {
+        using var kept = KeptScalars.Rent();
         var ours = TestData.Parameters(ScalarType.Float64);
         var reference = TestData.Copies(ours);
         using var opt = new GloballyClippedSgd(ours, lr: 0.1, maxNorm: maxNorm);
@@ -70,7 +72,7 @@ public class GlobalReductionTests
             TestData.SetGradients(reference, step);
             torch.nn.utils.clip_grad_norm_(reference, maxNorm);
             using (torch.no_grad())
-                foreach (var p in reference) p.sub_(0.1 * p.grad!);
+                foreach (var p in reference) p.sub_(p.grad!.mul(kept[0.1]));
         }
         for (int k = 0; k < ours.Length; k++)
             Assert.True(ours[k].allclose(reference[k], rtol: 1e-12, atol: 1e-15), $"parameter {k}");
@@ -79,6 +81,7 @@ public class GlobalReductionTests
     [Fact]
     public void Global_sums_cover_the_tensors_stepped_and_only_those()
     {
+        using var kept = KeptScalars.Rent();
         var parameters = TestData.Parameters(ScalarType.Float64);
         var before = TestData.Copies(parameters);
         TestData.SetGradients(parameters, 2);
@@ -90,7 +93,7 @@ public class GlobalReductionTests
         using var opt = new GlobalProbe(parameters, lr: 0.5);
         opt.step();
         foreach (var k in stepped)
-            Assert.True(parameters[k].allclose(before[k] - 0.5 * (sum + 10 * maxAbs), rtol: 1e-13, atol: 0), $"parameter {k}");
+            Assert.True(parameters[k].allclose(before[k].sub(kept[0.5 * (sum + 10 * maxAbs)]), rtol: 1e-13, atol: 0), $"parameter {k}");
         Assert.True(TestData.Identical(parameters[1], before[1]));
     }
 
@@ -119,6 +122,7 @@ public class GlobalReductionTests
     [Fact]
     public void Group_reductions_span_their_group_only()
     {
+        using var kept = KeptScalars.Rent();
         // Two groups with equal hyperparameters (so only the group, not the options' values, can tell them apart).
         var ours = TestData.Parameters(ScalarType.Float64);
         var reference = TestData.Copies(ours);
@@ -134,7 +138,7 @@ public class GlobalReductionTests
         {
             torch.nn.utils.clip_grad_norm_(group, 0.5);
             using (torch.no_grad())
-                foreach (var p in group) p.sub_(0.1 * p.grad!);
+                foreach (var p in group) p.sub_(p.grad!.mul(kept[0.1]));
         }
         for (int k = 0; k < ours.Length; k++)
             Assert.True(ours[k].allclose(reference[k], rtol: 1e-12, atol: 1e-15), $"parameter {k}");

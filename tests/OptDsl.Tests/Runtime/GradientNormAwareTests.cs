@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Composition;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -22,28 +23,34 @@ public class GradientNormAwareTests
 
     static readonly double[] A = { 1.5, 0.7 };
 
-    static Tensor Loss(Parameter[] ps) =>
-        ps.Select((p, k) => (0.5 * A[k] * p.square() + 0.1 * (3 * p).sin()).sum()).Aggregate((a, b) => a + b) + ps[0][0, 0] * ps[1][0];
+    static Tensor Loss(Parameter[] ps)
+    {
+        using var kept = KeptScalars.Rent();
+        return ps.Select((p, k) => p.Squared().mul(kept[0.5 * A[k]]).Plus(p.mul(kept[3]).sin().mul(kept[0.1])).sum()).Aggregate((a, b) => a.Plus(b)).Plus(ps[0][0, 0] * ps[1][0]);
+    }
 
     static Tensor[] Gradient(Tensor[] x)
     {
-        var g = x.Select((p, k) => A[k] * p + 0.3 * (3 * p).cos()).ToArray();
-        g[0][0, 0] += x[1][0];
-        g[1][0] += x[0][0, 0];
+        using var kept = KeptScalars.Rent();
+        var g = x.Select((p, k) => p.mul(kept[A[k]]).Plus(p.mul(kept[3]).cos().mul(kept[0.3]))).ToArray();
+        g[0][0, 0].Plus_(x[1][0]);
+        g[1][0].Plus_(x[0][0, 0]);
         return g;
     }
 
-    static double Norm(Tensor[] t) => Math.Sqrt(t.Sum(x => x.square().sum().item<double>()));
+    static double Norm(Tensor[] t) => Math.Sqrt(t.Sum(x => x.Squared().sum().item<double>()));
 
     static Tensor[] Plus(Tensor[] x, Tensor[] d, double radius)
     {
+        using var kept = KeptScalars.Rent();
         double scale = radius / (Norm(d) + 1e-12);
-        return x.Zip(d, (a, b) => a + scale * b).ToArray();
+        return x.Zip(d, (a, b) => a.Plus(b.mul(kept[scale]))).ToArray();
     }
 
     [Fact]
     public void Follows_the_four_pass_step()
     {
+        using var kept = KeptScalars.Rent();
         const double rho = 0.1, normRho = 0.05, beta1 = 1, beta2 = 0.5, beta3 = 0.8, gamma = 0.3, lr = 0.1;
         var w = Start().Select(p => p.detach().clone()).ToArray();
         for (int t = 0; t < 3; t++)
@@ -53,10 +60,10 @@ public class GradientNormAwareTests
             var w2 = Plus(w, g1.Zip(g0, (a, b) => a - b).ToArray(), normRho);
             var g2 = Gradient(w2);
             var g3 = Gradient(Plus(w2, g2, rho));
-            var m = g0.Zip(g2, (a, b) => a + beta2 * b).ToArray();
-            var n = g1.Zip(g3, (a, b) => beta1 * a + beta3 * b).ToArray();
+            var m = g0.Zip(g2, (a, b) => a.Plus(b.mul(kept[beta2]))).ToArray();
+            var n = g1.Zip(g3, (a, b) => a.mul(kept[beta1]).Plus(b.mul(kept[beta3]))).ToArray();
             double cosine = m.Zip(n, (a, b) => (a * b).sum().item<double>()).Sum() / (Norm(n) * Norm(m) + 1e-12);
-            w = w.Select((x, k) => x - lr * (n[k] - gamma * (m[k] - cosine * Norm(m) * n[k] / (Norm(n) + 1e-12)))).ToArray();
+            w = w.Select((x, k) => x - (n[k] - (m[k] - n[k].mul(kept[cosine * Norm(m)]).div(kept[(Norm(n) + 1e-12)])).mul(kept[gamma])).mul(kept[lr])).ToArray();
         }
 
         var ps = Start();
@@ -88,8 +95,9 @@ public class GradientNormAwareTests
         int calls = 0;
         Assert.Throws<InvalidOperationException>(() => gam.step(() =>
         {
+            using var kept = KeptScalars.Rent();
             gam.zero_grad();
-            var loss = Loss(ps) * (++calls == 2 ? double.PositiveInfinity : 1.0);
+            var loss = Loss(ps).mul(kept[(++calls == 2 ? double.PositiveInfinity : 1.0)]);
             loss.backward();
             return loss;
         }));

@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Composition;
 using OptDsl.Runtime.Services.Schedules;
 using OptDsl.Tests.Catalog;
@@ -22,23 +23,25 @@ public class GradientStageTests
     /// <summary>Gradients of <paramref name="step"/>, times <paramref name="scale"/> (large scales make clipping bite).</summary>
     static void SetGradients(Parameter[] parameters, int step, double scale)
     {
+        using var kept = KeptScalars.Rent();
         TestData.SetGradients(parameters, step);
         using var _ = torch.no_grad();
         foreach (var p in parameters)
         {
             using var g = p.grad!;
-            g.mul_(scale);
+            g.mul_(kept[scale]);
         }
     }
 
     /// <summary>Plain SGD done by hand: p -= lr * g.</summary>
     static void SgdByHand(Parameter[] parameters, double lr)
     {
+        using var kept = KeptScalars.Rent();
         using var _ = torch.no_grad();
         foreach (var p in parameters)
         {
             using var g = p.grad!;
-            p.sub_(g * lr);
+            p.sub_(g.mul(kept[lr]));
         }
     }
 
@@ -95,9 +98,10 @@ public class GradientStageTests
         SetGradients(parameters, 2, 3.0);
         var expected = parameters.Select(p =>
         {
+            using var kept = KeptScalars.Rent();
             var g = p.grad!.clone();
-            double norm = Math.Sqrt(g.pow(2).sum().item<double>());
-            return g * Math.Min(1.0, 0.75 / (norm + 1e-6));
+            double norm = Math.Sqrt(g.pow(kept[2]).sum().item<double>());
+            return g.mul(kept[Math.Min(1.0, 0.75 / (norm + 1e-6))]);
         }).ToArray();
         opt.Stage<ClipGradNormPerTensor>().BeforeUpdate(new StageContext(parameters, 0));
         for (int k = 0; k < parameters.Length; k++)
@@ -180,9 +184,10 @@ public class GradientStageTests
         /// <summary>The mean squared error over samples [from, from + count).</summary>
         public Tensor Loss(int from, int count)
         {
+            using var kept = KeptScalars.Rent();
             var x = X.narrow(0, from, count);
             var y = Y.narrow(0, from, count);
-            return (torch.nn.functional.linear(x, W, B) - y).pow(2).mean();
+            return (torch.nn.functional.linear(x, W, B) - y).pow(kept[2]).mean();
         }
     }
 
@@ -219,16 +224,17 @@ public class GradientStageTests
     [Fact]
     public void Zero_grad_waits_for_the_end_of_the_accumulation_window()
     {
+        using var kept = KeptScalars.Rent();
         var parameters = TestData.Parameters(ScalarType.Float32);
         using var opt = new SGD(parameters).Compose(new AccumulateGradients(2));
         TestData.SetGradients(parameters, 1);
         opt.step();
         opt.zero_grad();
-        Assert.False(parameters[0].grad!.eq(0).all().item<bool>());
+        Assert.False(parameters[0].grad!.eq(kept[0]).all().item<bool>());
         Assert.Equal(1, opt.Stage<AccumulateGradients>().Pending);
         opt.step();
         opt.zero_grad();
-        Assert.True(parameters[0].grad!.eq(0).all().item<bool>());
+        Assert.True(parameters[0].grad!.eq(kept[0]).all().item<bool>());
     }
 
     [Fact]
@@ -271,6 +277,7 @@ public class GradientStageTests
     [Fact]
     public void Adaptive_clipping_bounds_each_units_gradient_by_its_weights_norm()
     {
+        using var kept = KeptScalars.Rent();
         // Brock et al. 2021, §4.1, one unit at a time in plain loops: a matrix row (all dimensions but the first) or
         // a whole vector; G_i is scaled to λ·max(‖W_i‖, ε)/‖G_i‖ where ‖G_i‖ exceeds λ·max(‖W_i‖, ε).
         const double lambda = 0.05, eps = 1e-3;
@@ -278,7 +285,7 @@ public class GradientStageTests
         using (torch.no_grad()) parameters[2].zero_(); // a unit at zero weight: bounded by ε
         SetGradients(parameters, 3, 0.02);
         var expected = new Tensor[parameters.Length];
-        int clipped = 0, kept = 0;
+        int clipped = 0, unclipped = 0;
         for (int k = 0; k < parameters.Length; k++)
         {
             var w = parameters[k].detach();
@@ -286,14 +293,14 @@ public class GradientStageTests
             var units = w.dim() <= 1 ? new[] { (w, g) } : Enumerable.Range(0, (int)w.shape[0]).Select(i => (w[i], g[i])).ToArray();
             foreach (var (wi, gi) in units)
             {
-                double bound = lambda * Math.Max(Math.Sqrt(wi.square().sum().item<double>()), eps);
-                double norm = Math.Sqrt(gi.square().sum().item<double>());
-                if (norm > bound) { gi.mul_(bound / norm); clipped++; }
-                else kept++;
+                double bound = lambda * Math.Max(Math.Sqrt(wi.Squared().sum().item<double>()), eps);
+                double norm = Math.Sqrt(gi.Squared().sum().item<double>());
+                if (norm > bound) { gi.mul_(kept[bound / norm]); clipped++; }
+                else unclipped++;
             }
             expected[k] = w - g; // SGD with lr 1 steps by the clipped gradient
         }
-        Assert.True(clipped > 0 && kept > 0, $"{clipped} clipped and {kept} kept: the case should have both");
+        Assert.True(clipped > 0 && unclipped > 0, $"{clipped} clipped and {unclipped} kept: the case should have both");
 
         using var opt = new SGD(parameters, lr: 1).Compose(new AdaptiveGradientClip(lambda, eps));
         opt.step();

@@ -3,6 +3,7 @@ using System.IO;
 using System.Linq;
 using OptDsl.Examples;
 using OptDsl.Optimizers;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Backends.Quantized;
 using OptDsl.Tests.Catalog;
 using TorchSharp;
@@ -30,6 +31,7 @@ public class QuantizedStateTests(Xunit.Abstractions.ITestOutputHelper output)
     [Fact]
     public void The_step_is_AdamW_on_the_dequantized_state()
     {
+        using var kept = KeptScalars.Rent();
         var p = TestData.Parameters(ScalarType.Float64).Select(x => x.detach().clone()).ToArray();
         var m = p.Select(x => torch.zeros_like(x)).ToArray();
         var v = p.Select(x => torch.zeros_like(x)).ToArray();
@@ -37,10 +39,10 @@ public class QuantizedStateTests(Xunit.Abstractions.ITestOutputHelper output)
             for (int k = 0; k < p.Length; k++)
             {
                 var g = TestData.Gradient(t, k, ScalarType.Float64);
-                p[k] = p[k] * (1 - Lr * Wd);
-                m[k] = B1 * m[k] + (1 - B1) * g;
-                v[k] = B2 * v[k] + (1 - B2) * g * g;
-                p[k] = p[k] - Lr / (1 - Math.Pow(B1, t)) * m[k] / ((v[k] / (1 - Math.Pow(B2, t))).sqrt() + Eps);
+                p[k] = p[k].mul(kept[(1 - Lr * Wd)]);
+                m[k] = m[k].mul(kept[B1]).Plus(g.mul(kept[(1 - B1)]));
+                v[k] = v[k].mul(kept[B2]).Plus(g.mul(kept[(1 - B2)]) * g);
+                p[k] = p[k] - m[k].mul(kept[Lr / (1 - Math.Pow(B1, t))]) / v[k].div(kept[(1 - Math.Pow(B2, t))]).sqrt().add(kept[Eps], ScalarCalls.One);
                 m[k] = RoundTrip(m[k]);
                 v[k] = RoundTrip(v[k]);
             }
@@ -67,6 +69,7 @@ public class QuantizedStateTests(Xunit.Abstractions.ITestOutputHelper output)
     [Fact]
     public void Eight_bit_AdamW_state_takes_about_a_quarter_of_the_memory()
     {
+        using var kept = KeptScalars.Rent();
         var full = new[] { new Parameter(torch.randn(1024, 768)), new Parameter(torch.randn(768)) };
         var small = full.Select(p => new Parameter(p.detach().clone())).ToArray();
         using var fp32 = new OptDsl.Optimizers.AdamW(full);
@@ -75,7 +78,7 @@ public class QuantizedStateTests(Xunit.Abstractions.ITestOutputHelper output)
         q8.QuantizeState("v");
         long predicted = q8.StateBytes;
         foreach (var ps in new[] { full, small })
-            using (torch.no_grad()) foreach (var p in ps) p.grad = torch.ones_like(p).mul(0.01);
+            using (torch.no_grad()) foreach (var p in ps) p.grad = torch.ones_like(p).mul(kept[0.01]);
         fp32.step();
         q8.step();
         Assert.Equal(predicted, q8.StateBytes);
@@ -150,6 +153,7 @@ public class QuantizedStateTests(Xunit.Abstractions.ITestOutputHelper output)
     [Fact]
     public void Bad_requests_are_refused_and_signed_state_keeps_its_sign()
     {
+        using var kept = KeptScalars.Rent();
         using var adam = new OptDsl.Optimizers.AdamW(TestData.Parameters(ScalarType.Float32));
         Assert.Contains("'m', 'v', 'vMax'", Assert.Throws<ArgumentException>(() => adam.QuantizeState("moment")).Message);
         using var adafactor = new Adafactor(new[] { new Parameter(torch.ones(4, 3)) });
@@ -162,7 +166,7 @@ public class QuantizedStateTests(Xunit.Abstractions.ITestOutputHelper output)
         TestData.SetGradients(ps, 1);
         adamw.step();
         var m = adamw.StateOf(ps[0]).Read("m")!;
-        var expected = TestData.Gradient(1, 0, ScalarType.Float32).mul(0.1);
+        var expected = TestData.Gradient(1, 0, ScalarType.Float32).mul(kept[0.1]);
         Assert.True(m.sign().equal(expected.sign()).all().item<bool>());
     }
 }

@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Tests.Catalog;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -34,14 +35,14 @@ public class RowColumnReductionTests
     [InlineData(new long[] { 7 })]         // a vector: a matrix of one column
     public void Row_and_column_reductions_read_the_matrix_view(long[] shape)
     {
+        using var kept = KeptScalars.Rent();
         var p = new Parameter(TestData.Normal(shape, 1));
         var g = TestData.Normal(shape, 2);
         long rows = shape[0], columns = shape.Skip(1).Aggregate(1L, (a, b) => a * b);
         var m = g.reshape(rows, columns);
         var centred = m - m.mean(new long[] { 1 }, keepdim: true);
-        var rowNorm = centred.square().sum(1, keepdim: true).sqrt();
-        var expected = p.detach().reshape(rows, columns) - 0.1 * (centred / (rowNorm + 1e-6) + m.sum(0, keepdim: true) * 0.01
-            + m.sum(1, keepdim: true) * 0.001 - m.mean(new long[] { 0 }, keepdim: true) * m.square().sum(0, keepdim: true).sqrt());
+        var rowNorm = centred.Squared().sum(1, keepdim: true).sqrt();
+        var expected = p.detach().reshape(rows, columns) - ((centred / rowNorm.add(kept[1e-6], ScalarCalls.One)).Plus(m.sum(0, keepdim: true).mul(kept[0.01])).Plus(m.sum(1, keepdim: true).mul(kept[0.001])) - m.mean(new long[] { 0 }, keepdim: true) * m.Squared().sum(0, keepdim: true).sqrt()).mul(kept[0.1]);
 
         using var opt = new RowColumnProbe(new[] { p });
         p.grad = g;

@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.HandWritten;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -32,6 +33,7 @@ public class ShampooTests
     [Fact]
     public void Preconditions_with_inverse_fourth_roots_grafted_onto_RMSprop()
     {
+        using var kept = KeptScalars.Rent();
         long rows = 5, columns = 3;
         var u = Orthogonal((int)rows, 1);
         var w = Orthogonal((int)columns, 2);
@@ -47,18 +49,18 @@ public class ShampooTests
         for (int t = 1; t <= Steps; t++)
         {
             var c = Coefficients(t, rows, columns).diag();
-            lambda = Sb * lambda + (1 - Sb) * c * c;
+            lambda = lambda.mul(kept[Sb]).Plus(c.mul(kept[(1 - Sb)]) * c);
             if (t == 1 || (t - 1) % Every == 0)
             {
                 // Directions beyond the rank have λ = 0: their root is ε^(−1/4), but the gradient has nothing there.
-                rootL = lambda.add(MatrixEps).pow(-0.25);
-                rootR = lambda.add(MatrixEps).pow(-0.25);
+                rootL = lambda.add(kept[MatrixEps], ScalarCalls.One).pow(kept[-0.25]);
+                rootR = lambda.add(kept[MatrixEps], ScalarCalls.One).pow(kept[-0.25]);
             }
             for (int k = 0; k < 2; k++)
             {
                 var g = Gradient(t, k);
-                v[k] = Beta2 * v[k] + (1 - Beta2) * g * g;
-                var graft = g / ((v[k] / (1 - Math.Pow(Beta2, t))).sqrt() + Eps);
+                v[k] = v[k].mul(kept[Beta2]).Plus(g.mul(kept[(1 - Beta2)]) * g);
+                var graft = g / v[k].div(kept[(1 - Math.Pow(Beta2, t))]).sqrt().add(kept[Eps], ScalarCalls.One);
                 Tensor direction = graft;
                 if (k == 0)
                 {
@@ -67,8 +69,8 @@ public class ShampooTests
                     var preconditioned = u.matmul(d).matmul(w.t());
                     direction = preconditioned * (graft.norm() / preconditioned.norm());
                 }
-                m[k] = Beta1 * m[k] + (1 - Beta1) * direction;
-                expected[k] = expected[k] * (1 - Lr * Wd) - Lr / (1 - Math.Pow(Beta1, t)) * m[k];
+                m[k] = m[k].mul(kept[Beta1]).Plus(direction.mul(kept[(1 - Beta1)]));
+                expected[k] = expected[k].mul(kept[(1 - Lr * Wd)]) - m[k].mul(kept[Lr / (1 - Math.Pow(Beta1, t))]);
             }
         }
 
@@ -93,12 +95,13 @@ public class ShampooTests
     [Fact]
     public void Settings_and_gradients_are_checked_before_anything_changes()
     {
+        using var kept = KeptScalars.Rent();
         var p = new Parameter(torch.ones(3, 4));
         Assert.Contains("matrixEps", Assert.Throws<ArgumentException>(() => new Shampoo(new[] { p }, matrixEps: 0)).Message);
         using var shampoo = new Shampoo(new[] { p });
-        using (torch.no_grad()) p.grad = torch.full(3, 4, float.PositiveInfinity);
+        using (torch.no_grad()) p.grad = torch.full(3, 4, kept[float.PositiveInfinity]);
         Assert.Contains("NaN or infinity", Assert.Throws<InvalidOperationException>(() => shampoo.step()).Message);
-        Assert.True(p.eq(1).all().item<bool>());
+        Assert.True(p.eq(kept[1]).all().item<bool>());
         Assert.Equal(0, shampoo.StateOf(p).Step);
     }
 }

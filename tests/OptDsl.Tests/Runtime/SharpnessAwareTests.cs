@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Composition;
 using OptDsl.Tests.Catalog;
 using TorchSharp;
@@ -19,14 +20,18 @@ public class SharpnessAwareTests
 {
     static readonly Tensor X = TestData.Normal(new long[] { 32, 3 }, 1), Y = TestData.Normal(new long[] { 32, 1 }, 2);
 
-    static Parameter[] Model() => new[]
+    static Parameter[] Model()
     {
-        new Parameter(TestData.Normal(new long[] { 8, 3 }, 3) * 0.5),
-        new Parameter(TestData.Normal(new long[] { 8 }, 4) * 0.1),
-        new Parameter(TestData.Normal(new long[] { 1, 8 }, 5) * 0.5),
+        using var kept = KeptScalars.Rent();
+        return new[]
+    {
+        new Parameter(TestData.Normal(new long[] { 8, 3 }, 3).mul(kept[0.5])),
+        new Parameter(TestData.Normal(new long[] { 8 }, 4).mul(kept[0.1])),
+        new Parameter(TestData.Normal(new long[] { 1, 8 }, 5).mul(kept[0.5])),
     };
+    }
 
-    static Tensor Loss(Tensor[] w) => (torch.tanh(X.mm(w[0].t()) + w[1]).mm(w[2].t()) - Y).square().mean();
+    static Tensor Loss(Tensor[] w) => (torch.tanh(X.mm(w[0].t()).Plus(w[1])).mm(w[2].t()) - Y).Squared().mean();
 
     static Tensor[] GradientAt(Tensor[] w)
     {
@@ -40,6 +45,7 @@ public class SharpnessAwareTests
     [InlineData(true, 0.5, 0.01)]
     public void Follows_the_method_written_out(bool adaptive, double rho, double eta)
     {
+        using var kept = KeptScalars.Rent();
         var ours = Model();
         var reference = TestData.Copies(ours);
         using var inner = new SGD(ours, lr: 0.1, momentum: 0.9);
@@ -55,9 +61,9 @@ public class SharpnessAwareTests
             });
 
             var g = GradientAt(reference);
-            var t = reference.Select(w => adaptive ? w.abs() + eta : torch.ones_like(w)).ToArray();
-            double norm = Math.Sqrt(g.Zip(t).Sum(x => (x.First * x.Second).square().sum().item<double>()));
-            var ascended = reference.Select((w, k) => w.detach() + rho * t[k].square() * g[k] / (norm + 1e-12)).ToArray();
+            var t = reference.Select(w => adaptive ? w.abs().add(kept[eta], ScalarCalls.One) : torch.ones_like(w)).ToArray();
+            double norm = Math.Sqrt(g.Zip(t).Sum(x => (x.First * x.Second).Squared().sum().item<double>()));
+            var ascended = reference.Select((w, k) => w.detach().Plus((t[k].Squared().mul(kept[rho]) * g[k]).div(kept[(norm + 1e-12)]))).ToArray();
             var adversarial = GradientAt(ascended);
             for (int k = 0; k < reference.Length; k++) reference[k].grad = adversarial[k];
             byHand.step();
@@ -93,7 +99,8 @@ public class SharpnessAwareTests
         Assert.Throws<InvalidOperationException>(() => sam.step(() => Loss(ps)));
         var e = Assert.Throws<InvalidOperationException>(() => sam.step(() =>
         {
-            var l = Loss(ps) * double.NaN;
+            using var kept = KeptScalars.Rent();
+            var l = Loss(ps).mul(kept[double.NaN]);
             l.backward();
             return l;
         }));

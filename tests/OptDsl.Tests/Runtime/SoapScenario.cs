@@ -1,6 +1,7 @@
 using System;
 using System.IO;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.HandWritten;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -47,9 +48,10 @@ public static class SoapScenario
     /// </summary>
     public static (Tensor[] Start, Func<int, int, Tensor> Gradient, Tensor[] U, Tensor[] Expected) Scenario()
     {
+        using var kept = KeptScalars.Rent();
         var us = Shapes.Select((s, k) => Orthogonal((int)s.Rows, 10 + k)).ToArray();
         var vs = Shapes.Select((s, k) => Orthogonal((int)s.Columns, 20 + k)).ToArray();
-        var start = Shapes.Select((s, k) => torch.linspace(-1, 1, s.Rows * s.Columns, ScalarType.Float64).reshape(s.Rows, s.Columns) * (k + 1))
+        var start = Shapes.Select((s, k) => torch.linspace(-1, 1, s.Rows * s.Columns, ScalarType.Float64).reshape(s.Rows, s.Columns).mul(kept[(k + 1)]))
             .Append(torch.linspace(0.5, -0.5, 5, ScalarType.Float64)).ToArray();
         Tensor Gradient(int t, int k) => k < Shapes.Length
             ? us[k].matmul(Coefficients(t, Shapes[k].Rows, Shapes[k].Columns)).matmul(vs[k].t())
@@ -65,11 +67,11 @@ public static class SoapScenario
             for (int k = 0; k < start.Length; k++)
             {
                 var c = k < Shapes.Length ? Coefficients(t, Shapes[k].Rows, Shapes[k].Columns) : VectorGradient(t);
-                m[k] = Beta1 * m[k] + (1 - Beta1) * c;
-                v[k] = Beta2 * v[k] + (1 - Beta2) * c * c;
-                var n = m[k] / (v[k].sqrt() + Eps);
+                m[k] = m[k].mul(kept[Beta1]).Plus(c.mul(kept[(1 - Beta1)]));
+                v[k] = v[k].mul(kept[Beta2]).Plus(c.mul(kept[(1 - Beta2)]) * c);
+                var n = m[k] / v[k].sqrt().add(kept[Eps], ScalarCalls.One);
                 var direction = k < Shapes.Length ? us[k].matmul(n).matmul(vs[k].t()) : n;
-                expected[k] = (expected[k] - stepSize * direction) * (1 - Lr * Wd);
+                expected[k] = (expected[k] - direction.mul(kept[stepSize])).mul(kept[(1 - Lr * Wd)]);
             }
         }
         return (start, Gradient, us, expected);

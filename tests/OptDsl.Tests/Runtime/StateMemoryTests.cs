@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using OptDsl.Optimizers;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Composition;
 using OptDsl.Runtime.Core;
 using OptDsl.Runtime.HandWritten;
@@ -40,13 +41,14 @@ public class StateMemoryTests
     [Fact]
     public void Every_catalog_optimizer_predicts_and_then_holds_its_state_bytes()
     {
+        using var kept = KeptScalars.Rent();
         foreach (var (name, create) in CatalogIndex.Create)
         {
             if (name is "Muon" or "Swan" or "Adafactor") continue; // matrices only / rows and columns: below
             var ps = Model();
             using var optimizer = create(ps);
             long predicted = optimizer.StateBytes;
-            using (torch.no_grad()) foreach (var p in ps) p.grad = torch.ones_like(p).mul(0.01);
+            using (torch.no_grad()) foreach (var p in ps) p.grad = torch.ones_like(p).mul(kept[0.01]);
             optimizer.step();
             long allocated = Allocated(optimizer, ps);
             Assert.True(predicted == allocated, $"{name}: predicted {predicted}, allocated {allocated}");
@@ -75,9 +77,10 @@ public class StateMemoryTests
     [Fact]
     public void Compositions_routes_and_Kronecker_optimizers_add_up()
     {
+        using var kept = KeptScalars.Rent();
         var model = Model();
         using var composed = new OptDsl.Optimizers.AdamW(model).Compose(WeightAverage.Ema(0.99), new Lookahead(5, 0.5));
-        using (torch.no_grad()) foreach (var p in model) p.grad = torch.ones_like(p).mul(0.01);
+        using (torch.no_grad()) foreach (var p in model) p.grad = torch.ones_like(p).mul(kept[0.01]);
         composed.step();
         long elements = 64 * 48 + 48;
         Assert.Equal(elements * (8 + 4 + 4), composed.StateBytes);

@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Composition;
 using OptDsl.Runtime.Services.Schedules;
 using OptDsl.Tests.Catalog;
@@ -25,7 +26,8 @@ public class WeightStageTests
     /// <summary>The fast weights by hand: θ ← θ − lr·g.</summary>
     static void SgdByHand(Tensor[] theta, int step)
     {
-        for (int k = 0; k < theta.Length; k++) theta[k] = theta[k] - Lr * TestData.Gradient(step, k, theta[k].dtype);
+        using var kept = KeptScalars.Rent();
+        for (int k = 0; k < theta.Length; k++) theta[k] = theta[k] - TestData.Gradient(step, k, theta[k].dtype).mul(kept[Lr]);
     }
 
     static void AssertClose(Tensor[] expected, System.Collections.Generic.IReadOnlyList<Tensor> actual, double tolerance, string what)
@@ -43,8 +45,11 @@ public class WeightStageTests
     [InlineData(true)]
     public void Lookahead_follows_the_papers_algorithm_over_a_declared_or_a_TorchSharp_optimizer(bool torchSharpInner)
     {
+        using var kept = KeptScalars.Rent();
         var parameters = TestData.Parameters(ScalarType.Float64);
+#pragma warning disable RS0030 // a TorchSharp optimizer on purpose (what is tested is composing with one); its step() still passes temporary Scalars
         optim.Optimizer inner = torchSharpInner ? torch.optim.SGD(parameters, Lr) : new SGD(parameters, lr: Lr);
+#pragma warning restore RS0030
         using var opt = inner.Compose(new Lookahead(k: 3, alpha: 0.4));
 
         var theta = Clones(parameters);
@@ -58,7 +63,7 @@ public class WeightStageTests
             if (step % 3 == 0)
                 for (int k = 0; k < theta.Length; k++)
                 {
-                    slow[k] = slow[k] + 0.4 * (theta[k] - slow[k]);
+                    slow[k] = slow[k].Plus((theta[k] - slow[k]).mul(kept[0.4]));
                     theta[k] = slow[k].clone();
                 }
         }
@@ -69,6 +74,7 @@ public class WeightStageTests
     [Fact]
     public void Ema_averages_from_the_starting_weights_with_a_scheduled_decay()
     {
+        using var kept = KeptScalars.Rent();
         var parameters = TestData.Parameters(ScalarType.Float64);
         static double Decay(long t) => Math.Min(0.9, (1 + t) / (10.0 + t));
         var ema = WeightAverage.Ema(Schedules.Of(Decay));
@@ -82,7 +88,7 @@ public class WeightStageTests
             opt.step();
             SgdByHand(theta, step);
             double d = Decay(step - 1);
-            for (int k = 0; k < theta.Length; k++) average[k] = d * average[k] + (1 - d) * theta[k];
+            for (int k = 0; k < theta.Length; k++) average[k] = average[k].mul(kept[d]).Plus(theta[k].mul(kept[(1 - d)]));
         }
         AssertClose(theta, parameters, 1e-14, "parameter");
         AssertClose(average, ema.Averages, 1e-14, "average");
@@ -92,6 +98,7 @@ public class WeightStageTests
     [Fact]
     public void Swa_is_the_mean_of_the_weights_from_its_start_at_its_interval()
     {
+        using var kept = KeptScalars.Rent();
         var parameters = TestData.Parameters(ScalarType.Float64);
         var swa = WeightAverage.Swa(start: 3, every: 2);
         using var opt = new SGD(parameters, lr: Lr, momentum: 0.9).Compose(swa);
@@ -106,10 +113,10 @@ public class WeightStageTests
             opt.step();
             plain.step();
             if (step is 3 or 5 or 7 or 9)
-                for (int k = 0; k < sum.Length; k++) sum[k] = sum[k] + reference[k].detach();
+                for (int k = 0; k < sum.Length; k++) sum[k] = sum[k].Plus(reference[k].detach());
         }
         Assert.Equal(4, swa.Count);
-        AssertClose(sum.Select(s => s / 4).ToArray(), swa.Averages, 1e-14, "average");
+        AssertClose(sum.Select(s => s.div(kept[4])).ToArray(), swa.Averages, 1e-14, "average");
     }
 
     [Fact]
@@ -216,6 +223,7 @@ public class WeightStageTests
     [Fact]
     public void The_weight_decay_mask_keeps_biases_and_gains_from_decaying()
     {
+        using var kept = KeptScalars.Rent();
         var weight = new Parameter(TestData.Gradient(1, 0, ScalarType.Float32));
         var bias = new Parameter(TestData.Gradient(1, 1, ScalarType.Float32));
         var named = new[] { ("layer.weight", weight), ("layer.bias", bias) };
@@ -232,7 +240,7 @@ public class WeightStageTests
             bias.grad = torch.zeros_like(bias);
         }
         opt.step();
-        Assert.True(weight.allclose(w0 * 0.95f, rtol: 1e-6, atol: 0));
+        Assert.True(weight.allclose(w0.mul(kept[0.95f]), rtol: 1e-6, atol: 0));
         Assert.True(TestData.Identical(b0, bias));
     }
 

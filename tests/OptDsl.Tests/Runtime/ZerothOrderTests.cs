@@ -1,6 +1,7 @@
 using System;
 using System.IO;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Services.Random;
 using OptDsl.Runtime.Training.ZerothOrder;
 using OptDsl.Tests.Catalog;
@@ -32,18 +33,19 @@ public sealed class ZerothOrderTests : IDisposable
 
     /// <summary>A quadratic with a different weight per element: sum w (θ - target)².</summary>
     static Tensor Loss(Parameter[] ps) =>
-        ps.Select((p, k) => (p.to(ScalarType.Float64) - Targets[k]).square().mul(torch.linspace(0.5, 2, p.NumberOfElements, ScalarType.Float64).reshape(p.shape)).sum())
-            .Aggregate((a, b) => a + b);
+        ps.Select((p, k) => (p.to(ScalarType.Float64) - Targets[k]).Squared().mul(torch.linspace(0.5, 2, p.NumberOfElements, ScalarType.Float64).reshape(p.shape)).sum())
+            .Aggregate((a, b) => a.Plus(b));
 
     static uint[] Bits(Tensor t) => t.to(ScalarType.Float32).data<float>().ToArray().Select(BitConverter.SingleToUInt32Bits).ToArray();
 
     [Fact]
     public void A_perturbation_round_trip_gives_back_every_bit()
     {
+        using var kept = KeptScalars.Rent();
         // Values that subtraction alone would not give back: far below the step, zeros of both signs, NaN, infinity,
         // subnormals; and ordinary weights.
         var special = new[] { 0f, -0f, float.NaN, float.PositiveInfinity, float.NegativeInfinity, 1e-40f, -1e-38f, 1e-9f, 3.4e38f, 1f, -2.5f };
-        var values = special.Concat(TestData.Normal(new long[] { 4000 }, 3).mul(0.02).to(ScalarType.Float32).data<float>().ToArray()).ToArray();
+        var values = special.Concat(TestData.Normal(new long[] { 4000 }, 3).mul(kept[0.02]).to(ScalarType.Float32).data<float>().ToArray()).ToArray();
         var p = new Parameter(torch.tensor(values));
         var before = Bits(p);
         using var opt = new ZerothOrderOptimizer(new[] { p }, lr: 0, eps: 1e-3, seed: 9);
@@ -56,25 +58,26 @@ public sealed class ZerothOrderTests : IDisposable
     /// <summary>MeZO written out: the same noise, the losses in float64, θ ← θ(1 − lr·wd) − lr·Σ_j pg_j z_j / q.</summary>
     static Tensor[] Reference(int steps, double lr, double eps, int q, double wd, ulong seed)
     {
+        using var kept = KeptScalars.Rent();
         var p = Parameters(ScalarType.Float64).Select(x => x.detach().clone()).ToArray();
         long[] offsets = { 0, 35, 48 };
         Tensor Z(long stream, int k) => torch.tensor(Enumerable.Range(0, (int)p[k].NumberOfElements)
             .Select(i => (double)CounterRandom.Normal(seed, (ulong)stream, offsets[k] + i)).ToArray()).reshape(p[k].shape);
-        double L(Tensor[] x) => x.Select((t, k) => (t - Targets[k]).square().mul(torch.linspace(0.5, 2, t.NumberOfElements, ScalarType.Float64).reshape(t.shape)).sum().item<double>()).Sum();
+        double L(Tensor[] x) => x.Select((t, k) => (t - Targets[k]).Squared().mul(torch.linspace(0.5, 2, t.NumberOfElements, ScalarType.Float64).reshape(t.shape)).sum().item<double>()).Sum();
         for (int t = 0; t < steps; t++)
         {
             var pg = new double[q];
             for (int j = 0; j < q; j++)
             {
                 long stream = t * q + j;
-                var plus = p.Select((x, k) => x + Z(stream, k) * eps).ToArray();
-                var minus = p.Select((x, k) => x + Z(stream, k) * -eps).ToArray();
+                var plus = p.Select((x, k) => x.Plus(Z(stream, k).mul(kept[eps]))).ToArray();
+                var minus = p.Select((x, k) => x.Plus(Z(stream, k).mul(kept[-eps]))).ToArray();
                 pg[j] = (L(plus) - L(minus)) / (2 * eps);
             }
             for (int k = 0; k < p.Length; k++)
             {
-                var next = p[k] * (1 - lr * wd);
-                for (int j = 0; j < q; j++) next = next - lr * (pg[j] / q) * Z(t * q + j, k);
+                var next = p[k].mul(kept[(1 - lr * wd)]);
+                for (int j = 0; j < q; j++) next = next - Z(t * q + j, k).mul(kept[lr * (pg[j] / q)]);
                 p[k] = next;
             }
         }
@@ -101,6 +104,7 @@ public sealed class ZerothOrderTests : IDisposable
     [Fact]
     public void Sparse_MeZO_moves_only_the_small_weights()
     {
+        using var kept = KeptScalars.Rent();
         // Reference: the mask of the 40% smallest magnitudes per tensor (at the step's start), then MeZO on z * mask.
         var ps = Parameters(ScalarType.Float64);
         var start = TestData.Copies(ps);
@@ -111,15 +115,16 @@ public sealed class ZerothOrderTests : IDisposable
         {
             var masks = byHand.Select(p =>
             {
+                using var kept = KeptScalars.Rent();
                 var magnitudes = p.abs().flatten().data<double>().ToArray();
                 var threshold = magnitudes.OrderBy(v => v).ElementAt((int)Math.Ceiling(0.4 * magnitudes.Length) - 1);
-                return p.abs().le(threshold).to(ScalarType.Float64);
+                return p.abs().le(kept[threshold]).to(ScalarType.Float64);
             }).ToArray();
             Tensor Z(int k) => CounterRandomTensors.Normal(3, (ulong)t, byHand[k].shape, CPU, offsets[k]).to(ScalarType.Float64) * masks[k];
             double L(Func<int, Tensor> at) => Enumerable.Range(0, byHand.Length).Sum(k =>
-                (at(k) - Targets[k]).square().mul(torch.linspace(0.5, 2, at(k).NumberOfElements, ScalarType.Float64).reshape(at(k).shape)).sum().item<double>());
-            double pg = (L(k => byHand[k] + Z(k) * 1e-3) - L(k => byHand[k] + Z(k) * -1e-3)) / 2e-3;
-            for (int k = 0; k < byHand.Length; k++) byHand[k] = new Parameter(byHand[k] - 0.005 * pg * Z(k));
+                (at(k) - Targets[k]).Squared().mul(torch.linspace(0.5, 2, at(k).NumberOfElements, ScalarType.Float64).reshape(at(k).shape)).sum().item<double>());
+            double pg = (L(k => byHand[k].Plus(Z(k).mul(kept[1e-3]))) - L(k => byHand[k].Plus(Z(k).mul(kept[-1e-3])))) / 2e-3;
+            for (int k = 0; k < byHand.Length; k++) byHand[k] = new Parameter(byHand[k] - Z(k).mul(kept[0.005 * pg]));
             opt.Step(() => Loss(ps));
             if (t > 0) continue;
             // A step leaves the weights outside its mask bit-identical: all but the ceil(40%) smallest of each tensor.
@@ -136,6 +141,7 @@ public sealed class ZerothOrderTests : IDisposable
     [Fact]
     public void An_inner_optimizer_takes_the_estimate_as_its_gradient()
     {
+        using var kept = KeptScalars.Rent();
         // ZO with SGD momentum: the same as feeding SGD momentum the estimate sum_j pg_j z_j / q by hand.
         var ps = Parameters(ScalarType.Float64);
         var byHand = TestData.Copies(ps);
@@ -150,7 +156,7 @@ public sealed class ZerothOrderTests : IDisposable
             for (int k = 0; k < byHand.Length; k++)
             {
                 Tensor Z(int j) => CounterRandomTensors.Normal(5, (ulong)(t * 2 + j), byHand[k].shape, CPU, offsets[k]).to(ScalarType.Float64);
-                byHand[k].grad = Z(0).mul(pg[0] / 2).add_(Z(1), alpha: pg[1] / 2);
+                byHand[k].grad = Z(0).mul(kept[pg[0] / 2]).add_(Z(1), alpha: kept[pg[1] / 2]);
             }
             reference.step();
         }
@@ -161,6 +167,7 @@ public sealed class ZerothOrderTests : IDisposable
     [Fact]
     public void ZO_sign_moves_every_weight_by_the_step_size_along_the_estimates_sign()
     {
+        using var kept = KeptScalars.Rent();
         // ZO-SGD-Sign: the sign of pg * z. Every element moves by exactly lr, opposite to the estimate.
         var ps = Parameters(ScalarType.Float64);
         var before = TestData.Copies(ps);
@@ -172,7 +179,7 @@ public sealed class ZerothOrderTests : IDisposable
         for (int k = 0; k < ps.Length; k++)
         {
             var z = CounterRandomTensors.Normal(8, 0, ps[k].shape, CPU, offsets[k]).to(ScalarType.Float64);
-            Assert.True((ps[k] - before[k]).allclose(-(z * pg).sign() * 0.0078125, rtol: 0, atol: 1e-15), $"tensor {k}");
+            Assert.True((ps[k] - before[k]).allclose((-z.mul(kept[pg]).sign()).mul(kept[0.0078125]), rtol: 0, atol: 1e-15), $"tensor {k}");
         }
     }
 
@@ -184,9 +191,11 @@ public sealed class ZerothOrderTests : IDisposable
         var ps = Parameters(ScalarType.Float64);
         var reference = TestData.Copies(ps);
         var hybrid = new HybridOptimizer(new ZerothOrderOptimizer(new[] { ps[0] }, lr: 0.005, seed: 21),
+#pragma warning disable RS0030 // a TorchSharp optimizer on purpose (what is tested is composing with one); its step() still passes temporary Scalars
             torch.optim.SGD(new[] { ps[1], ps[2] }, 0.05, momentum: 0.9));
         using var zoAlone = new ZerothOrderOptimizer(new[] { reference[0] }, lr: 0.005, seed: 21);
         var sgd = torch.optim.SGD(new[] { reference[1], reference[2] }, 0.05, momentum: 0.9);
+#pragma warning restore RS0030
         for (int t = 0; t < 4; t++)
         {
             hybrid.Step(() => Loss(ps));
@@ -198,7 +207,9 @@ public sealed class ZerothOrderTests : IDisposable
         for (int k = 0; k < ps.Length; k++) Assert.True(TestData.Identical(ps[k], reference[k]), $"tensor {k}");
         Assert.Null(ps[0].grad);
         Assert.Equal(4, hybrid.Log.Count);
+#pragma warning disable RS0030 // refused before any step
         Assert.Throws<ArgumentException>(() => new HybridOptimizer(new ZerothOrderOptimizer(new[] { ps[0] }), torch.optim.SGD(new[] { ps[0] }, 0.1)));
+#pragma warning restore RS0030
     }
 
     [Fact]

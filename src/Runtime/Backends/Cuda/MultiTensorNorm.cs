@@ -2,6 +2,7 @@ using System;
 using System.Buffers.Binary;
 using System.Collections.Generic;
 using System.Globalization;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Services;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -137,11 +138,12 @@ internal sealed unsafe class MultiTensorNorm
             }
         }
         Flush();
+        using var kept = KeptScalars.Rent();
         return mode switch
         {
             0 => partials.sum().sqrt(),
             1 => partials.max(),
-            _ => partials.sum().pow(1.0 / p),
+            _ => partials.sum().pow(kept[1.0 / p]),
         };
     }
 

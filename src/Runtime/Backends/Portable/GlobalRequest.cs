@@ -22,7 +22,7 @@ public sealed class GlobalRequest(GlobalReduction reduction, Tensor input, Tenso
         return Reduction switch
         {
             GlobalReduction.Sum => x.sum(),
-            GlobalReduction.Norm => x.square().sum(),
+            GlobalReduction.Norm => x.Squared().sum(),
             _ => x.NumberOfElements == 0 ? torch.zeros(1, x.dtype, x.device).squeeze() : x.abs().max(),
         };
     }

@@ -32,7 +32,7 @@ public static class MatrixMath
         // Unit Frobenius norm bounds every singular value by 1, inside the iteration's basin; the reduction
         // accumulates in float32 whatever the work type.
         var norm = Norms.Vector(work, 2, new long[] { -2, -1 }, keepdim: true);
-        work = work / norm.add(1e-7);
+        using (var tiny = 1e-7.ToScalar()) work = work.div(norm.add(tiny, ScalarCalls.One));
         for (int i = 0; i < (int)steps; i++)
         {
             // X <- aX + (bA + cA²)X with A = XXᵀ; the cubic iteration (c = 0) needs no A².
@@ -52,7 +52,8 @@ public static class MatrixMath
         if (input.dtype != ScalarType.BFloat16 || input.dim() > 3)
         {
             var product = m1.matmul(m2);
-            return input.mul(beta).add(alpha == 1 ? product : product.mul(alpha));
+            using var kept = KeptScalars.Rent();
+            return input.mul(kept[beta]).add(alpha == 1 ? product : product.mul(kept[alpha]), ScalarCalls.One);
         }
         if (input.dim() == 2) return torch.addmm(input, m1, m2, (float)beta, (float)alpha);
         return BaddbmmTakesProductFirst.Value
@@ -68,7 +69,8 @@ public static class MatrixMath
     static readonly Lazy<bool> BaddbmmTakesProductFirst = new(() =>
     {
         using var scope = torch.NewDisposeScope();
-        var (one, two, three) = (torch.full(new long[] { 1, 1, 1 }, 1.0), torch.full(new long[] { 1, 1, 1 }, 2.0), torch.full(new long[] { 1, 1, 1 }, 3.0));
+        using var kept = KeptScalars.Rent();
+        var (one, two, three) = (torch.full(new long[] { 1, 1, 1 }, kept[1.0]), torch.full(new long[] { 1, 1, 1 }, kept[2.0]), torch.full(new long[] { 1, 1, 1 }, kept[3.0]));
         // As documented: 1 + 2 * 3 = 7; as 0.107 does it: 3 + 1 * 2 = 5.
         return torch.baddbmm(one, two, three).item<float>() != 7f;
     });
@@ -102,7 +104,7 @@ public static class MatrixMath
     public static Tensor RowMean(Tensor x, Tensor like) => AsRows(View(x, like).mean(new long[] { 1 }), like);
 
     /// <summary>Each row's L2 norm.</summary>
-    public static Tensor RowNorm(Tensor x, Tensor like) => AsRows(View(x, like).square().sum(new long[] { 1 }).sqrt(), like);
+    public static Tensor RowNorm(Tensor x, Tensor like) => AsRows(View(x, like).Squared().sum(new long[] { 1 }).sqrt(), like);
 
     /// <summary>Each column's sum.</summary>
     public static Tensor ColumnSum(Tensor x, Tensor like) => AsColumns(View(x, like).sum(new long[] { 0 }), like);
@@ -111,5 +113,5 @@ public static class MatrixMath
     public static Tensor ColumnMean(Tensor x, Tensor like) => AsColumns(View(x, like).mean(new long[] { 0 }), like);
 
     /// <summary>Each column's L2 norm.</summary>
-    public static Tensor ColumnNorm(Tensor x, Tensor like) => AsColumns(View(x, like).square().sum(new long[] { 0 }).sqrt(), like);
+    public static Tensor ColumnNorm(Tensor x, Tensor like) => AsColumns(View(x, like).Squared().sum(new long[] { 0 }).sqrt(), like);
 }

@@ -13,10 +13,11 @@ public static class Norms
     public static Tensor Vector(Tensor x, double ord = 2, long[]? dims = null, bool keepdim = false)
     {
         Tensor Sum(Tensor t) => dims is null ? t.sum() : t.sum(dims, keepdim);
-        if (ord == 2) return Sum(x.square()).sqrt();
+        if (ord == 2) return Sum(x.Squared()).sqrt();
         var a = x.abs();
         if (double.IsPositiveInfinity(ord)) return dims is null ? a.amax(System.Array.Empty<long>()) : a.amax(dims, keepdim);
         if (ord == 1) return Sum(a);
-        return Sum(a.pow(ord)).pow(1 / ord);
+        using var kept = KeptScalars.Rent();
+        return Sum(a.pow(kept[ord])).pow(kept[1 / ord]);
     }
 }

@@ -13,10 +13,18 @@ public static class TensorMath
 {
     /// <summary>A 0-d tensor holding <paramref name="value"/>, typed and placed like <paramref name="like"/>; broadcasts.</summary>
     /// <remarks>Filled on the device: <c>torch.tensor</c> would copy from the host and wait for the device each time.</remarks>
-    public static Tensor Scalar(double value, Tensor like) => torch.full(Array.Empty<long>(), value, dtype: like.dtype, device: like.device);
+    public static Tensor Scalar(double value, Tensor like)
+    {
+        using var kept = value.ToScalar();
+        return torch.full(Array.Empty<long>(), kept, dtype: like.dtype, device: like.device);
+    }
 
     /// <summary><c>a - b</c> for a scalar <paramref name="a"/>.</summary>
-    public static Tensor Sub(double a, Tensor b) => b.neg().add_(a);
+    public static Tensor Sub(double a, Tensor b)
+    {
+        using var kept = a.ToScalar();
+        return b.neg().add_(kept, ScalarCalls.One);
+    }
 
     /// <summary><c>a / b</c> for a scalar <paramref name="a"/>, rounded once as the scalar rule is.</summary>
     public static Tensor Div(double a, Tensor b) => Scalar(a, b).div(b);
@@ -70,10 +78,15 @@ public static class TensorMath
     public static Tensor Sigmoid(Tensor x) => torch.sigmoid(x);
 
     /// <summary><c>a + w * (b - a)</c>.</summary>
-    public static Tensor Lerp(Tensor a, Tensor b, Tensor w) => b.sub(a).mul_(w).add_(a);
+    public static Tensor Lerp(Tensor a, Tensor b, Tensor w) => b.sub(a).mul_(w).Plus_(a);
 
     /// <summary><c>a + w * (b - a)</c> with a scalar weight, in one pass (PyTorch's lerp, exact at both ends).</summary>
-    public static Tensor Lerp(Tensor a, Tensor b, double w) => a.dtype == b.dtype && a.shape.AsSpan().SequenceEqual(b.shape) ? a.lerp(b, w) : b.sub(a).mul_(w).add_(a);
+    public static Tensor Lerp(Tensor a, Tensor b, double w)
+    {
+        if (a.dtype == b.dtype && a.shape.AsSpan().SequenceEqual(b.shape)) return a.lerp(b, w);
+        using var kept = w.ToScalar();
+        return b.sub(a).mul_(kept).Plus_(a);
+    }
 
     // Reductions over the whole tensor (OptDsl.Reduce), as 0-d tensors on the tensor's device. The value is expanded to
     // the parameter's shape first, so a value that is uniform (a 0-d tensor) counts once per element.
@@ -108,5 +121,5 @@ public static class TensorMath
     public static Tensor ReduceStd(Tensor x, Tensor like) => Full(x, like).std();
 
     /// <summary>The root mean square; NaN for an empty tensor.</summary>
-    public static Tensor ReduceRms(Tensor x, Tensor like) => Full(x, like).square().mean().sqrt();
+    public static Tensor ReduceRms(Tensor x, Tensor like) => Full(x, like).Squared().mean().sqrt();
 }

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -60,6 +61,7 @@ public static class BlockQuantizer
     {
         ArgumentNullException.ThrowIfNull(x);
         using var scope = NewDisposeScope();
+        using var kept = KeptScalars.Rent();
         var flat = x.detach().reshape(-1).to(ScalarType.Float32);
         long n = flat.NumberOfElements, blocks = (n + BlockSize - 1) / BlockSize;
         var padded = torch.zeros(blocks * BlockSize, ScalarType.Float32, flat.device);
@@ -67,13 +69,13 @@ public static class BlockQuantizer
         var rows = padded.reshape(blocks, BlockSize);
         var absmax = rows.abs().amax(new long[] { 1 });
         var finite = absmax.isfinite();
-        var signed = rows.lt(0).any(1);
+        var signed = rows.lt(kept[0]).any(1);
         // All-zero and non-finite blocks divide by 1 (their codes do not matter: 0, and NaN on the way back).
         // x · (1/absmax) rather than x / absmax: one division a block, as the fused kernel does it, so both give the same codes.
-        var reciprocal = torch.where(finite.logical_and(absmax.gt(0)), absmax, torch.ones_like(absmax)).reciprocal();
+        var reciprocal = torch.where(finite.logical_and(absmax.gt(kept[0])), absmax, torch.ones_like(absmax)).reciprocal();
         var normalized = rows.mul(reciprocal.unsqueeze(1));
         var codes = torch.where(signed.unsqueeze(1), Nearest(normalized, true), Nearest(normalized, false)).to(ScalarType.Byte).reshape(-1)[..(int)n];
-        var stored = torch.where(finite, torch.where(signed, absmax.neg(), absmax), torch.full_like(absmax, float.NaN));
+        var stored = torch.where(finite, torch.where(signed, absmax.neg(), absmax), torch.full_like(absmax, kept[double.NaN]));
         return new QuantizedTensor(codes.contiguous().MoveToOuterDisposeScope(), stored.contiguous().MoveToOuterDisposeScope(), (long[])x.shape.Clone());
     }
 
@@ -81,8 +83,9 @@ public static class BlockQuantizer
     static Tensor Nearest(Tensor normalized, bool signed)
     {
         var map = MapTensor(signed, normalized.device);
-        var midpoints = map[1..].add(map[..^1]).mul(0.5);
-        return torch.bucketize(normalized, midpoints).clamp_max(map.NumberOfElements - 1);
+        using var kept = KeptScalars.Rent();
+        var midpoints = map[1..].Plus(map[..^1]).mul(kept[0.5]);
+        return torch.bucketize(normalized, midpoints).clamp_max(kept[map.NumberOfElements - 1]);
     }
 
     /// <summary>The float32 tensor <paramref name="q"/> stands for, on its device.</summary>
@@ -90,13 +93,14 @@ public static class BlockQuantizer
     {
         ArgumentNullException.ThrowIfNull(q);
         using var scope = NewDisposeScope();
+        using var kept = KeptScalars.Rent();
         long n = q.Codes.NumberOfElements;
         var codes = q.Codes.to(ScalarType.Int64);
         var absmax = q.Absmax.repeat_interleave(BlockSize)[..(int)n];
         // The signed map has 255 values: clamp its index so unsigned codes can be looked up there harmlessly.
-        var signedValues = MapTensor(true, q.Codes.device).index_select(0, codes.clamp_max(254));
+        var signedValues = MapTensor(true, q.Codes.device).index_select(0, codes.clamp_max(kept[254]));
         var unsignedValues = MapTensor(false, q.Codes.device).index_select(0, codes);
-        var values = torch.where(absmax.lt(0), signedValues, unsignedValues);
+        var values = torch.where(absmax.lt(kept[0]), signedValues, unsignedValues);
         return values.mul(absmax.abs()).reshape(q.Shape).MoveToOuterDisposeScope();
     }
 

@@ -1,4 +1,5 @@
 using System;
+using OptDsl.Runtime.Backends.Portable;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -70,10 +71,11 @@ public static class CounterRandomTensors
     /// <summary>The first two Philox words of <paramref name="count"/> consecutive elements, as int64 tensors in [0, 2^32).</summary>
     public static (Tensor, Tensor) Words(ulong seed, ulong stream, long count, Device device, long offset = 0)
     {
+        using var kept = KeptScalars.Rent();
         if (offset < 0) throw new ArgumentOutOfRangeException(nameof(offset), offset, "Element indices start at 0.");
-        var index = arange(offset, offset + count, ScalarType.Int64, device);
-        Tensor c0 = index.remainder(Low32), c1 = index.div(Low32, rounding_mode: RoundingMode.floor);
-        Tensor c2 = full(count, (long)(uint)stream, ScalarType.Int64, device), c3 = full(count, (long)(stream >> 32), ScalarType.Int64, device);
+        var index = arange(kept[offset], kept[offset + count], ScalarCalls.One, ScalarType.Int64, device);
+        Tensor c0 = index.remainder(kept[Low32]), c1 = index.div(kept[Low32], rounding_mode: RoundingMode.floor);
+        Tensor c2 = full(count, kept[(long)(uint)stream], ScalarType.Int64, device), c3 = full(count, kept[(long)(stream >> 32)], ScalarType.Int64, device);
         uint k0 = (uint)seed, k1 = (uint)(seed >> 32);
         for (int round = 0; round < 10; round++)
         {
@@ -89,51 +91,65 @@ public static class CounterRandomTensors
         return (c0, c1);
     }
 
-    static Tensor Xor(Tensor x, uint key, Device device) => x.bitwise_xor(full(Array.Empty<long>(), (long)key, ScalarType.Int64, device));
+    static Tensor Xor(Tensor x, uint key, Device device)
+    {
+        using var kept = KeptScalars.Rent();
+        return x.bitwise_xor(full(Array.Empty<long>(), kept[(long)key], ScalarType.Int64, device));
+    }
 
     /// <summary>The high and low words of <paramref name="m"/> * <paramref name="a"/> (a in [0, 2^32)), with every partial product below 2^49.</summary>
     static (Tensor Hi, Tensor Lo) MulHiLo(uint m, Tensor a)
     {
+        using var kept = KeptScalars.Rent();
         long mLow = m & 0xFFFF, mHigh = m >> 16;
-        var low = a.mul(mLow);                                          // < 2^48
-        var high = a.mul(mHigh);                                        // < 2^48; the product is low + high * 2^16
-        var sum = low.add(high.remainder(1L << 16).mul(1L << 16));      // < 2^49
-        var hi = high.div(1L << 16, rounding_mode: RoundingMode.floor).add(sum.div(Low32, rounding_mode: RoundingMode.floor));
-        return (hi, sum.remainder(Low32));
+        var low = a.mul(kept[mLow]);                                                    // < 2^48
+        var high = a.mul(kept[mHigh]);                                                  // < 2^48; the product is low + high * 2^16
+        var sum = low.Plus(high.remainder(kept[1L << 16]).mul(kept[1L << 16]));         // < 2^49
+        var hi = high.div(kept[1L << 16], rounding_mode: RoundingMode.floor).Plus(sum.div(kept[Low32], rounding_mode: RoundingMode.floor));
+        return (hi, sum.remainder(kept[Low32]));
     }
 
     /// <summary>Words as float32 uniforms in (0, 1]: the top 24 bits plus one, times 2^-24 (exact).</summary>
-    public static Tensor ToUniform(Tensor words) =>
-        words.div(256, rounding_mode: RoundingMode.floor).add(1).to(ScalarType.Float32).mul(1.0 / 16777216.0);
+    public static Tensor ToUniform(Tensor words)
+    {
+        using var kept = KeptScalars.Rent();
+        return words.div(kept[256], rounding_mode: RoundingMode.floor).add(kept[1], ScalarCalls.One).to(ScalarType.Float32).mul(kept[1.0 / 16777216.0]);
+    }
 
     /// <summary><see cref="CounterRandom.BoxMuller"/> elementwise.</summary>
-    public static Tensor BoxMuller(Tensor u0, Tensor u1) => Log(u0).mul(-2.0).sqrt().mul(CosTurn(u1));
+    public static Tensor BoxMuller(Tensor u0, Tensor u1)
+    {
+        using var kept = KeptScalars.Rent();
+        return Log(u0).mul(kept[-2.0]).sqrt().mul(CosTurn(u1));
+    }
 
     internal static Tensor Log(Tensor x)
     {
+        using var kept = KeptScalars.Rent();
         var (fraction, exponent) = x.frexp();
-        var m = fraction.mul(2.0);
-        var e = exponent.to(ScalarType.Float32).sub(1.0);
-        var fold = m.gt(CounterRandom.Sqrt2);
-        m = where(fold, m.mul(0.5), m);
-        e = where(fold, e.add(1.0), e);
-        var s = m.sub(1.0).div(m.add(1.0));
+        var m = fraction.mul(kept[2.0]);
+        var e = exponent.to(ScalarType.Float32).sub(kept[1.0]);
+        var fold = m.gt(kept[CounterRandom.Sqrt2]);
+        m = where(fold, m.mul(kept[0.5]), m);
+        e = where(fold, e.add(kept[1.0], ScalarCalls.One), e);
+        var s = m.sub(kept[1.0]).div(m.add(kept[1.0], ScalarCalls.One));
         var s2 = s.mul(s);
-        var p = full_like(s, CounterRandom.LogSeries[0]);
-        for (int k = 1; k < CounterRandom.LogSeries.Length; k++) p = p.mul(s2).add(CounterRandom.LogSeries[k]);
-        var twoS = s.mul(2.0);
-        return e.mul(CounterRandom.Ln2).add(twoS.add(twoS.mul(s2.mul(p))));
+        var p = full_like(s, kept[CounterRandom.LogSeries[0]]);
+        for (int k = 1; k < CounterRandom.LogSeries.Length; k++) p = p.mul(s2).add(kept[CounterRandom.LogSeries[k]], ScalarCalls.One);
+        var twoS = s.mul(kept[2.0]);
+        return e.mul(kept[CounterRandom.Ln2]).Plus(twoS.Plus(twoS.mul(s2.mul(p))));
     }
 
     internal static Tensor CosTurn(Tensor t)
     {
-        t = where(t.gt(0.5f), t.neg().add(1.0), t);
-        var flip = t.gt(0.25f);
-        t = where(flip, t.neg().add(0.5), t);
-        var x = t.mul(CounterRandom.TwoPi);
+        using var kept = KeptScalars.Rent();
+        t = where(t.gt(kept[0.5f]), t.neg().add(kept[1.0], ScalarCalls.One), t);
+        var flip = t.gt(kept[0.25f]);
+        t = where(flip, t.neg().add(kept[0.5], ScalarCalls.One), t);
+        var x = t.mul(kept[CounterRandom.TwoPi]);
         var y = x.mul(x);
-        var c = full_like(y, CounterRandom.CosSeries[0]);
-        for (int k = 1; k < CounterRandom.CosSeries.Length; k++) c = c.mul(y).add(CounterRandom.CosSeries[k]);
+        var c = full_like(y, kept[CounterRandom.CosSeries[0]]);
+        for (int k = 1; k < CounterRandom.CosSeries.Length; k++) c = c.mul(y).add(kept[CounterRandom.CosSeries[k]], ScalarCalls.One);
         return where(flip, c.neg(), c);
     }
 }

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -83,6 +84,7 @@ public sealed class DiLoCo : IDisposable
 
     void Synchronise(int fragment)
     {
+        using var kept = KeptScalars.Rent();
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var members = Enumerable.Range(0, _parameters.Length).Where(i => _fragment[i] == fragment).ToArray();
@@ -91,8 +93,8 @@ public sealed class DiLoCo : IDisposable
         for (int k = 0; k < members.Length; k++)
         {
             int i = members[k];
-            _momentum[i].mul_(OuterMomentum).add_(deltas[k]);
-            _global[i].sub_(deltas[k].add(_momentum[i], alpha: OuterMomentum).mul(OuterLearningRate));
+            _momentum[i].mul_(kept[OuterMomentum]).Plus_(deltas[k]);
+            _global[i].sub_(deltas[k].add(_momentum[i], alpha: kept[OuterMomentum]).mul(kept[OuterLearningRate]));
             _parameters[i].copy_(_global[i]);
         }
         Synchronisations++;

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Services.Random;
 using static TorchSharp.torch;
 
@@ -59,7 +60,7 @@ public sealed class PowerSgd : GradientCompression
         foreach (int i in matrices)
         {
             var g = gradients[i];
-            m[i] = g.reshape(g.shape[0], -1).add(ErrorOf(_errors, i, g).reshape(g.shape[0], -1));
+            m[i] = g.reshape(g.shape[0], -1).Plus(ErrorOf(_errors, i, g).reshape(g.shape[0], -1));
             _q[i] ??= CounterRandomTensors.Normal(_seed, (ulong)i, new[] { Columns(g), Width(g) }, g.device).to(g.dtype).DetachFromDisposeScope();
             p[i] = m[i].matmul(_q[i]!);
         }

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Core;
 using OptDsl.Runtime.Services;
 using TorchSharp;
@@ -136,6 +137,7 @@ public sealed class ShardedOptimizer : IStateMemory, IDisposable
     /// </summary>
     public void Step()
     {
+        using var kept = KeptScalars.Rent();
         using (var scope = NewDisposeScope())
         using (no_grad())
         {
@@ -158,7 +160,7 @@ public sealed class ShardedOptimizer : IStateMemory, IDisposable
             {
                 // One flag per step, all ranks agreeing: 1 where an owned gradient is not finite.
                 bool finite = Owned.Count == 0 || Backends.Portable.Finite.All(Owned.Select(p => p.grad!));
-                var bad = torch.full(1, finite ? 0f : 1f, device: flat.device);
+                var bad = torch.full(1, kept[finite ? 0f : 1f], device: flat.device);
                 _collectives.AllReduce(bad, ReduceOp.Max);
                 if (bad.item<float>() > 0)
                 {

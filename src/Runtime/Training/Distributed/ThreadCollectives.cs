@@ -1,6 +1,7 @@
 using System;
 using System.Linq;
 using System.Threading;
+using OptDsl.Runtime.Backends.Portable;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -73,10 +74,11 @@ public sealed class ThreadCollectives : CollectivesBase
 
     static Tensor Combine(Tensor[] all, ReduceOp op)
     {
+        using var kept = KeptScalars.Rent();
         var result = all[0].to(all[0].device, copy: true);
         for (int r = 1; r < all.Length; r++)
-            result = op == ReduceOp.Max ? result.maximum(all[r].to(result.device)) : result.add(all[r].to(result.device));
-        return op == ReduceOp.Average ? result.div(all.Length) : result;
+            result = op == ReduceOp.Max ? result.maximum(all[r].to(result.device)) : result.Plus(all[r].to(result.device));
+        return op == ReduceOp.Average ? result.div(kept[all.Length]) : result;
     }
 
     /// <inheritdoc/>

@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using OptDsl.Runtime.Backends.Portable;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -35,6 +36,7 @@ public sealed class TopK : GradientCompression
     /// <inheritdoc/>
     public override void AverageInPlace(IReadOnlyList<Tensor> gradients, ICollectives collectives)
     {
+        using var kept = KeptScalars.Rent();
         if (_errors.Length == 0) _errors = new Tensor?[gradients.Count];
         if (_errors.Length != gradients.Count) throw new InvalidOperationException($"Top-k was set up for {_errors.Length} gradients; it got {gradients.Count}.");
         using var scope = NewDisposeScope();
@@ -44,12 +46,12 @@ public sealed class TopK : GradientCompression
         for (int i = 0; i < gradients.Count; i++)
         {
             var g = gradients[i];
-            var accumulated = g.reshape(-1).add(ErrorOf(_errors, i, g).reshape(-1));
+            var accumulated = g.reshape(-1).Plus(ErrorOf(_errors, i, g).reshape(-1));
             long k = Sent(g.NumberOfElements);
             var indices = accumulated.abs().topk((int)k).indexes;
             var values = accumulated.index_select(0, indices);
             // What is sent leaves the error; the rest stays in it.
-            _errors[i]!.copy_(accumulated.index_fill(0, indices, 0).reshape(g.shape));
+            _errors[i]!.copy_(accumulated.index_fill(0, indices, kept[0]).reshape(g.shape));
             sends.Add((values.contiguous(), indices.contiguous(), torch.zeros(ranks * k, values.dtype, g.device), torch.zeros(ranks * k, ScalarType.Int64, g.device)));
         }
         collectives.Group(() =>
@@ -63,8 +65,8 @@ public sealed class TopK : GradientCompression
         for (int i = 0; i < gradients.Count; i++)
         {
             var dense = torch.zeros(gradients[i].NumberOfElements, gradients[i].dtype, gradients[i].device);
-            dense.index_add_(0, sends[i].AllIndices, sends[i].AllValues, 1.0);
-            gradients[i].copy_(dense.div(ranks).reshape(gradients[i].shape));
+            dense.index_add_(0, sends[i].AllIndices, sends[i].AllValues, kept[1.0]);
+            gradients[i].copy_(dense.div(kept[ranks]).reshape(gradients[i].shape));
         }
     }
 }

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Composition;
 using OptDsl.Runtime.Core;
 using OptDsl.Runtime.Services;
@@ -115,8 +116,8 @@ public sealed class DpSgd : ICheckpointed
                 var factor = ClipFactor(norm);
                 for (int k = 0; k < ps.Length; k++)
                 {
-                    sums[k].add_(grads[k].mul(factor.to(grads[k].dtype)));
-                    raw?[k].add_(grads[k]);
+                    sums[k].Plus_(grads[k].mul(factor.to(grads[k].dtype)));
+                    raw?[k].Plus_(grads[k]);
                 }
             }
             using var after = NewDisposeScope();
@@ -223,6 +224,7 @@ public sealed class DpSgd : ICheckpointed
     /// </summary>
     Prepared Privatize(Parameter[] ps, Tensor[] sums, Tensor[]? raw, Tensor? norms, Tensor? lossSum, int batchSize, double divisor)
     {
+        using var kept = KeptScalars.Rent();
         int clipped = 0;
         double loss = double.NaN;
         if (norms is not null)
@@ -230,7 +232,7 @@ public sealed class DpSgd : ICheckpointed
             // One host read for the step: whether every norm is finite, how many were clipped, the loss sum.
             var all = norms.to(ScalarType.Float64);
             var finite = all.isfinite();
-            var summary = torch.stack(new[] { finite.all().to(ScalarType.Float64), all.gt(MaxGradNorm - 1e-6).sum().to(ScalarType.Float64), lossSum!.to(ScalarType.Float64).reshape(new long[0]) }).cpu().data<double>().ToArray();
+            var summary = torch.stack(new[] { finite.all().to(ScalarType.Float64), all.gt(kept[MaxGradNorm - 1e-6]).sum().to(ScalarType.Float64), lossSum!.to(ScalarType.Float64).reshape(new long[0]) }).cpu().data<double>().ToArray();
             if (summary[0] == 0)
             {
                 long bad = finite.logical_not().nonzero()[0, 0].item<long>();
@@ -243,20 +245,20 @@ public sealed class DpSgd : ICheckpointed
         for (int k = 0; k < ps.Length; k++)
         {
             var noise = CounterRandomTensors.Normal(Seed, NoiseStream(StepCount, k), ps[k].shape, ps[k].device).to(sums[k].dtype);
-            grads[k] = sums[k].add(noise, alpha: NoiseMultiplier * MaxGradNorm).div(divisor);
+            grads[k] = sums[k].add(noise, alpha: kept[NoiseMultiplier * MaxGradNorm]).div(kept[divisor]);
         }
         Tensor[]? nextError = null;
         if (ErrorFeedbackClip is { } c2)
         {
             // v = Σ clip(g_i)/B + clip(e, C₂); the gradient is v plus the noise; e ← e + Σ g_i/B − v.
             var error = _error ?? Zeros(ps);
-            var factor = GradientNorms.Total(error.ToList(), 2).add(1e-6).reciprocal().mul(c2).clamp_max(1);
+            var factor = GradientNorms.Total(error.ToList(), 2).add(kept[1e-6], ScalarCalls.One).reciprocal().mul(kept[c2]).clamp_max(kept[1]);
             nextError = new Tensor[ps.Length];
             for (int k = 0; k < ps.Length; k++)
             {
                 var feedback = error[k].mul(factor.to(error[k].dtype));
-                grads[k] = grads[k].add(feedback);
-                nextError[k] = error[k].add(raw![k].div(divisor)).sub(sums[k].div(divisor)).sub(feedback).DetachFromDisposeScope();
+                grads[k] = grads[k].Plus(feedback);
+                nextError[k] = error[k].Plus(raw![k].div(kept[divisor])).sub(sums[k].div(kept[divisor])).sub(feedback).DetachFromDisposeScope();
             }
         }
         for (int k = 0; k < ps.Length; k++) ps[k].grad = grads[k].to(ps[k].dtype).DetachFromDisposeScope();
@@ -293,7 +295,11 @@ public sealed class DpSgd : ICheckpointed
         ps.Select(p => p.grad is { } g ? DeclaredState.InStateType(g) : torch.zeros_like(p, dtype: DeclaredState.StateType(p.dtype))).ToList();
 
     /// <summary>min(1, C / (‖g‖ + 1e-6)), elementwise.</summary>
-    Tensor ClipFactor(Tensor norm) => norm.add(1e-6).reciprocal().mul(MaxGradNorm).clamp_max(1);
+    Tensor ClipFactor(Tensor norm)
+    {
+        using var kept = KeptScalars.Rent();
+        return norm.add(kept[1e-6], ScalarCalls.One).reciprocal().mul(kept[MaxGradNorm]).clamp_max(kept[1]);
+    }
 
     /// <summary>
     /// Saves the settings, <see cref="StepCount"/> and the error state (the inner optimizer saves its own) to a checksummed

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Core;
 using OptDsl.Runtime.Services;
 using TorchSharp;
@@ -167,7 +168,7 @@ public sealed class GhostClipping : IDisposable
                         Part.Tokens => GhostNorms.Embedding(a, g, _owner._paddingIndex),
                         _ => GhostNorms.Elementwise(a, g),
                     };
-                    total = total.add(norm.to(ScalarType.Float64).to(device));
+                    total = total.Plus(norm.to(ScalarType.Float64).to(device));
                 }
             }
             return total.MoveToOuterDisposeScope();

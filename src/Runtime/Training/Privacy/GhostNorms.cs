@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -32,7 +33,7 @@ public static class GhostNorms
         var x = Positions(input);
         var g = Positions(outputGrad);
         var result = Outer(x, g);
-        if (bias) result = result.add(SumOverPositions(g));
+        if (bias) result = result.Plus(SumOverPositions(g));
         return result.MoveToOuterDisposeScope();
     }
 
@@ -42,6 +43,7 @@ public static class GhostNorms
     /// </summary>
     public static Tensor Embedding(Tensor indices, Tensor outputGrad, long? paddingIndex = null)
     {
+        using var kept = KeptScalars.Rent();
         ArgumentNullException.ThrowIfNull(indices);
         ArgumentNullException.ThrowIfNull(outputGrad);
         if (indices.dtype is not (ScalarType.Int64 or ScalarType.Int32) || indices.dim() < 1 || outputGrad.dim() != indices.dim() + 1
@@ -52,7 +54,7 @@ public static class GhostNorms
         long b = indices.shape[0];
         var idx = indices.reshape(b, -1);
         var g = outputGrad.reshape(b, idx.shape[1], outputGrad.shape[^1]);
-        if (paddingIndex is { } pad) g = g.mul(idx.ne(pad).unsqueeze(2).to(g.dtype));
+        if (paddingIndex is { } pad) g = g.mul(idx.ne(kept[pad]).unsqueeze(2).to(g.dtype));
         var same = idx.unsqueeze(2).eq(idx.unsqueeze(1)).to(g.dtype);   // [B, T, T]: x_t·x_s for one-hot rows
         var result = same.mul(g.matmul(g.transpose(1, 2))).sum(new long[] { 1, 2 });
         return result.MoveToOuterDisposeScope();
@@ -76,7 +78,7 @@ public static class GhostNorms
         var x = input.reshape(b, -1, n);
         var g = outputGrad.reshape(b, -1, n);
         var result = Elementwise(Normalized(x, eps), g);
-        if (bias) result = result.add(SumOverPositions(g));
+        if (bias) result = result.Plus(SumOverPositions(g));
         return result.MoveToOuterDisposeScope();
     }
 
@@ -90,8 +92,8 @@ public static class GhostNorms
         ArgumentNullException.ThrowIfNull(conv);
         using var scope = NewDisposeScope();
         var (groups, biasGrad) = ConvPositions(conv, input, outputGrad);
-        var result = groups.Select(p => Outer(p.X, p.G)).Aggregate((a, c) => a.add(c));
-        if (biasGrad is not null) result = result.add(SumOverPositions(biasGrad));
+        var result = groups.Select(p => Outer(p.X, p.G)).Aggregate((a, c) => a.Plus(c));
+        if (biasGrad is not null) result = result.Plus(SumOverPositions(biasGrad));
         return result.MoveToOuterDisposeScope();
     }
 
@@ -163,23 +165,24 @@ public static class GhostNorms
     internal static Tensor Outer(Tensor x, Tensor g)
     {
         long t = x.shape[1], a = x.shape[2], b = g.shape[2];
-        if (t == 1) return x.square().sum(new long[] { 1, 2 }).mul(g.square().sum(new long[] { 1, 2 }));
+        if (t == 1) return x.Squared().sum(new long[] { 1, 2 }).mul(g.Squared().sum(new long[] { 1, 2 }));
         if (t * t <= a * b) return x.matmul(x.transpose(1, 2)).mul(g.matmul(g.transpose(1, 2))).sum(new long[] { 1, 2 });
-        return g.transpose(1, 2).matmul(x).square().sum(new long[] { 1, 2 });
+        return g.transpose(1, 2).matmul(x).Squared().sum(new long[] { 1, 2 });
     }
 
     /// <summary>LayerNorm's x̂ of x [B, T, N]: over the last dimension, (x − mean) / √(biased variance + eps).</summary>
     internal static Tensor Normalized(Tensor x, double eps)
     {
+        using var kept = KeptScalars.Rent();
         var centred = x.sub(x.mean(new long[] { 2 }, keepdim: true));
-        return centred.mul(centred.square().mean(new long[] { 2 }, keepdim: true).add(eps).rsqrt());
+        return centred.mul(centred.Squared().mean(new long[] { 2 }, keepdim: true).add(kept[eps], ScalarCalls.One).rsqrt());
     }
 
     /// <summary>‖Σ_t g_t ⊙ a_t‖² for each example of a and g [B, T, N].</summary>
-    internal static Tensor Elementwise(Tensor a, Tensor g) => g.mul(a).sum(new long[] { 1 }).square().sum(new long[] { 1 });
+    internal static Tensor Elementwise(Tensor a, Tensor g) => g.mul(a).sum(new long[] { 1 }).Squared().sum(new long[] { 1 });
 
     /// <summary>‖Σ_t g_t‖² for each example of g [B, T, b].</summary>
-    internal static Tensor SumOverPositions(Tensor g) => g.sum(new long[] { 1 }).square().sum(new long[] { 1 });
+    internal static Tensor SumOverPositions(Tensor g) => g.sum(new long[] { 1 }).Squared().sum(new long[] { 1 });
 
     static string Shape(Tensor t) => string.Join(", ", t.shape);
 }

@@ -1,4 +1,5 @@
 using System;
+using OptDsl.Runtime.Backends.Portable;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -34,7 +35,7 @@ internal sealed class Perturbation : IDisposable
             using var scope = NewDisposeScope();
             var p = parameters[k];
             var step = Step(k);
-            var moved = p.add(step);
+            var moved = p.Plus(step);
             var back = moved.sub(step);
             // Bits that subtraction would not give back: a different value, NaN, or a zero of the other sign.
             var lost = back.ne(p).logical_or(back.reciprocal().ne(p.reciprocal())).flatten();
@@ -49,9 +50,10 @@ internal sealed class Perturbation : IDisposable
     /// <summary>The noise of parameter <paramref name="k"/> in the parameter's type, times the scale (in that type).</summary>
     Tensor Step(int k)
     {
+        using var kept = KeptScalars.Rent();
         var p = _parameters[k];
         var z = ZerothOrderOptimizer.Noise(_seed, _stream, p, _offsets[k], _masks?[k]);
-        return z.mul(_scale);
+        return z.mul(kept[_scale]);
     }
 
     /// <summary>Elements whose original bits are kept for the way back.</summary>

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Core;
 using OptDsl.Runtime.Services.Checkpoints;
 using OptDsl.Runtime.Services.Random;
@@ -215,6 +216,7 @@ public sealed class ZerothOrderOptimizer : IDisposable, IStateMemory
     /// <summary>The update of one logged step: ZO-SGD in place, or the estimate handed to the inner optimizer.</summary>
     void Apply(ZerothOrderStep record, Tensor?[]? masks)
     {
+        using var kept = KeptScalars.Rent();
         int q = record.ProjectedGradients.Length;
         using var _ = no_grad();
         for (int k = 0; k < _parameters.Length; k++)
@@ -230,10 +232,10 @@ public sealed class ZerothOrderOptimizer : IDisposable, IStateMemory
                 {
                     // A zero factor is skipped, not applied: adding 0 * z would turn -0 weights into +0.
                     double decay = record.LearningRate * record.WeightDecay, alpha = -record.LearningRate * weight;
-                    if (j == 0 && decay != 0) p.mul_(1 - decay);
-                    if (alpha != 0) p.add_(z, alpha: alpha);
+                    if (j == 0 && decay != 0) p.mul_(kept[1 - decay]);
+                    if (alpha != 0) p.add_(z, alpha: kept[alpha]);
                 }
-                else estimate = estimate is null ? z.mul(weight) : estimate.add_(z, alpha: weight);
+                else estimate = estimate is null ? z.mul(kept[weight]) : estimate.add_(z, alpha: kept[weight]);
             }
             if (estimate is not null) p.grad = estimate.MoveToOuterDisposeScope();
         }
