@@ -56,27 +56,28 @@ public static class TorchSharpNative
     static int _deferred;
 
     /// <summary>
-    /// Applies <see cref="EnsureLoadable"/> when TorchSharp first loads a native library, not now: registers a resolver
-    /// for TorchSharp's native imports (cheap) that applies the fix and then lets TorchSharp load as it would. A program
-    /// that never touches TorchSharp pays nothing (loading libtorch takes most of a second). Where the resolver cannot be
-    /// registered (another one is), the fix is applied at once. Idempotent; never throws.
+    /// Applies <see cref="EnsureLoadable"/> when the TorchSharp assembly loads (before any of its code runs, so before it
+    /// loads its native library), not now: a program that references OptDsl but never touches TorchSharp pays nothing
+    /// (loading libtorch takes most of a second). TorchSharp loads its native library by path, which no native-library
+    /// resolver sees, so the hook is the managed assembly's load. Idempotent; never throws.
     /// </summary>
     public static void EnsureLoadableWhenNeeded()
     {
         if (_outcome is not null || System.Threading.Interlocked.Exchange(ref _deferred, 1) == 1) return;
-        try
-        {
-            NativeLibrary.SetDllImportResolver(typeof(TorchSharp.torch).Assembly, static (_, _, _) =>
-            {
-                EnsureLoadable();
-                return IntPtr.Zero; // TorchSharp's own resolution then finds what the fix loaded.
-            });
-        }
-        catch (InvalidOperationException)
-        {
-            EnsureLoadable();
-        }
+        AppDomain.CurrentDomain.AssemblyLoad += OnAssemblyLoad;
+        // Loaded before the hook was set: apply now (both may run; EnsureLoadable runs once).
+        if (AppDomain.CurrentDomain.GetAssemblies().Any(IsTorchSharp)) EnsureLoadable();
     }
+
+    static void OnAssemblyLoad(object? sender, AssemblyLoadEventArgs e)
+    {
+        if (!IsTorchSharp(e.LoadedAssembly)) return;
+        AppDomain.CurrentDomain.AssemblyLoad -= OnAssemblyLoad;
+        EnsureLoadable();
+    }
+
+    // By name: referring to a TorchSharp type here would load the assembly this waits for.
+    static bool IsTorchSharp(System.Reflection.Assembly assembly) => assembly.GetName().Name == "TorchSharp";
 
     /// <summary>
     /// Ensures TorchSharp's native library can load. Idempotent and cheap after the first call; never throws
