@@ -22,7 +22,8 @@ internal sealed class FusedCudaBackend(CudaKernel kernel) : IUpdateBackend
     static readonly (int, ParamKind) NotPrepared = (-1, ParamKind.Float32);
 
     /// <summary>The registry's entry: a backend for a rule with fused code.</summary>
-    public static IUpdateBackend? For(UpdateRule rule) => rule.Kernel is { } kernel ? new FusedCudaBackend(kernel) : null;
+    /// <remarks>Rules with reductions run their phases on the CPU only so far; on CUDA the portable path runs them.</remarks>
+    public static IUpdateBackend? For(UpdateRule rule) => rule.Kernel is { Reductions: null } kernel ? new FusedCudaBackend(kernel) : null;
 
     /// <inheritdoc/>
     public bool Fused => true;
