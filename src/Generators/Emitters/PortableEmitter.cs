@@ -305,10 +305,17 @@ sealed class PortableEmitter : RuleWalker<CodeWriter>
     {
         var name = Variables.Take(key.Name);
         Path.Line($"{TensorType} {name};");
-        then.Line($"{name} = {AsTensor(a)};");
-        otherwise.Line($"{name} = {AsTensor(b)};");
+        then.Line($"{name} = {Joined(a)};");
+        otherwise.Line($"{name} = {Joined(b)};");
         return new ElementValue(name);
+
+        // A local left holding a state or parameter tensor would alias it under a name ProtectAliases does not know,
+        // and see it change when that tensor is next updated in place: it gets its own copy.
+        string Joined(Value v) => v is ElementValue t && key.Kind is not (VarKind.State or VarKind.Param) && IsHandle(t.Name) ? $"{t.Name}.clone()" : AsTensor(v);
     }
+
+    /// <summary>Whether <paramref name="name"/> is the parameter's or a state's tensor (which are updated in place).</summary>
+    bool IsHandle(string name) => name == _p || _stateVars.ContainsValue(name);
 
     protected override void EndHostIf(If i, string condition, CodeWriter then, CodeWriter otherwise) =>
         Path.If($"if ({condition})", then, otherwise);
