@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
@@ -56,26 +57,27 @@ public static class TorchSharpNative
     static int _deferred;
 
     /// <summary>
-    /// Applies <see cref="EnsureLoadable"/> when TorchSharp first loads a native library, not now: registers a resolver
-    /// for TorchSharp's native imports (cheap) that applies the fix and then lets TorchSharp load as it would. A program
-    /// that never touches TorchSharp pays nothing (loading libtorch takes most of a second). Where the resolver cannot be
-    /// registered (another one is), the fix is applied at once. Idempotent; never throws.
+    /// Applies <see cref="EnsureLoadable"/> when the TorchSharp assembly loads, before any of its code runs, not now: a
+    /// program that never touches TorchSharp pays nothing (loading libtorch takes most of a second). The assembly's load
+    /// is the moment to use: TorchSharp loads its native code by name with <c>NativeLibrary.TryLoad(name, assembly, ...)</c>,
+    /// which never consults a DllImport resolver, from its static constructor. Where TorchSharp is already loaded, the
+    /// fix is applied at once. This method names no TorchSharp type, so calling it does not load TorchSharp. Idempotent;
+    /// never throws.
     /// </summary>
     public static void EnsureLoadableWhenNeeded()
     {
         if (_outcome is not null || System.Threading.Interlocked.Exchange(ref _deferred, 1) == 1) return;
-        try
-        {
-            NativeLibrary.SetDllImportResolver(typeof(TorchSharp.torch).Assembly, static (_, _, _) =>
-            {
-                EnsureLoadable();
-                return IntPtr.Zero; // TorchSharp's own resolution then finds what the fix loaded.
-            });
-        }
-        catch (InvalidOperationException)
-        {
-            EnsureLoadable();
-        }
+        AppDomain.CurrentDomain.AssemblyLoad += ApplyWhenTorchSharpLoads;
+        if (AppDomain.CurrentDomain.GetAssemblies().Any(IsTorchSharp)) EnsureLoadable();
+    }
+
+    static bool IsTorchSharp(Assembly assembly) => assembly.GetName().Name == "TorchSharp";
+
+    static void ApplyWhenTorchSharpLoads(object? sender, AssemblyLoadEventArgs e)
+    {
+        if (!IsTorchSharp(e.LoadedAssembly)) return;
+        AppDomain.CurrentDomain.AssemblyLoad -= ApplyWhenTorchSharpLoads;
+        EnsureLoadable();
     }
 
     /// <summary>
