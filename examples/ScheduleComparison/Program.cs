@@ -1,28 +1,17 @@
-using System;
 using System.Globalization;
-using System.IO;
+using OptDsl.Examples;
 using ScheduleComparison;
-using Spectre.Console;
 
 // The spiral classifier trained with cosine, WSD and linear-decay-to-zero learning rates; writes schedules.png.
-// Usage: dotnet run --project examples/ScheduleComparison [-- steps [output.png]]
+// Usage: dotnet run --project examples/ScheduleComparison [-- steps [output.png]] (by default the PNG goes to the
+// example's output folder, bin/Debug/net10.0/, and its path is printed)
 int steps = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 1200;
-string png = args.Length > 1 ? args[1] : Path.GetFullPath("schedules.png");
+string png = ExampleOutput.FromArguments(args, 1, "schedules.png");
 
-var runs = AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-    .Start(context =>
-    {
-        var tasks = new System.Collections.Generic.Dictionary<string, ProgressTask>();
-        foreach (var (name, _) in Comparison.Schedules(steps)) tasks[name] = context.AddTask(name, maxValue: steps);
-        return Comparison.RunAll(steps, (name, step, _) => tasks[name].Value = step);
-    });
-
-var table = new Table().Title($"AdamW, peak lr {Comparison.PeakLearningRate}, {steps} steps, same seed")
-    .AddColumns("schedule", "final loss", "final accuracy", "loss, last 10% of steps");
-foreach (var run in runs)
-    table.AddRow(run.Name, run.Result.LossAfter.ToString("F4", CultureInfo.InvariantCulture),
-        run.Result.AccuracyAfter.ToString("P1", CultureInfo.InvariantCulture), Comparison.LastTenth(run).ToString("F4", CultureInfo.InvariantCulture));
-AnsiConsole.Write(table);
+var console = Terminal.Standard();
+var runs = Terminal.RunWithProgress(console, steps);
+console.Write(Terminal.Results(runs, steps));
 
 Plot.Save(runs, png);
-Console.WriteLine($"schedules and loss curves: {png}");
+// Plain, not through the console: its width (80 columns when redirected) would break the path.
+System.Console.WriteLine($"schedules and loss curves: {png}");

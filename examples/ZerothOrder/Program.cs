@@ -1,13 +1,14 @@
 using System;
 using System.Globalization;
-using System.IO;
 using System.Linq;
+using OptDsl.Examples;
 using ZerothOrder;
 
 // Fine-tuning with forward passes only (MeZO) against AdamW; prints losses and memory, writes zeroth-order.png.
-// Usage: dotnet run --project examples/ZerothOrder [-- steps [output.png]]
+// Usage: dotnet run --project examples/ZerothOrder [-- steps [output.png]] (by default the PNG goes to the
+// example's output folder, bin/Debug/net10.0/, and its path is printed)
 int steps = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 3000;
-string png = args.Length > 1 ? args[1] : Path.GetFullPath("zeroth-order.png");
+string png = ExampleOutput.FromArguments(args, 1, "zeroth-order.png");
 
 Console.WriteLine($"pretraining with AdamW for {FineTuning.PretrainSteps} steps...");
 var weights = FineTuning.Pretrain();

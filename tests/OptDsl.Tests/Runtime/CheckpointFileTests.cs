@@ -117,12 +117,35 @@ public sealed class CheckpointFileTests : IDisposable
     }
 
     [Fact]
-    public void A_truncated_checkpoint_is_refused()
+    public void A_truncated_checkpoint_is_refused_as_corrupt_or_truncated_with_its_length()
     {
         SavedAfterTwoSteps(out var path, out _);
         File.WriteAllBytes(path, File.ReadAllBytes(path).Take(200).ToArray());
         var (target, parameters) = Stepped();
-        AssertRefusedWithoutChange(target, parameters, path, "checksum");
+        AssertRefusedWithoutChange(target, parameters, path, "is corrupt or truncated: the SHA-256 checksum in its last 32 bytes does not match the 168 bytes before them (200 bytes in all)");
+    }
+
+    [Theory]
+    [InlineData(40)]
+    [InlineData(12)]
+    [InlineData(5)]
+    public void A_checkpoint_cut_short_of_its_envelope_is_refused_as_truncated_not_as_another_file(int keep)
+    {
+        SavedAfterTwoSteps(out var path, out _);
+        File.WriteAllBytes(path, File.ReadAllBytes(path).Take(keep).ToArray());
+        var (target, parameters) = Stepped();
+        AssertRefusedWithoutChange(target, parameters, path,
+            $"is truncated: it has {keep} bytes and opens as an OptDsl checkpoint, but every checkpoint has at least 44 " +
+            "(a 12-byte header and a 32-byte SHA-256 checksum at the end)");
+    }
+
+    [Fact]
+    public void An_empty_file_is_refused_as_empty()
+    {
+        var path = Path.Combine(_folder, "empty.ckpt");
+        File.WriteAllBytes(path, Array.Empty<byte>());
+        var (target, parameters) = Stepped();
+        AssertRefusedWithoutChange(target, parameters, path, "is empty (0 bytes), not an OptDsl optimizer checkpoint");
     }
 
     [Fact]

@@ -177,12 +177,14 @@ internal static class CheckpointFile
         var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
         try
         {
-            long content = RandomAccess.GetLength(file) - HashBytes;
+            long length = RandomAccess.GetLength(file), content = length - HashBytes;
             Span<byte> head = stackalloc byte[Magic.Length + 4];
-            if (content < head.Length || RandomAccess.Read(file, head, 0) < head.Length || !head[..Magic.Length].SequenceEqual(Magic))
-                throw new InvalidDataException($"{path} is not an OptDsl optimizer checkpoint.");
+            int headRead = RandomAccess.Read(file, head, 0);
+            CheckHead(path, length, head[..headRead]);
             if (!ChecksumMatches(file, content))
-                throw new InvalidDataException($"{path} is corrupt: its checksum does not match its contents.");
+                throw new InvalidDataException(
+                    $"{path} is corrupt or truncated: the SHA-256 checksum in its last {HashBytes} bytes does not match the " +
+                    $"{content} bytes before them ({length} bytes in all). A copy cut short or bytes changed since it was saved.");
             int version = BinaryPrimitives.ReadInt32LittleEndian(head[Magic.Length..]);
             if (version != Version)
                 throw new InvalidDataException($"{path} has checkpoint format {version}; this OptDsl reads format {Version}.");
@@ -193,6 +195,27 @@ internal static class CheckpointFile
             file.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The fewest bytes a checkpoint has: the tag, the format version and the checksum of an empty body.</summary>
+    static int SmallestLength => Magic.Length + 4 + HashBytes;
+
+    /// <summary>
+    /// Throws unless the file, of <paramref name="length"/> bytes opening with <paramref name="head"/> (its first bytes,
+    /// up to the tag and the version), can be a checkpoint: a file that opens with the tag, or with the start of it, but
+    /// is too short for the envelope is one cut short, and says so.
+    /// </summary>
+    static void CheckHead(string path, long length, ReadOnlySpan<byte> head)
+    {
+        if (length == 0)
+            throw new InvalidDataException($"{path} is empty (0 bytes), not an OptDsl optimizer checkpoint.");
+        int tagBytes = Math.Min(head.Length, Magic.Length);
+        if (!head[..tagBytes].SequenceEqual(Magic.AsSpan(0, tagBytes)))
+            throw new InvalidDataException($"{path} is not an OptDsl optimizer checkpoint.");
+        if (length < SmallestLength)
+            throw new InvalidDataException(
+                $"{path} is truncated: it has {length} bytes and opens as an OptDsl checkpoint, but every checkpoint has at " +
+                $"least {SmallestLength} (a {Magic.Length + 4}-byte header and a {HashBytes}-byte SHA-256 checksum at the end).");
     }
 
     /// <summary>Whether the SHA-256 of the first <paramref name="content"/> bytes of <paramref name="file"/> is the one stored after them.</summary>
