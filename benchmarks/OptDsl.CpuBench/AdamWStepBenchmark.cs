@@ -48,7 +48,7 @@ public class AdamWStepBenchmark
         _target = torch.empty(floats);
     }
 
-    static Parameter[] Parameters()
+    internal static Parameter[] Parameters()
     {
         using var kept = KeptScalars.Rent();
         var ps = Shapes.Select(s => new Parameter(torch.randn(s).mul(kept[0.02]))).ToArray();

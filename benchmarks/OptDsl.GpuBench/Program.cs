@@ -15,7 +15,7 @@ using static TorchSharp.torch;
 
 // Median ms per optimizer step on GPT-2 small's parameter list (148 tensors, 124.4M fp32 elements), with the
 // device-to-device copy that moves the same bytes as the floor, all in one process. Writes JSON for report.py.
-// Usage: OPTDSL_LIBTORCH=<torch/lib> OptDsl.GpuBench results.json [--muon | --clip | --q8]   (only the Muon, clipping or 8-bit state rows)
+// Usage: OPTDSL_LIBTORCH=<torch/lib> OptDsl.GpuBench results.json [--muon | --clip | --q8 | --phases]   (only those rows)
 using var kept = KeptScalars.Rent();
 
 // Median ms per optimizer step on GPT-2 small's parameter list (148 tensors, 124.4M fp32 elements), with the
@@ -40,7 +40,7 @@ Parameter[] Parameters()
 }
 
 var results = new Dictionary<string, double>();
-bool onlyMuon = args.Contains("--muon"), onlyClip = args.Contains("--clip"), onlyQ8 = args.Contains("--q8");
+bool onlyMuon = args.Contains("--muon"), onlyClip = args.Contains("--clip"), onlyQ8 = args.Contains("--q8"), onlyPhases = args.Contains("--phases");
 
 double Median(Action step, int windows = 15, int perWindow = 10)
 {
@@ -72,6 +72,37 @@ void CopyFloor(int bytesPerElement)
     using var source = torch.randn(floats, device: torch.CUDA);
     using var target = torch.empty(floats, device: torch.CUDA);
     Record($"copy floor ({bytesPerElement} B/element)", Median(() => target.copy_(source)));
+}
+
+if (onlyPhases)
+{
+    // Rules with per-tensor reductions, fused in phases: each phase before the last reads what its reductions need,
+    // the last reads and writes like a one-pass rule. Bytes per element, fp32: LAMB reads p, g, m, v twice and writes
+    // p, m, v (44); LARS reads p, g, then p, g, buffer and writes p, buffer (28); Cautious AdamW reads g, m for its
+    // mask, then p, g, m, v and writes p, m, v (36); Cautious Lion reads g, m, then p, g, m and writes p, m (28).
+    foreach (var (name, bytes, create) in new (string, int, Func<Parameter[], DeclaredOptimizer>)[]
+    {
+        ("AdamW", 28, ps => new OptDsl.Optimizers.AdamW(ps, lr: 1e-3)),
+        ("LAMB", 44, ps => new OptDsl.Optimizers.Lamb(ps, lr: 1e-3)),
+        ("LARS", 28, ps => new OptDsl.Optimizers.Lars(ps, lr: 1e-2)),
+        ("Cautious AdamW", 36, ps => new OptDsl.Optimizers.CautiousAdamW(ps, lr: 1e-3)),
+        ("Cautious Lion", 28, ps => new OptDsl.Optimizers.CautiousLion(ps, lr: 1e-4)),
+    })
+    {
+        CopyFloor(bytes);
+        var ps = Parameters();
+        using var optimizer = create(ps);
+        optimizer.Backend = UpdateBackend.Fused;
+        optimizer.step();
+        torch.cuda.synchronize();
+        Console.WriteLine($"  {name}: {optimizer.FusedStatus}");
+        Record($"OptDsl {name}, fused CUDA", Median(() => optimizer.step()));
+        optimizer.Backend = UpdateBackend.Portable;
+        Record($"OptDsl {name}, portable", Median(() => optimizer.step(), windows: 5, perWindow: 3));
+        foreach (var p in ps) p.Dispose();
+    }
+    File.WriteAllText(args.FirstOrDefault(a => !a.StartsWith("--")) ?? "csharp.json", JsonSerializer.Serialize(results));
+    return 0;
 }
 
 if (onlyQ8)

@@ -12,7 +12,7 @@ using static TorchSharp.torch;
 
 // On a CUDA device: every catalog optimizer's fused kernel and portable path against the CPU tests' references,
 // then fused against portable over many tensors of awkward sizes.
-// Usage on the GPU machine: OPTDSL_LIBTORCH=<torch/lib> OptDsl.GpuCheck <trajectories.json>
+// Usage on the GPU machine: OPTDSL_LIBTORCH=<torch/lib> OptDsl.GpuCheck <trajectories.json> [--q8 | --curvature | --zo | --phases]
 Console.WriteLine("native loading: " + TorchSharpNative.Outcome);
 torch.InitializeDeviceType(DeviceType.CUDA);
 if (!torch.cuda.is_available())
@@ -32,6 +32,34 @@ void ZerothOrderSection()
     if (!ok) failures++;
     Console.WriteLine($"   round trip bit for bit: {roundTrip}; CUDA vs CPU, worst tensor, relative to its movement: {relative:E2}; " +
                       $"replay bit for bit: {replay}; elements kept for the way back: {kept} of 1004112 {(ok ? "" : "FAIL")}");
+}
+void PhasesSection()
+{
+    Console.WriteLine();
+    Console.WriteLine($"14. Rules with per-tensor reductions, fused in phases: against the portable path on the {ManyTensors.Count} tensors (30 steps), and determinism");
+    Console.WriteLine($"{"rule",-16} {"dtype",-9} {"max |fused - portable|",24} {"max relative",14} {"beyond",7}");
+    foreach (var name in OptDsl.GpuCheck.PhasesCheck.Names)
+    {
+        foreach (var (dtype, limit) in new[] { (ScalarType.Float32, 1e-4), (ScalarType.BFloat16, 2.0 / 256) })
+        {
+            // As sections 2 and 3: a few ulps a step apart (the reductions summed in another order too); Cautious masks are sign
+            // tests, so an element within rounding of zero may flip: elements beyond the limit must stay rarer than 1 in 10,000.
+            var (absolute, relative, beyond, status) = ManyTensors.Compare(OptDsl.GpuCheck.PhasesCheck.Case(name), steps: 30, dtype, beyondRelative: limit);
+            bool ok = beyond * 10_000 <= ManyTensors.Elements && status.Contains("phases");
+            if (!ok) failures++;
+            Console.WriteLine($"{name,-16} {dtype,-9} {absolute,24:E2} {relative,14:E2} {beyond,7} {(ok ? "" : "FAIL " + status)}");
+        }
+        var (repeated, batched, kernel) = OptDsl.GpuCheck.PhasesCheck.Deterministic(name);
+        if (!repeated || !batched) failures++;
+        Console.WriteLine($"{name,-16} two runs bit for bit: {repeated}; one optimizer vs one per tensor bit for bit: {batched} {(repeated && batched ? "" : "FAIL")}");
+        Console.WriteLine($"{"",-16} kernel: {kernel}");
+    }
+}
+if (args.Contains("--phases"))
+{
+    PhasesSection();
+    Console.WriteLine(failures == 0 ? "phases check passed" : "phases check failed");
+    return failures == 0 ? 0 : 1;
 }
 if (args.Contains("--q8"))
 {
@@ -229,6 +257,8 @@ Console.WriteLine("13. 8-bit AdamW state in the fused CUDA kernel against the po
     Console.WriteLine($"   weights: max |fused - portable| / movement {relative:E2}; codes differing {codesDiffer:E2} {(ok ? "" : "FAIL")}");
     Console.WriteLine($"   kernel: {status}");
 }
+
+PhasesSection();
 
 Console.WriteLine();
 Console.WriteLine(failures == 0 ? $"all checks passed on {torch.cuda.device_count()} CUDA device(s)" : $"{failures} checks failed");

@@ -19,7 +19,9 @@ namespace OptDsl.Generators.Tests;
 public class FuzzTests
 {
     static readonly string[] Seeds = Declarations.CatalogFiles.Select(Declarations.Catalog)
-        .Append(Declarations.Example).Append(Declarations.Branchy).Append(Declarations.Readme).ToArray();
+        .Append(Declarations.Example).Append(Declarations.Branchy).Append(Declarations.Readme)
+        // Well-formed rules of the differential test: every operator, branch shape, intrinsic and state kind to cut up.
+        .Concat(Differential.DifferentialTests.Rules(seed: 7, count: 2).Rules.Where((_, i) => i % 5 == 0).Select(r => r.Source)).ToArray();
 
     /// <summary>Things people type, half-type or paste: valid and invalid tokens of the declaration language and around it.</summary>
     static readonly string[] Tokens =

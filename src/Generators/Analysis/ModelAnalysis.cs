@@ -7,19 +7,20 @@ namespace OptDsl.Generators.Analysis;
 /// <summary>
 /// The pipeline's analysis step, between parsing and emitting: runs every analysis once over a parsed model and
 /// stores the results on it — each rule's hoisted host scalars (<see cref="Hoisting"/>) and usage
-/// (<see cref="Usage"/>), and the update's whole-tensor work. Emitters read these; none recomputes them.
+/// (<see cref="Usage"/>), the update's whole-tensor work, and the phases the fused backends run it in. Emitters read these; none recomputes them.
 /// </summary>
 public static class ModelAnalysis
 {
     public static OptimizerModel Analyze(OptimizerModel parsed)
     {
         var update = Rule(parsed.Update);
-        return parsed with
+        var analyzed = parsed with
         {
             Update = update,
             Refresh = parsed.Refresh is { } refresh ? Rule(refresh) : null,
             Work = WorkOf(parsed, update.Usage),
         };
+        return analyzed with { Phases = ReductionPhases.Of(analyzed, update) };
     }
 
     static UpdateModel Rule(UpdateModel rule)

@@ -29,8 +29,12 @@ public static partial class OptimizerEmitter
         int before = string.Equals(name, NativeFixEmitter.FileStem, System.StringComparison.OrdinalIgnoreCase) ? 1 : 0;
         before += all.Where(n => n is not null && n != name && string.Equals(n, name, System.StringComparison.OrdinalIgnoreCase))
             .Distinct(System.StringComparer.Ordinal).Count(n => string.CompareOrdinal(n, name) < 0);
-        return name + (before == 0 ? "" : "." + (before + 1).ToString(System.Globalization.CultureInfo.InvariantCulture)) + ".g.cs";
+        return Safe(name) + (before == 0 ? "" : "." + (before + 1).ToString(System.Globalization.CultureInfo.InvariantCulture)) + ".g.cs";
     }
+
+    /// <summary>A name as a hint name may hold it: a verbatim <c>@</c> dropped, any other character hint names refuse as <c>_</c>.</summary>
+    static string Safe(string name) =>
+        new string(name.Replace("@", "").Select(c => char.IsLetterOrDigit(c) || c is '_' or '.' ? c : '_').ToArray());
 
     public static string Emit(OptimizerModel model)
     {
@@ -83,13 +87,13 @@ public static partial class OptimizerEmitter
             PortableEmitter.EmitRefresh(model, w);
             w.Line();
         }
-        if (model.Work.IsElementwise) Fused.FusedEmitter.Emit(model, w);
+        if (model.Phases.Fusable) Fused.FusedEmitter.Emit(model, w);
         else
         {
-            // Whole-tensor work needs a pass of its own before the elementwise one; the fused backends are one pass.
+            // Reductions become phases of the fused code; other whole-tensor work is the portable path's alone (so far).
             var names = string.Join(", ", model.Work.Descriptions);
             w.Doc("<inheritdoc/>");
-            w.Line($"protected override string NoFusedCode => \"no fused code: the rule works on whole tensors ({names}); the portable path runs it\";");
+            w.Line($"protected override string NoFusedCode => \"no fused code: the rule works on whole tensors ({names}) and {model.Phases.Blocker}; the portable path runs it\";");
         }
     }
 

@@ -307,8 +307,15 @@ sealed class PortableEmitter : RuleWalker<CodeWriter>
         Path.Line($"{TensorType} {name};");
         then.Line($"{name} = {AsTensor(a)};");
         otherwise.Line($"{name} = {AsTensor(b)};");
+        // The new variable may hold a state or parameter tensor itself (on one arm or both): ProtectAliases must know
+        // to copy it before that tensor is next updated in place.
+        var aliased = new[] { a, b }.OfType<ElementValue>().SelectMany(t => _aliases.TryGetValue(t.Name, out var of) ? of : new[] { t.Name }).ToArray();
+        if (aliased.Length > 0) _aliases[name] = aliased;
         return new ElementValue(name);
     }
+
+    /// <summary>Join variables of host branches and the tensors they may hold.</summary>
+    readonly Dictionary<string, string[]> _aliases = new();
 
     protected override void EndHostIf(If i, string condition, CodeWriter then, CodeWriter otherwise) =>
         Path.If($"if ({condition})", then, otherwise);
@@ -454,9 +461,10 @@ sealed class PortableEmitter : RuleWalker<CodeWriter>
     {
         foreach (var key in Env.Keys.ToList())
         {
-            if (key.Equals(owner) || Env[key] is not ElementValue t || t.Name != handle) continue;
+            if (key.Equals(owner) || Env[key] is not ElementValue t) continue;
+            if (t.Name != handle && !(_aliases.TryGetValue(t.Name, out var held) && held.Contains(handle))) continue;
             if (key.Item1 is VarKind.State or VarKind.Param && Handle(key) == handle) continue;
-            Env[key] = Temp($"{handle}.clone()", key.Item2);
+            Env[key] = Temp($"{t.Name}.clone()", key.Item2);
         }
     }
 

@@ -39,6 +39,12 @@ static class RuntimeApi
     public const string CpuMath = Backends + ".Cpu.CpuMath";
     public const string VectorMath = Backends + ".Cpu.VectorMath";
 
+    // What the fused backends of a rule with reductions run.
+    public const string ReductionPlan = Backends + ".ReductionPlan";
+    public const string ReductionSpec = Backends + ".ReductionSpec";
+    public const string ReductionOp = Backends + ".ReductionOp";
+    public const string CpuPhase = Backends + ".Cpu.CpuPhase";
+
     // The fused CUDA backend.
     public const string CudaKernel = Backends + ".Cuda.CudaKernel";
 

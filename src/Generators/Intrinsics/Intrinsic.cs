@@ -40,6 +40,12 @@ public sealed record Intrinsic(MathFunction Function, IntrinsicKind Kind, int Ar
     /// <summary>C# over <c>Vector&lt;float&gt;</c> lanes, for the fused CPU loop.</summary>
     public string? CpuVector { get; init; }
 
+    /// <summary>
+    /// For a reduction the fused backends compute in a pass of their own: the runtime's <c>ReductionOp</c> member that
+    /// accumulates and finishes it (Sum, Mean, Norm, Rms, Max, Min, MaxAbs); null where they cannot.
+    /// </summary>
+    public string? FusedReduction { get; init; }
+
     /// <summary>How a rule writes the function, for messages: <c>Sqrt</c>, <c>Reduce.Norm</c>, <c>Matrix.NewtonSchulz</c>.</summary>
     public string Display => Kind == IntrinsicKind.Elementwise ? Name : CSharp[0];
 

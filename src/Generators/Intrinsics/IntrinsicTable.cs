@@ -100,15 +100,15 @@ public static class IntrinsicTable
         },
 
         // Reduce.*: one value per tensor, a 0-d tensor on the parameter's device (no host synchronisation; it broadcasts).
-        Reduction(MathFunction.ReduceSum, IntrinsicKind.Reduction, "Reduce.Sum", RuntimeApi.TensorMath + ".ReduceSum({0}, {p})"),
-        Reduction(MathFunction.ReduceMean, IntrinsicKind.Reduction, "Reduce.Mean", RuntimeApi.TensorMath + ".ReduceMean({0}, {p})"),
-        Reduction(MathFunction.ReduceMax, IntrinsicKind.Reduction, "Reduce.Max", RuntimeApi.TensorMath + ".ReduceMax({0}, {p})"),
-        Reduction(MathFunction.ReduceMin, IntrinsicKind.Reduction, "Reduce.Min", RuntimeApi.TensorMath + ".ReduceMin({0}, {p})"),
-        Reduction(MathFunction.ReduceMaxAbs, IntrinsicKind.Reduction, "Reduce.MaxAbs", RuntimeApi.TensorMath + ".ReduceMaxAbs({0}, {p})"),
-        Reduction(MathFunction.ReduceNorm, IntrinsicKind.Reduction, "Reduce.Norm", RuntimeApi.TensorMath + ".ReduceNorm({0}, {p})"),
+        Reduction(MathFunction.ReduceSum, IntrinsicKind.Reduction, "Reduce.Sum", RuntimeApi.TensorMath + ".ReduceSum({0}, {p})") with { FusedReduction = "Sum" },
+        Reduction(MathFunction.ReduceMean, IntrinsicKind.Reduction, "Reduce.Mean", RuntimeApi.TensorMath + ".ReduceMean({0}, {p})") with { FusedReduction = "Mean" },
+        Reduction(MathFunction.ReduceMax, IntrinsicKind.Reduction, "Reduce.Max", RuntimeApi.TensorMath + ".ReduceMax({0}, {p})") with { FusedReduction = "Max" },
+        Reduction(MathFunction.ReduceMin, IntrinsicKind.Reduction, "Reduce.Min", RuntimeApi.TensorMath + ".ReduceMin({0}, {p})") with { FusedReduction = "Min" },
+        Reduction(MathFunction.ReduceMaxAbs, IntrinsicKind.Reduction, "Reduce.MaxAbs", RuntimeApi.TensorMath + ".ReduceMaxAbs({0}, {p})") with { FusedReduction = "MaxAbs" },
+        Reduction(MathFunction.ReduceNorm, IntrinsicKind.Reduction, "Reduce.Norm", RuntimeApi.TensorMath + ".ReduceNorm({0}, {p})") with { FusedReduction = "Norm" },
         Reduction(MathFunction.ReduceVar, IntrinsicKind.Reduction, "Reduce.Var", RuntimeApi.TensorMath + ".ReduceVar({0}, {p})"),
         Reduction(MathFunction.ReduceStd, IntrinsicKind.Reduction, "Reduce.Std", RuntimeApi.TensorMath + ".ReduceStd({0}, {p})"),
-        Reduction(MathFunction.ReduceRms, IntrinsicKind.Reduction, "Reduce.Rms", RuntimeApi.TensorMath + ".ReduceRms({0}, {p})"),
+        Reduction(MathFunction.ReduceRms, IntrinsicKind.Reduction, "Reduce.Rms", RuntimeApi.TensorMath + ".ReduceRms({0}, {p})") with { FusedReduction = "Rms" },
         // Reduce.Global*/Group*: the update pauses and the runtime reduces over every tensor (of the group) at once.
         new(MathFunction.GlobalSum, IntrinsicKind.GlobalReduction, 1, new[] { "Reduce.GlobalSum" }),
         new(MathFunction.GlobalNorm, IntrinsicKind.GlobalReduction, 1, new[] { "Reduce.GlobalNorm" }),

@@ -19,6 +19,9 @@ public sealed record OptimizerModel(
     /// <summary>The update's work on whole tensors, which decides the backends it gets (from the analysis step).</summary>
     public WholeTensorWork Work { get; init; } = WholeTensorWork.None;
 
+    /// <summary>How the fused backends run the update: its phases, or why they cannot (from the analysis step).</summary>
+    public PhasePlan Phases { get; init; } = PhasePlan.Elementwise;
+
     /// <summary>
     /// Whether the rules have errors (reported as diagnostics, or C#'s own): the model then holds the class's surface
     /// only — hyperparameters and state — and the generated class an update that cannot run.

@@ -367,6 +367,12 @@ public static class DeclarationParser
                 report(DiagnosticDescriptors.DefaultOutsideRange, initializer.Value.GetLocation(), new object?[] { initializer.Value.ToString(), field.Name, range.Text });
                 return null;
             }
+            // Without a range the runtime takes any finite value (and refuses NaN everywhere): so must the default.
+            if (range is null && hyperType is not HyperType.Bool && !IsFinite(defaultValue.Value))
+            {
+                report(DiagnosticDescriptors.DefaultOutsideRange, initializer.Value.GetLocation(), new object?[] { initializer.Value.ToString(), field.Name, "of finite values" });
+                return null;
+            }
             // The runtime checks real values as the float32 the update computes in; a default it would refuse is an
             // error here, not at the first construction.
             if (hyperType is HyperType.Float or HyperType.Double && Float32Refuses(defaultValue.Value, range) is { } made)
@@ -378,6 +384,8 @@ public static class DeclarationParser
         }
         return new HyperModel(field.Name, hyperType.Value, defaultValue, range, summary);
     }
+
+    static bool IsFinite(double value) => !double.IsNaN(value) && !double.IsInfinity(value);
 
     /// <summary>What float32 makes of <paramref name="value"/> where the runtime would refuse it (overflow, out of range, zero or subnormal where zero is excluded), else null.</summary>
     static string? Float32Refuses(double value, RangeModel? range)

@@ -12,7 +12,7 @@ public static class ReservedNames
     /// <remarks>A rule method may be named <c>Update</c> or <c>Refresh</c>; the parser rejects other members of those names.</remarks>
     public static readonly ImmutableHashSet<string> OptimizerMembers = ImmutableHashSet.Create(
         // The generated class.
-        "Options", "State", "ParamGroup", "Declaration", "CreateState", "CudaKernel", "FusedKernel", "FillScalars", "UpdateCpu",
+        "Options", "State", "ParamGroup", "Declaration", "CreateState", "CudaKernel", "FusedKernel", "FillScalars", "UpdateCpu", "UpdateCpuPhase",
         "UpdateSteps", "StepsKind", "NoFusedCode", "HasRefresh",
         // The runtime's DeclaredOptimizer.
         "Spec", "Defaults", "Groups", "StateOf", "GroupCount", "OptionsOf", "CanRefresh", "RefreshCount", "Backend", "FusedStatus",

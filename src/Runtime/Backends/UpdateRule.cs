@@ -9,5 +9,6 @@ namespace OptDsl.Runtime.Backends;
 /// <param name="Steps">The update as steps that yield whole-tensor requests, or null (see <paramref name="StepsKind"/>).</param>
 /// <param name="StepsKind">Whether <paramref name="Steps"/> is used, and which tensors run in lockstep.</param>
 /// <param name="Kernel">The rule as a CUDA element body, or null without fused code.</param>
-/// <param name="Cpu">The rule over a float32 CPU chunk, or null without fused code.</param>
-internal sealed record UpdateRule(PortableUpdate Update, PortableSteps? Steps, UpdateStepsKind StepsKind, CudaKernel? Kernel, CpuUpdate? Cpu);
+/// <param name="Cpu">The rule over a float32 CPU chunk, or null without fused code or with reductions.</param>
+/// <param name="CpuPhases">The phases of a rule with reductions over a float32 CPU chunk (see <see cref="CudaKernel.Reductions"/>), or null.</param>
+internal sealed record UpdateRule(PortableUpdate Update, PortableSteps? Steps, UpdateStepsKind StepsKind, CudaKernel? Kernel, CpuUpdate? Cpu, CpuPhase? CpuPhases = null);

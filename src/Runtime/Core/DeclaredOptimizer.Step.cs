@@ -48,7 +48,8 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
                 StepsKind == UpdateStepsKind.None ? null : (i, p, g) => UpdateSteps(_work[i].Options, p, g, _work[i].State)!,
                 StepsKind,
                 FusedKernel,
-                FusedKernel is null ? null : UpdateCpu);
+                FusedKernel is null || FusedKernel.Reductions is not null ? null : UpdateCpu,
+                FusedKernel?.Reductions is null ? null : UpdateCpuPhase);
             var backends = UpdateBackends.For(rule);
             _portable = Array.FindIndex(backends, b => !b.Fused);
             _unavailableNoted = new bool[backends.Length];

@@ -79,6 +79,14 @@ public abstract partial class DeclaredOptimizer<TOptions, TState> : DeclaredOpti
         throw new NotSupportedException($"{Spec.Name} has no fused CPU update.");
 
     /// <summary>
+    /// For a rule with reductions (<see cref="CudaKernel.Reductions"/>), phase <paramref name="phase"/> of the fused CPU
+    /// update over one chunk: reads earlier phases' <paramref name="results"/>, accumulates its reductions' partials over
+    /// the chunk into <paramref name="partials"/>; only the last phase writes.
+    /// </summary>
+    protected virtual void UpdateCpuPhase(int phase, CpuChunk chunk, ReadOnlySpan<float> scalars, ReadOnlySpan<float> results, Span<float> partials) =>
+        throw new NotSupportedException($"{Spec.Name} has no fused CPU phases.");
+
+    /// <summary>
     /// The host half of the rule for the fused kernel: computes the scalars the kernel reads for one parameter at its
     /// current step (and advances its scalar state, as the portable path does).
     /// </summary>

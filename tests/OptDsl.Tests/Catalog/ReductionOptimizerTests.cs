@@ -170,17 +170,6 @@ public class ReductionOptimizerTests
     }
 
     [Fact]
-    public void Rules_with_reductions_say_why_they_run_on_the_portable_path()
-    {
-        var parameters = TestData.Parameters(ScalarType.Float32);
-        using var lamb = new Lamb(parameters);
-        Assert.Equal("no fused code: the rule works on whole tensors (Reduce.Norm); the portable path runs it", lamb.FusedStatus);
-        TestData.SetGradients(parameters, 1);
-        lamb.step();
-        Assert.Equal(1, lamb.StepCount);
-    }
-
-    [Fact]
     public void Empty_parameters_are_stepped_without_error()
     {
         using var kept = KeptScalars.Rent();

@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Linq;
 using OptDsl.Generators.Model;
 
 namespace OptDsl.Generators.Emitters.Fused;
@@ -14,11 +15,50 @@ static class CpuLoop
     const string MaskVector = CpuVectorTarget.MaskVector;
     const string Cast = "global::System.Runtime.InteropServices.MemoryMarshal.Cast<float, " + FloatVector + ">";
 
-    public static void WriteUpdateCpu(CodeWriter w, OptimizerModel model, IReadOnlyList<LocalModel> registers, CodeWriter vectorBody, CodeWriter scalarBody, IReadOnlyList<Slot> slots)
+    /// <summary>
+    /// <c>UpdateCpuPhase</c> of a rule with reductions: runs the method of the phase asked for (see
+    /// <see cref="WriteUpdateCpu"/>).
+    /// </summary>
+    public static void WritePhaseDispatch(CodeWriter w, PhasePlan plan)
+    {
+        w.Doc($"<summary>The update rule's phase <paramref name=\"phase\"/> (1 to {plan.Phases}) over one contiguous float32 chunk on the CPU.</summary>");
+        w.Open($"protected override void UpdateCpuPhase(int phase, {RuntimeApi.CpuChunk} chunk, global::System.ReadOnlySpan<float> s, global::System.ReadOnlySpan<float> r, global::System.Span<float> a)");
+        w.Open("switch (phase)");
+        for (int k = 1; k < plan.Phases; k++) w.Line($"case {k}: CpuPhase{k}(chunk, s, r, a); break;");
+        w.Line($"default: CpuPhase{plan.Phases}(chunk, s, r); break;");
+        w.Close();
+        w.Close();
+        w.Line();
+    }
+
+    /// <summary>
+    /// The element code of one phase over a chunk. An elementwise rule's one phase is <c>UpdateCpu</c>; a rule with
+    /// reductions has a method per phase: each but the last accumulates its reductions over the chunk (the vector
+    /// lanes and the tail apart, combined at the end into <c>a</c>) and stores nothing; the last reads every
+    /// reduction's result from <c>r</c> and stores the parameter and state.
+    /// </summary>
+    public static void WriteUpdateCpu(CodeWriter w, OptimizerModel model, IReadOnlyList<LocalModel> registers, CodeWriter vectorBody, CodeWriter scalarBody,
+        IReadOnlyList<Slot> slots, PhaseView phase)
     {
         var states = model.States;
-        w.Doc("<summary>The update rule over one contiguous float32 chunk on the CPU: Vector&lt;float&gt; lanes, then a scalar tail.</summary>");
-        w.Open($"protected override void UpdateCpu({RuntimeApi.CpuChunk} chunk, global::System.ReadOnlySpan<float> s)");
+        bool store = phase.IsLast;
+        const string Spans = "global::System.ReadOnlySpan<float> s";
+        if (!phase.Plan.HasReductions)
+        {
+            w.Doc("<summary>The update rule over one contiguous float32 chunk on the CPU: Vector&lt;float&gt; lanes, then a scalar tail.</summary>");
+            w.Open($"protected override void UpdateCpu({RuntimeApi.CpuChunk} chunk, {Spans})");
+        }
+        else if (store)
+        {
+            w.Doc("<summary>The last phase over one chunk: the update with every reduction known, Vector&lt;float&gt; lanes, then a scalar tail.</summary>");
+            w.Open($"void CpuPhase{phase.Number}({RuntimeApi.CpuChunk} chunk, {Spans}, global::System.ReadOnlySpan<float> r)");
+        }
+        else
+        {
+            var names = string.Join(", ", phase.Accumulated.Select(r => $"a[{r.Index}] ({r.Call.Function.Display()})"));
+            w.Doc($"<summary>Phase {phase.Number} over one chunk: accumulates {names}; stores nothing.</summary>");
+            w.Open($"void CpuPhase{phase.Number}({RuntimeApi.CpuChunk} chunk, {Spans}, global::System.ReadOnlySpan<float> r, global::System.Span<float> a)");
+        }
         w.Line("var pSpan = chunk.Parameter;");
         w.Line("var gSpan = chunk.Gradient;");
         w.Line($"var pVectors = {Cast}(pSpan);");
@@ -39,6 +79,17 @@ static class CpuLoop
             w.Line($"float {slot.Variable} = s[{slot.Index}];");
             w.Line($"var {CpuVectorTarget.VectorOf(slot)} = new {FloatVector}({slot.Variable});");
         }
+        foreach (var r in phase.Plan.Reductions)
+        {
+            w.Line($"float {PhaseView.Result(r)} = {(phase.Knows(r) ? $"r[{r.Index}]" : "0f")};");
+            w.Line($"var {CpuVectorTarget.ResultOf(r)} = new {FloatVector}({PhaseView.Result(r)});");
+        }
+        foreach (var accumulated in phase.Accumulated)
+        {
+            var identity = Identity(accumulated);
+            w.Line($"var {CpuVectorTarget.AccumulatorOf(accumulated)} = new {FloatVector}({identity});");
+            w.Line($"float a_{accumulated.Index} = {identity};");
+        }
 
         w.Open("for (int i = 0; i < pVectors.Length; i++)");
         w.Line("var p = pVectors[i];");
@@ -48,8 +99,11 @@ static class CpuLoop
         foreach (var local in registers)
             w.Line($"{(local.Type == ValueKind.Boolean ? MaskVector : FloatVector)} {ElementNames.Local(local.Name)} = default;");
         w.Append(vectorBody);
-        w.Line("pVectors[i] = p;");
-        for (int i = 0; i < states.Count; i++) w.Line($"{Store(states[i], i)}stVectors{i}[i] = {ElementNames.State(states[i].Name)};");
+        if (store)
+        {
+            w.Line("pVectors[i] = p;");
+            for (int i = 0; i < states.Count; i++) w.Line($"{Store(states[i], i)}stVectors{i}[i] = {ElementNames.State(states[i].Name)};");
+        }
         w.Close();
 
         w.Open($"for (int i = pVectors.Length * {FloatVector}.Count; i < pSpan.Length; i++)");
@@ -60,11 +114,34 @@ static class CpuLoop
         foreach (var local in registers)
             w.Line($"{(local.Type == ValueKind.Boolean ? "bool" : "float")} {ElementNames.Local(local.Name)} = {(local.Type == ValueKind.Boolean ? "false" : "0f")};");
         w.Append(scalarBody);
-        w.Line("pSpan[i] = p;");
-        for (int i = 0; i < states.Count; i++) w.Line($"{Store(states[i], i)}stSpan{i}[i] = {ElementNames.State(states[i].Name)};");
+        if (store)
+        {
+            w.Line("pSpan[i] = p;");
+            for (int i = 0; i < states.Count; i++) w.Line($"{Store(states[i], i)}stSpan{i}[i] = {ElementNames.State(states[i].Name)};");
+        }
         w.Close();
+        // The lanes in order, then the tail: the same bits on every run.
+        foreach (var r in phase.Accumulated)
+        {
+            var lanes = CpuVectorTarget.AccumulatorOf(r);
+            w.Line(r.Call.Function.Intrinsic().FusedReduction switch
+            {
+                "Max" or "MaxAbs" => $"a[{r.Index}] = global::System.MathF.Max({RuntimeApi.VectorMath}.MaxOfLanes({lanes}), a_{r.Index});",
+                "Min" => $"a[{r.Index}] = global::System.MathF.Min({RuntimeApi.VectorMath}.MinOfLanes({lanes}), a_{r.Index});",
+                _ => $"a[{r.Index}] = {RuntimeApi.VectorMath}.SumOfLanes({lanes}) + a_{r.Index};",
+            });
+        }
         w.Close();
+        if (!phase.IsLast) w.Line();
     }
+
+    /// <summary>What a reduction's accumulator starts at, as a C# float literal.</summary>
+    static string Identity(PlannedReduction r) => r.Call.Function.Intrinsic().FusedReduction switch
+    {
+        "Max" => "float.NegativeInfinity",
+        "Min" => "float.PositiveInfinity",
+        _ => "0f",
+    };
 
     // Only state with an OnlyIf may be missing (its span empty); the rule reads and writes it only where its flag holds.
     static string Guard(StateModel state, int i) => state.OnlyIf is null ? "" : $"has{i} ? ";

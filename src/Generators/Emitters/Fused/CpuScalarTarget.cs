@@ -5,7 +5,7 @@ using OptDsl.Generators.Model;
 namespace OptDsl.Generators.Emitters.Fused;
 
 /// <summary>The scalar C# target of the fused CPU backend: the element body for a chunk's tail, one float at a time.</summary>
-sealed class CpuScalarTarget(IElementValues values) : ScalarTarget(values)
+sealed class CpuScalarTarget(IElementValues values, PhaseView phase) : ScalarTarget(values, phase)
 {
     protected override string Spelling(Intrinsic intrinsic) => intrinsic.CpuScalar!;
 

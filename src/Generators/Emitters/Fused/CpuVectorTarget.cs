@@ -8,7 +8,7 @@ namespace OptDsl.Generators.Emitters.Fused;
 /// The <c>Vector&lt;float&gt;</c> C# target of the fused CPU backend. A per-element condition is a lane mask
 /// (<c>Vector&lt;int&gt;</c>): both arms run, each assignment applied only to the lanes its arm selects.
 /// </summary>
-sealed class CpuVectorTarget(IElementValues values) : ElementTarget(values)
+sealed class CpuVectorTarget(IElementValues values, PhaseView phase) : ElementTarget(values, phase)
 {
     public const string VectorType = "global::System.Numerics.Vector";
     public const string FloatVector = "global::System.Numerics.Vector<float>";
@@ -78,6 +78,8 @@ sealed class CpuVectorTarget(IElementValues values) : ElementTarget(values)
             }
             case Convert c:
                 return Vector(c.Operand);
+            case Call c when c.Function.IsWholeTensor():
+                return new(ResultOf(Phase.Of(c)), VectorKind.Floats);
             case Call c:
                 return new(Template.Apply(c.Function.Intrinsic().CpuVector!, c.Arguments.Select(a => Vector(a).Code).ToArray()), VectorKind.Floats);
             default:
@@ -94,6 +96,35 @@ sealed class CpuVectorTarget(IElementValues values) : ElementTarget(values)
 
     /// <summary>The variable holding a float slot's value in every lane.</summary>
     public static string VectorOf(Slot slot) => "v_" + slot.Name;
+
+    /// <summary>The variable holding a reduction's result in every lane.</summary>
+    public static string ResultOf(PlannedReduction r) => "rv_" + r.Index;
+
+    /// <summary>The lanes accumulating a reduction (combined with the tail's accumulator after the loops).</summary>
+    public static string AccumulatorOf(PlannedReduction r) => "va_" + r.Index;
+
+    public override void Accumulate(CodeWriter w, Expr e)
+    {
+        foreach (var r in Phase.AccumulatedIn(e))
+        {
+            var x = Vector(r.Call.Arguments[0]).Code;
+            var a = AccumulatorOf(r);
+            var intrinsic = r.Call.Function.Intrinsic();
+            var comment = " // " + intrinsic.Display;
+            switch (intrinsic.FusedReduction)
+            {
+                case "Norm" or "Rms":
+                    var t = Values.NewVariable("x");
+                    w.Line($"var {t} = {x};");
+                    w.Line($"{a} += {t} * {t};{comment}");
+                    break;
+                case "Max": w.Line($"{a} = {RuntimeApi.VectorMath}.Max({a}, {x});{comment}"); break;
+                case "Min": w.Line($"{a} = {RuntimeApi.VectorMath}.Min({a}, {x});{comment}"); break;
+                case "MaxAbs": w.Line($"{a} = {RuntimeApi.VectorMath}.Max({a}, {VectorType}.Abs({x}));{comment}"); break;
+                default: w.Line($"{a} += {x};{comment}"); break;
+            }
+        }
+    }
 
     public override void Assign(CodeWriter w, string? mask, string name, Expr value, ValueKind type, string comment) =>
         Set(w, mask, name, Vector(value), type, comment);

@@ -36,9 +36,22 @@ sealed record PerElementFork(string Header, string? ThenMask, string? ElseMask);
 /// </summary>
 abstract class ElementTarget
 {
-    protected ElementTarget(IElementValues values) => Values = values;
+    protected ElementTarget(IElementValues values, PhaseView phase)
+    {
+        Values = values;
+        Phase = phase;
+    }
 
     protected IElementValues Values { get; }
+
+    /// <summary>The phase of the rule this target writes: the reductions it reads, and those it accumulates.</summary>
+    public PhaseView Phase { get; }
+
+    /// <summary>
+    /// Before a statement that reads <paramref name="e"/>: adds each reduction of <paramref name="e"/> this phase
+    /// accumulates to its accumulator, for the element being computed.
+    /// </summary>
+    public abstract void Accumulate(CodeWriter w, Expr e);
 
     /// <summary>The target's code for a per-element expression.</summary>
     public abstract string Expression(Expr e);

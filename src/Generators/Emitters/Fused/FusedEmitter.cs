@@ -21,11 +21,13 @@ sealed record FusedPath(CodeWriter Host, ElementCode Element);
 /// </summary>
 sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
 {
-    /// <summary>The targets, in the order each is asked for its code (which is the order slots are taken in).</summary>
+    /// <summary>
+    /// The targets, in the order each is asked for its code (which is the order slots are taken in): CUDA, the CPU's
+    /// scalar tail and its vector loop, for each phase of the rule in turn (one phase for an elementwise rule).
+    /// </summary>
     readonly ElementTarget[] Targets;
-    readonly CudaTarget _cuda;
-    readonly CpuScalarTarget _scalar;
-    readonly CpuVectorTarget _vector;
+    const int TargetsPerPhase = 3;
+    readonly PhasePlan _plan;
 
     Dictionary<string, Slot> _slotMemo = new();
     readonly List<Slot> _slots = new();
@@ -34,12 +36,15 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
     readonly HashSet<string> _registers = new();
     string _scalars = "";
 
-    FusedEmitter(OptimizerModel model) : base(model, model.Update, new FusedPath(new CodeWriter(), new ElementCode(3)))
+    FusedEmitter(OptimizerModel model)
+        : base(model, model.Update, new FusedPath(new CodeWriter(), new ElementCode(TargetsPerPhase * model.Phases.Phases)))
     {
-        _cuda = new CudaTarget(this);
-        _scalar = new CpuScalarTarget(this);
-        _vector = new CpuVectorTarget(this);
-        Targets = new ElementTarget[] { _cuda, _scalar, _vector };
+        _plan = model.Phases;
+        Targets = Enumerable.Range(1, _plan.Phases).SelectMany(k =>
+        {
+            var phase = new PhaseView(k, _plan);
+            return new ElementTarget[] { new CudaTarget(this, phase), new CpuScalarTarget(this, phase), new CpuVectorTarget(this, phase) };
+        }).ToArray();
     }
 
     public static void Emit(OptimizerModel model, CodeWriter w) => new FusedEmitter(model).Write(w);
@@ -60,7 +65,8 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
 
         var root = Path.Element;
         var locals = update.Locals.Where(l => _registers.Contains(ElementNames.Local(l.Name))).ToList();
-        _cuda.WriteKernel(w, Declaration, locals, root[0], _slots);
+        var phases = Enumerable.Range(0, _plan.Phases).Select(k => Targets[TargetsPerPhase * k].Phase).ToList();
+        CudaTarget.WriteKernel(w, Declaration, locals, phases.Select(k => root[TargetsPerPhase * (k.Number - 1)]).ToList(), _slots, _plan);
         w.Doc("<inheritdoc/>");
         w.Line($"protected override {RuntimeApi.CudaKernel}? FusedKernel => CudaKernel;");
         w.Line();
@@ -71,7 +77,12 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
         w.Append(Path.Host);
         w.Close();
         w.Line();
-        CpuLoop.WriteUpdateCpu(w, Declaration, locals, root[2], root[1], _slots);
+        if (_plan.HasReductions) CpuLoop.WritePhaseDispatch(w, _plan);
+        foreach (var phase in phases)
+        {
+            int first = TargetsPerPhase * (phase.Number - 1);
+            CpuLoop.WriteUpdateCpu(w, Declaration, locals, root[first + 2], root[first + 1], _slots, phase);
+        }
     }
 
     protected override CodeWriter HostOf(FusedPath path) => path.Host;
@@ -99,6 +110,7 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
             {
                 var name = target.Kind == VarKind.Local ? ElementNames.Local(target.Name) : ((ElementValue)Env[key]).Name;
                 _registers.Add(name);
+                for (int t = 0; t < Targets.Length; t++) Targets[t].Accumulate(Path.Element[t], a.Value);
                 for (int t = 0; t < Targets.Length; t++)
                     Targets[t].Assign(Path.Element[t], Path.Element.Mask(t), name, a.Value, a.Target.Type, " // " + a.Source);
                 Env[key] = new ElementValue(name);
@@ -155,6 +167,7 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
     protected override (FusedPath Then, FusedPath Otherwise, string Condition) ForkPerElement(If i)
     {
         var forks = new PerElementFork[Targets.Length];
+        for (int t = 0; t < Targets.Length; t++) Targets[t].Accumulate(Path.Element[t], i.Condition);
         for (int t = 0; t < Targets.Length; t++) forks[t] = Targets[t].ForkPerElement(Path.Element[t], i.Condition, i.Source, Path.Element.Mask(t));
         _forks.Push(forks);
         var then = new FusedPath(Path.Host, new ElementCode(forks.Select(f => f.ThenMask).ToArray()));

@@ -8,7 +8,7 @@ namespace OptDsl.Generators.Emitters.Fused;
 /// A target that computes one element at a time in a C-like language (CUDA C, C# over floats): the same expressions,
 /// assignments and branches, with the spellings (literals, slots, functions) of the language.
 /// </summary>
-abstract class ScalarTarget(IElementValues values) : ElementTarget(values)
+abstract class ScalarTarget(IElementValues values, PhaseView phase) : ElementTarget(values, phase)
 {
     /// <summary>A float literal.</summary>
     protected abstract string Literal(double value);
@@ -32,9 +32,37 @@ abstract class ScalarTarget(IElementValues values) : ElementTarget(values)
             Binary b => $"({Expression(b.Left)} {HostExpressions.Operator(b.Op)} {Expression(b.Right)})",
             Select s => $"({Expression(s.Condition)} ? {Expression(s.WhenTrue)} : {Expression(s.WhenFalse)})",
             Convert c => Expression(c.Operand),
+            Call c when c.Function.IsWholeTensor() => PhaseView.Result(Phase.Of(c)),
             Call c => Template.Apply(Spelling(c.Function.Intrinsic()), c.Arguments.Select(Expression).ToArray()),
             _ => throw new System.ArgumentOutOfRangeException(nameof(e), e.GetType().Name),
         };
+    }
+
+    /// <summary>The variable that accumulates a reduction over the elements this code computes.</summary>
+    protected virtual string Accumulator(PlannedReduction r) => "a_" + r.Index;
+
+    public override void Accumulate(CodeWriter w, Expr e)
+    {
+        foreach (var r in Phase.AccumulatedIn(e))
+        {
+            var x = Expression(r.Call.Arguments[0]);
+            var a = Accumulator(r);
+            var intrinsic = r.Call.Function.Intrinsic();
+            var comment = " // " + intrinsic.Display;
+            string Call(MathFunction f, params string[] arguments) => Template.Apply(Spelling(f.Intrinsic()), arguments);
+            switch (intrinsic.FusedReduction)
+            {
+                case "Norm" or "Rms":
+                    var t = Values.NewVariable("x");
+                    w.Line($"float {t} = {x};");
+                    w.Line($"{a} += {t} * {t};{comment}");
+                    break;
+                case "Max": w.Line($"{a} = {Call(MathFunction.Max, a, x)};{comment}"); break;
+                case "Min": w.Line($"{a} = {Call(MathFunction.Min, a, x)};{comment}"); break;
+                case "MaxAbs": w.Line($"{a} = {Call(MathFunction.Max, a, Call(MathFunction.Abs, x))};{comment}"); break;
+                default: w.Line($"{a} += {x};{comment}"); break;
+            }
+        }
     }
 
     public override void Assign(CodeWriter w, string? mask, string name, Expr value, ValueKind type, string comment) =>

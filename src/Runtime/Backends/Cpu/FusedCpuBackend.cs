@@ -2,14 +2,25 @@ using System;
 
 namespace OptDsl.Runtime.Backends.Cpu;
 
-/// <summary>The generated fused CPU loop, for float32 CPU parameters whose state is not kept in 8 bits.</summary>
-internal sealed class FusedCpuBackend(CpuUpdate update) : IUpdateBackend
+/// <summary>
+/// The generated fused CPU loop, for float32 CPU parameters whose state is not kept in 8 bits: one pass, or for a rule
+/// with reductions one pass per phase.
+/// </summary>
+internal sealed class FusedCpuBackend : IUpdateBackend
 {
     readonly FusedCpuRunner _runner = new();
+    readonly CpuUpdate? _update;
+    readonly CpuPhase? _phases;
+    readonly ReductionPlan? _plan;
     bool _used;
 
+    FusedCpuBackend(CpuUpdate? update, CpuPhase? phases, ReductionPlan? plan) => (_update, _phases, _plan) = (update, phases, plan);
+
     /// <summary>The registry's entry: a backend for a rule with fused code.</summary>
-    public static IUpdateBackend? For(UpdateRule rule) => rule.Cpu is { } cpu ? new FusedCpuBackend(cpu) : null;
+    public static IUpdateBackend? For(UpdateRule rule) =>
+        rule.Cpu is { } cpu ? new FusedCpuBackend(cpu, null, null)
+        : rule.CpuPhases is { } phases && rule.Kernel?.Reductions is { } plan ? new FusedCpuBackend(null, phases, plan)
+        : null;
 
     /// <inheritdoc/>
     public bool Fused => true;
@@ -18,7 +29,7 @@ internal sealed class FusedCpuBackend(CpuUpdate update) : IUpdateBackend
     public bool ScalesGradients => false;
 
     /// <inheritdoc/>
-    public string? Report => _used ? _runner.Report : null;
+    public string? Report => _used ? _runner.Report + (_plan is null ? "" : $"; {_plan.Phases} phases (reductions in passes of their own)") : null;
 
     /// <inheritdoc/>
     /// <remarks>8-bit state: the CUDA kernel reads and writes it; the CPU loop does not (the portable update runs).</remarks>
@@ -37,7 +48,11 @@ internal sealed class FusedCpuBackend(CpuUpdate update) : IUpdateBackend
     public void Add(in UpdateItem item) => _runner.Add(item.Parameter, item.Gradient, item.States, item.Scalars);
 
     /// <inheritdoc/>
-    public void Run(GradientFactor factor) => _runner.Run(update);
+    public void Run(GradientFactor factor)
+    {
+        if (_plan is null) _runner.Run(_update!);
+        else _runner.Run(_phases!, _plan);
+    }
 
     /// <inheritdoc/>
     public void EndStep() => _runner.Clear();

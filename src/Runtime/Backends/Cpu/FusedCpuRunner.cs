@@ -22,7 +22,12 @@ internal sealed unsafe class FusedCpuRunner
         public long Offset;
         public int Length;
         public float[] Scalars;
+        public int Tensor;
     }
+
+    // Per queued tensor, for a rule with reductions: its size and first chunk.
+    long[] _sizes = new long[16];
+    int[] _firstChunks = new int[16];
 
     Work[] _work = new Work[64];
     int _count;
@@ -44,13 +49,21 @@ internal sealed unsafe class FusedCpuRunner
         var addresses = StateAddresses(states.Length);
         for (int i = 0; i < addresses.Length; i++) addresses[i] = states[i] is { } t ? TensorAddress.Of(t) : IntPtr.Zero;
         var (parameter, gradient) = (TensorAddress.Of(p), TensorAddress.Of(g));
+        int tensor = _parameters - 1;
+        if (tensor == _sizes.Length)
+        {
+            Array.Resize(ref _sizes, 2 * _sizes.Length);
+            Array.Resize(ref _firstChunks, 2 * _firstChunks.Length);
+        }
+        _sizes[tensor] = n;
+        _firstChunks[tensor] = _count;
         for (long offset = 0; offset < n; offset += ChunkElements)
         {
             if (_count == _work.Length) Array.Resize(ref _work, _work.Length * 2);
             _work[_count++] = new Work
             {
                 Parameter = parameter, Gradient = gradient, States = addresses, Offset = offset,
-                Length = (int)Math.Min(ChunkElements, n - offset), Scalars = scalars,
+                Length = (int)Math.Min(ChunkElements, n - offset), Scalars = scalars, Tensor = tensor,
             };
         }
     }
@@ -78,6 +91,66 @@ internal sealed unsafe class FusedCpuRunner
         finally
         {
             Clear();
+        }
+    }
+
+    // A rule with reductions: the phase running, its code, and the partials (per chunk) and results (per tensor) by reduction.
+    CpuPhase? _phases;
+    int _phase, _phaseCount, _reductions;
+    float[] _partials = Array.Empty<float>(), _results = Array.Empty<float>();
+    Action<int>? _runPhase;
+
+    /// <summary>
+    /// Runs every queued chunk through each phase of a rule with reductions in turn, and empties the queue: after each
+    /// phase but the last, each tensor's partials are combined in chunk order (in double) into its results, so a step
+    /// gives the same bits on every run, whatever the number of cores.
+    /// </summary>
+    public void Run(CpuPhase phases, ReductionPlan plan)
+    {
+        _phases = phases;
+        _reductions = plan.Reductions.Length;
+        _phaseCount = plan.Phases;
+        _runPhase ??= RunPhaseOne;
+        try
+        {
+            if (_partials.Length < _count * _reductions) _partials = new float[Math.Max(_count * _reductions, 2 * _partials.Length)];
+            if (_results.Length < _parameters * _reductions) _results = new float[Math.Max(_parameters * _reductions, 2 * _results.Length)];
+            for (_phase = 1; _phase <= plan.Phases; _phase++)
+            {
+                if (_count == 1) RunPhaseOne(0);
+                else if (_count > 1) Parallel.For(0, _count, _runPhase);
+                if (_phase < plan.Phases) CombinePartials(plan);
+            }
+        }
+        finally
+        {
+            _phases = null;
+            Clear();
+        }
+    }
+
+    void RunPhaseOne(int i)
+    {
+        ref var w = ref _work[i];
+        var results = new ReadOnlySpan<float>(_results, w.Tensor * _reductions, _reductions);
+        var partials = _phase < _phaseCount ? new Span<float>(_partials, i * _reductions, _reductions) : Span<float>.Empty;
+        _phases!(_phase, new CpuChunk((float*)w.Parameter, (float*)w.Gradient, w.States, w.Offset, w.Length), w.Scalars, results, partials);
+    }
+
+    void CombinePartials(ReductionPlan plan)
+    {
+        for (int t = 0; t < _parameters; t++)
+        {
+            int first = _firstChunks[t];
+            int end = t + 1 < _parameters ? _firstChunks[t + 1] : _count;
+            for (int j = 0; j < _reductions; j++)
+            {
+                var spec = plan.Reductions[j];
+                if (spec.Level != _phase) continue;
+                double total = ReductionPlan.Identity(spec.Op);
+                for (int c = first; c < end; c++) total = ReductionPlan.Combine(spec.Op, total, _partials[c * _reductions + j]);
+                _results[t * _reductions + j] = (float)ReductionPlan.Finish(spec.Op, total, _sizes[t]);
+            }
         }
     }
 

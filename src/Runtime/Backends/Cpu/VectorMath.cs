@@ -20,6 +20,30 @@ public static class VectorMath
     public static Vector<float> Max(Vector<float> a, Vector<float> b) =>
         Vector.ConditionalSelect(Vector.Equals(a, a) & Vector.Equals(b, b), Vector.Max(a, b), NaN);
 
+    /// <summary>The lanes' sum, lane 0 first (a fixed order: the same bits on every run).</summary>
+    public static float SumOfLanes(Vector<float> x)
+    {
+        float sum = 0f;
+        for (int i = 0; i < Vector<float>.Count; i++) sum += x[i];
+        return sum;
+    }
+
+    /// <summary>The largest lane; NaN in any gives NaN.</summary>
+    public static float MaxOfLanes(Vector<float> x)
+    {
+        float max = float.NegativeInfinity;
+        for (int i = 0; i < Vector<float>.Count; i++) max = MathF.Max(max, x[i]);
+        return max;
+    }
+
+    /// <summary>The smallest lane; NaN in any gives NaN.</summary>
+    public static float MinOfLanes(Vector<float> x)
+    {
+        float min = float.PositiveInfinity;
+        for (int i = 0; i < Vector<float>.Count; i++) min = MathF.Min(min, x[i]);
+        return min;
+    }
+
     /// <summary>-1, 0 or 1 per lane; NaN stays NaN.</summary>
     public static Vector<float> Sign(Vector<float> x)
     {

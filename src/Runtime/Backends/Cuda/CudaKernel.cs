@@ -9,4 +9,8 @@ namespace OptDsl.Runtime.Backends.Cuda;
 /// <param name="Body">CUDA C defining <c>__device__ void optdsl_body(float&amp; p, float g, float* st, const float* s)</c>.</param>
 /// <param name="StateCount">Per-element states, in declaration order (<c>st[0..]</c>).</param>
 /// <param name="ScalarCount">Host-computed scalars the body reads (<c>s[0..]</c>), filled per tensor each step.</param>
-public sealed record CudaKernel(string Name, string Body, int StateCount, int ScalarCount);
+/// <param name="Reductions">
+/// For a rule with reductions, its phases: <c>Body</c> then also defines <c>optdsl_phase1</c>... (one per phase but the
+/// last, accumulating into <c>a</c>), and <c>optdsl_body</c> reads the reductions' results in a fifth argument, <c>r</c>.
+/// </param>
+public sealed record CudaKernel(string Name, string Body, int StateCount, int ScalarCount, ReductionPlan? Reductions = null);

@@ -35,8 +35,9 @@ internal sealed class FusedCudaBackend(CudaKernel kernel) : IUpdateBackend
     public string? Report => _launcher?.Report ?? _unavailable;
 
     /// <inheritdoc/>
+    /// <remarks>The phases of a rule with reductions do not read 8-bit state (yet): such items take the portable path.</remarks>
     public bool Accepts(in UpdateItem item) =>
-        FusedCudaLauncher.Accepts(item.Parameter) && FusedCudaLauncher.Accepts(item.Gradient)
+        (kernel.Reductions is null || QuantizedMask(item) == 0) && FusedCudaLauncher.Accepts(item.Parameter) && FusedCudaLauncher.Accepts(item.Gradient)
         && Array.TrueForAll(item.States, s => s is null || FusedCudaLauncher.AcceptsState(s));
 
     /// <inheritdoc/>
@@ -50,7 +51,8 @@ internal sealed class FusedCudaBackend(CudaKernel kernel) : IUpdateBackend
         try
         {
             _launcher ??= FusedCudaLauncher.TryCreate(kernel, out why);
-            _launcher?.Prepare(target.Item1, target.Item2);
+            // Every phase's kernel is built now, so that a failure sends the item to the portable path before any runs.
+            for (int phase = kernel.Reductions?.Phases ?? 1; phase >= 1; phase--) _launcher?.Prepare(target.Item1, target.Item2, 0, phase);
         }
         catch (InvalidOperationException e)
         {
@@ -68,8 +70,51 @@ internal sealed class FusedCudaBackend(CudaKernel kernel) : IUpdateBackend
     /// <inheritdoc/>
     public void Add(in UpdateItem item) => _items.Add(item);
 
-    /// <summary>Launches the kernel over the items: one batch per device, type, 8-bit layout and set of scalars.</summary>
+    /// <summary>
+    /// Launches the kernel over the items: one batch per device, type, 8-bit layout and set of scalars; for a rule with
+    /// reductions, every batch phase after phase, each chunk's partials at its place in the step's buffer on its device.
+    /// </summary>
     public void Run(GradientFactor factor)
+    {
+        if (kernel.Reductions is not { } plan)
+        {
+            RunPhase(factor, 1);
+            return;
+        }
+        var items = CollectionsMarshal.AsSpan(_items);
+        if (_firstChunks.Length < items.Length) _firstChunks = new int[Math.Max(items.Length, 2 * _firstChunks.Length)];
+        _chunksByDevice.Clear();
+        for (int i = 0; i < items.Length; i++)
+        {
+            int device = items[i].Parameter.device_index;
+            _chunksByDevice.TryGetValue(device, out int used);
+            _firstChunks[i] = used;
+            long n = items[i].Parameter.NumberOfElements;
+            _chunksByDevice[device] = used + (int)((n + MultiTensorLayout.ChunkElements - 1) / MultiTensorLayout.ChunkElements);
+        }
+        foreach (var (device, chunks) in _chunksByDevice)
+        {
+            if (_partials.TryGetValue(device, out var buffer) && buffer.NumberOfElements >= (long)chunks * plan.Reductions.Length) continue;
+            buffer?.Dispose();
+            var first = items[FirstOn(items, device)].Parameter;
+            // Kept between steps (the capacity only grows): no allocation per step once the largest has run.
+            _partials[device] = TorchSharp.torch.empty((long)Math.Max(chunks, 1) * plan.Reductions.Length, TorchSharp.torch.ScalarType.Float32,
+                first.device).DetachFromDisposeScope();
+        }
+        for (int phase = 1; phase <= plan.Phases; phase++) RunPhase(factor, phase);
+    }
+
+    static int FirstOn(ReadOnlySpan<UpdateItem> items, int device)
+    {
+        for (int i = 0; i < items.Length; i++) if (items[i].Parameter.device_index == device) return i;
+        return 0;
+    }
+
+    int[] _firstChunks = Array.Empty<int>();
+    readonly Dictionary<int, int> _chunksByDevice = new();
+    readonly Dictionary<int, TorchSharp.torch.Tensor> _partials = new();
+
+    void RunPhase(GradientFactor factor, int phase)
     {
         var items = CollectionsMarshal.AsSpan(_items);
         for (int start = 0; start < items.Length;)
@@ -82,7 +127,13 @@ internal sealed class FusedCudaBackend(CudaKernel kernel) : IUpdateBackend
                    && items[end].Scalars.AsSpan().SequenceEqual(first.Scalars))
                 end++;
             var scale = factor.IsSet ? TensorAddress.Of(factor.On(first.Parameter.device, float32: true)) : IntPtr.Zero;
-            _launcher!.Launch(items[start..end], first.Scalars, scale);
+            if (kernel.Reductions is { } plan)
+            {
+                var partials = _partials[first.Parameter.device_index];
+                int capacity = (int)(partials.NumberOfElements / plan.Reductions.Length);
+                _launcher!.Launch(items[start..end], first.Scalars, scale, phase, _firstChunks.AsSpan(start, end - start), TensorAddress.Of(partials), capacity);
+            }
+            else _launcher!.Launch(items[start..end], first.Scalars, scale);
             start = end;
         }
     }

@@ -24,7 +24,8 @@ internal sealed unsafe class FusedCudaLauncher
     IntPtr _function;
     int _device = -1;
     int _blocks, _tensors, _slot = -1;
-    IntPtr _gradientScale;
+    IntPtr _gradientScale, _partials;
+    int _capacity;
 
     FusedCudaLauncher(CudaApi api, CudaKernel kernel)
     {
@@ -55,7 +56,7 @@ internal sealed unsafe class FusedCudaLauncher
     /// Compiles (or loads) the kernel for <paramref name="device"/> and parameters of <paramref name="kind"/>, and
     /// makes the device's context current; throws on failure.
     /// </summary>
-    public void Prepare(int device, ParamKind kind, int quantizedMask = 0)
+    public void Prepare(int device, ParamKind kind, int quantizedMask = 0, int phase = 1)
     {
         if (device != _device || quantizedMask != _mask)
         {
@@ -63,10 +64,11 @@ internal sealed unsafe class FusedCudaLauncher
             _layout = CudaModules.SupportsLargeParameters(_api, device) ? large : small;
             if (_meta.Length != _layout.MetaBytes) _meta = new byte[_layout.MetaBytes];
         }
-        _function = CudaModules.Function(_api, _layout.SourceFor(kind), device, out var report);
+        _function = CudaModules.Function(_api, _layout.SourceFor(kind, phase), device, out var report);
         if (device != _device || kind != _kind || quantizedMask != _mask)
             Report = $"{report}; {_layout.MaxTensors} tensors and {_layout.MaxBlocks} chunks of {MultiTensorLayout.ChunkElements} elements per launch"
-                     + (quantizedMask != 0 ? "; 8-bit state read and written in the kernel" : "");
+                     + (quantizedMask != 0 ? "; 8-bit state read and written in the kernel" : "")
+                     + (_layout.Reductions is { } plan ? $"; {plan.Phases} phases (reductions in passes of their own)" : "");
         (_device, _kind, _mask) = (device, kind, quantizedMask);
     }
 
@@ -92,16 +94,28 @@ internal sealed unsafe class FusedCudaLauncher
     /// Updates <paramref name="items"/>, all on one device and of one type, with the same <paramref name="scalars"/>;
     /// every gradient is multiplied by the float32 at <paramref name="gradientScale"/> on that device, if not null.
     /// </summary>
-    public void Launch(ReadOnlySpan<UpdateItem> items, ReadOnlySpan<float> scalars, IntPtr gradientScale = default)
+    public void Launch(ReadOnlySpan<UpdateItem> items, ReadOnlySpan<float> scalars, IntPtr gradientScale = default) =>
+        Launch(items, scalars, gradientScale, 1, default, IntPtr.Zero, 0);
+
+    /// <summary>
+    /// Runs phase <paramref name="phase"/> of a rule with reductions over <paramref name="items"/> (as
+    /// <see cref="Launch(ReadOnlySpan{UpdateItem}, ReadOnlySpan{float}, IntPtr)"/>): item i's chunks have their partials at
+    /// <paramref name="firstChunks"/>[i] onwards in the float32 buffer at <paramref name="partials"/>, which holds
+    /// <paramref name="capacity"/> chunks per reduction.
+    /// </summary>
+    public void Launch(ReadOnlySpan<UpdateItem> items, ReadOnlySpan<float> scalars, IntPtr gradientScale, int phase,
+        ReadOnlySpan<int> firstChunks, IntPtr partials, int capacity)
     {
         if (items.Length == 0) return;
         _gradientScale = gradientScale;
-        Prepare(items[0].Parameter.device_index, KindOf(items[0].Parameter.dtype)!.Value, FusedCudaBackend.QuantizedMask(items[0]));
+        (_partials, _capacity) = (partials, capacity);
+        Prepare(items[0].Parameter.device_index, KindOf(items[0].Parameter.dtype)!.Value, FusedCudaBackend.QuantizedMask(items[0]), phase);
         scalars.CopyTo(_scalars);
         _blocks = _tensors = 0;
         _slot = -1;
-        foreach (var item in items)
+        for (int index = 0; index < items.Length; index++)
         {
+            ref readonly var item = ref items[index];
             long n = item.Parameter.NumberOfElements;
             if (n == 0) continue;
             long chunks = (n + MultiTensorLayout.ChunkElements - 1) / MultiTensorLayout.ChunkElements;
@@ -113,6 +127,8 @@ internal sealed unsafe class FusedCudaLauncher
                     if (_tensors == _layout.MaxTensors) Flush();
                     _slot = _tensors++;
                     WriteTensor(_slot, item, n);
+                    if (_layout.Reductions is not null)
+                        BinaryPrimitives.WriteInt32LittleEndian(_meta.AsSpan(_layout.FirstOffset + 4 * _slot), firstChunks[index]);
                 }
                 BinaryPrimitives.WriteInt32LittleEndian(_meta.AsSpan(_layout.ChunkOffset + 4 * _blocks), (int)c);
                 _meta[_layout.TensorOffset + _blocks] = (byte)_slot;
@@ -151,11 +167,14 @@ internal sealed unsafe class FusedCudaLauncher
             fixed (byte* meta = _meta)
             fixed (float* scalars = _scalars)
             {
-                IntPtr gradientScale = _gradientScale;
-                void** args = stackalloc void*[3];
+                IntPtr gradientScale = _gradientScale, partials = _partials;
+                int capacity = _capacity;
+                void** args = stackalloc void*[5];
                 args[0] = meta;
                 args[1] = scalars;
                 args[2] = &gradientScale;
+                args[3] = &partials;
+                args[4] = &capacity;
                 _api.Check(_api.cuLaunchKernel(_function, (uint)_blocks, 1, 1, MultiTensorLayout.Threads, 1, 1, 0, IntPtr.Zero, args, null),
                     "launching the fused update");
             }

@@ -32,21 +32,38 @@ internal sealed class MultiTensorLayout
         ScalarSlots = Math.Max(1, kernel.ScalarCount);
         int parameterBytes = largeParameters ? 32764 : 4096;
         MaxBlocks = largeParameters ? 4096 : 320;
-        int fixedBytes = MaxBlocks * 4 + MaxBlocks + 4 * ScalarSlots + 16;
-        MaxTensors = Math.Min(largeParameters ? 255 : 110, (parameterBytes - fixedBytes) / (8 * (Depth + 1)));
+        Reductions = kernel.Reductions;
+        // A phased kernel also takes the partials buffer and its capacity, and each tensor's first chunk in it.
+        int fixedBytes = MaxBlocks * 4 + MaxBlocks + 4 * ScalarSlots + 16 + (Reductions is null ? 0 : 12);
+        int perTensor = 8 * (Depth + 1) + (Reductions is null ? 0 : 4);
+        MaxTensors = Math.Min(largeParameters ? 255 : 110, (parameterBytes - fixedBytes) / perTensor);
         if (MaxTensors < 1)
             throw new InvalidOperationException($"{kernel.Name}: {States} states and {kernel.ScalarCount} scalars do not fit a CUDA launch's parameters.");
         NumelOffset = 8 * Depth * MaxTensors;
-        ChunkOffset = NumelOffset + 8 * MaxTensors;
+        FirstOffset = NumelOffset + 8 * MaxTensors;
+        ChunkOffset = FirstOffset + (Reductions is null ? 0 : 4 * MaxTensors);
         TensorOffset = ChunkOffset + 4 * MaxBlocks;
         MetaBytes = (TensorOffset + MaxBlocks + 7) / 8 * 8;
-        _sources = new[] { Compose(kernel, ParamKind.Float32), Compose(kernel, ParamKind.BFloat16), Compose(kernel, ParamKind.Float16) };
+        int phases = Reductions?.Phases ?? 1;
+        _sources = new string[3 * phases];
+        foreach (var kind in new[] { ParamKind.Float32, ParamKind.BFloat16, ParamKind.Float16 })
+            for (int phase = 1; phase <= phases; phase++)
+                _sources[3 * (phase - 1) + (int)kind] = Reductions is null ? Compose(kernel, kind) : ComposePhase(kernel, kind, phase);
     }
 
     readonly string[] _sources;
 
-    /// <summary>The kernel source for parameters (and gradients) of <paramref name="kind"/>; state is always float32.</summary>
-    public string SourceFor(ParamKind kind) => _sources[(int)kind];
+    /// <summary>
+    /// The kernel source for parameters (and gradients) of <paramref name="kind"/>, and for a rule with reductions, of
+    /// phase <paramref name="phase"/>; state is always float32.
+    /// </summary>
+    public string SourceFor(ParamKind kind, int phase = 1) => _sources[3 * (phase - 1) + (int)kind];
+
+    /// <summary>The rule's reductions, for a phased kernel; null for a one-pass kernel.</summary>
+    public ReductionPlan? Reductions { get; }
+
+    /// <summary>Where each tensor's first chunk in the partials buffer lies in a phased kernel's metadata.</summary>
+    public int FirstOffset { get; }
 
     /// <summary>Which states the kernel keeps in 8 bits.</summary>
     public int QuantizedMask { get; }
@@ -80,6 +97,30 @@ internal sealed class MultiTensorLayout
         ["Q8_CODE_STARTS_LENGTH"] = Text(QuantizedMask == 0 ? 1 : 2 * CodeTable.Entries),
         ["Q8_SIGNED_STARTS"] = Text(CodeTable.Entries),
     });
+
+    string ComposePhase(CudaKernel kernel, ParamKind kind, int phase)
+    {
+        var plan = kernel.Reductions!;
+        string Cases(Func<ReductionSpec, int> value) =>
+            string.Join(" ", plan.Reductions.Select((r, j) => $"case {Text(j)}: return {Text(value(r))};"));
+        return KernelSources.Fill("multi_tensor_phases.cu", new Dictionary<string, string>
+        {
+            ["STATES"] = Text(States),
+            ["DEPTH"] = Text(Depth),
+            ["SCALARS"] = Text(ScalarSlots),
+            ["MAX_TENSORS"] = Text(MaxTensors),
+            ["MAX_BLOCKS"] = Text(MaxBlocks),
+            ["CHUNK"] = Text(ChunkElements),
+            ["THREADS"] = Text(Threads),
+            ["BODY"] = kernel.Body,
+            ["PARAM_KIND"] = Text((int)kind),
+            ["PHASE"] = Text(phase),
+            ["PHASES"] = Text(plan.Phases),
+            ["REDUCTIONS"] = Text(plan.Reductions.Length),
+            ["REDUCTION_OPS"] = Cases(r => (int)r.Op),
+            ["REDUCTION_LEVELS"] = Cases(r => r.Level),
+        });
+    }
 
     static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
 

@@ -59,8 +59,17 @@ public static class TensorMath
     /// <inheritdoc cref="Select(Tensor, Tensor, Tensor)"/>
     public static Tensor Select(Tensor condition, double a, Tensor b) => torch.where(condition, Scalar(a, b), b);
 
+    /// <inheritdoc cref="Select(Tensor, Tensor, Tensor)"/>
+    public static Tensor Select(Tensor condition, Tensor a, bool b) => torch.where(condition, a, AsTensor(b, a));
+
+    /// <inheritdoc cref="Select(Tensor, Tensor, Tensor)"/>
+    public static Tensor Select(Tensor condition, bool a, Tensor b) => torch.where(condition, AsTensor(a, b), b);
+
     /// <summary>Promotes a scalar to a 0-d tensor where a tensor is needed.</summary>
     public static Tensor AsTensor(double value, Tensor like) => Scalar(value, like);
+
+    /// <summary>Promotes a condition the same for every element (a flag, <c>t == 1</c>) to a 0-d bool tensor on <paramref name="like"/>'s device.</summary>
+    public static Tensor AsTensor(bool value, Tensor like) => torch.tensor(value, device: like.device);
 
     /// <summary>A per-element condition and a host one: <paramref name="a"/> where <paramref name="b"/> holds, else all false.</summary>
     public static Tensor And(Tensor a, bool b) => b ? a : torch.zeros_like(a, dtype: ScalarType.Bool);
@@ -77,8 +86,8 @@ public static class TensorMath
     /// <summary>The logistic function.</summary>
     public static Tensor Sigmoid(Tensor x) => torch.sigmoid(x);
 
-    /// <summary><c>a + w * (b - a)</c>.</summary>
-    public static Tensor Lerp(Tensor a, Tensor b, Tensor w) => b.sub(a).mul_(w).Plus_(a);
+    /// <summary><c>a + w * (b - a)</c>. Not in place on <c>b - a</c>: <paramref name="w"/> may have more elements (the ends 0-d, the weight per element).</summary>
+    public static Tensor Lerp(Tensor a, Tensor b, Tensor w) => b.sub(a).mul(w).Plus_(a);
 
     /// <summary><c>a + w * (b - a)</c> with a scalar weight, in one pass (PyTorch's lerp, exact at both ends).</summary>
     public static Tensor Lerp(Tensor a, Tensor b, double w)

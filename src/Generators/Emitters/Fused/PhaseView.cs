@@ -1,0 +1,67 @@
+using System.Collections.Generic;
+using System.Linq;
+using OptDsl.Generators.Analysis;
+using OptDsl.Generators.Model;
+
+namespace OptDsl.Generators.Emitters.Fused;
+
+/// <summary>
+/// One phase of a rule as a target writes it (<see cref="PhasePlan"/>): which reductions it reads as results, which it
+/// accumulates, and whether it is the last — the one that writes the parameter and state. An elementwise rule has one.
+/// </summary>
+sealed class PhaseView
+{
+    readonly Dictionary<Call, PlannedReduction> _byCall;
+
+    public PhaseView(int number, PhasePlan plan)
+    {
+        Number = number;
+        Plan = plan;
+        _byCall = plan.Reductions.ToDictionary(r => r.Call, r => r, ByReference<Call>.Instance);
+    }
+
+    public int Number { get; }
+
+    public PhasePlan Plan { get; }
+
+    public bool IsLast => Number == Plan.Phases;
+
+    /// <summary>The reductions the phase accumulates.</summary>
+    public IEnumerable<PlannedReduction> Accumulated => Plan.Reductions.Where(r => r.Level == Number);
+
+    /// <summary>The reduction <paramref name="call"/> is.</summary>
+    public PlannedReduction Of(Call call) => _byCall[call];
+
+    /// <summary>
+    /// Whether this phase has the reduction's result; where it has not, its variable holds 0 (a variable, not a literal,
+    /// so that no condition on it becomes a constant the compiler warns about), and nothing this phase accumulates
+    /// depends on it.
+    /// </summary>
+    public bool Knows(PlannedReduction r) => r.Level < Number;
+
+    /// <summary>The reductions this phase accumulates inside <paramref name="e"/>, innermost first.</summary>
+    public IEnumerable<PlannedReduction> AccumulatedIn(Expr e)
+    {
+        var found = new List<PlannedReduction>();
+        Collect(e, found);
+        return found;
+    }
+
+    void Collect(Expr e, List<PlannedReduction> found)
+    {
+        switch (e)
+        {
+            case Call c:
+                foreach (var a in c.Arguments) Collect(a, found);
+                if (_byCall.TryGetValue(c, out var r) && r.Level == Number) found.Add(r);
+                break;
+            case Unary u: Collect(u.Operand, found); break;
+            case Binary b: Collect(b.Left, found); Collect(b.Right, found); break;
+            case Select s: Collect(s.Condition, found); Collect(s.WhenTrue, found); Collect(s.WhenFalse, found); break;
+            case Convert c: Collect(c.Operand, found); break;
+        }
+    }
+
+    /// <summary>The variable of a reduction's result in element code.</summary>
+    public static string Result(PlannedReduction r) => "r_" + r.Index;
+}

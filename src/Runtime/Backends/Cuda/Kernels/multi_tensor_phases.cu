@@ -1,0 +1,178 @@
+// OptDsl multi-tensor kernel for one phase of a rule with reductions (generated element code inside).
+// A template like multi_tensor_update.cu, compiled once per phase. Phase k (before the last) runs the generated
+// optdsl_phase<k> over every element, discards its writes, and reduces its accumulators per chunk into the step's
+// partials buffer: partials[j * capacity + first[t] + chunk]. Each later phase first combines, per block, the partials
+// of its tensor's chunks into the results of earlier phases, in chunk order and a fixed tree (the same bits on every
+// run, whatever the launches), then runs the element code with them; the last phase, optdsl_body, writes.
+#define OPTDSL_STATES @STATES@
+#define OPTDSL_DEPTH @DEPTH@
+#define OPTDSL_SCALARS @SCALARS@
+#define OPTDSL_MAX_TENSORS @MAX_TENSORS@
+#define OPTDSL_MAX_BLOCKS @MAX_BLOCKS@
+#define OPTDSL_CHUNK @CHUNK@
+#define OPTDSL_THREADS @THREADS@
+#define OPTDSL_STATE_SLOTS (OPTDSL_STATES > 0 ? OPTDSL_STATES : 1)
+#define OPTDSL_PARAM_KIND @PARAM_KIND@
+#define OPTDSL_PHASE @PHASE@
+#define OPTDSL_PHASES @PHASES@
+#define OPTDSL_REDUCTIONS @REDUCTIONS@
+
+#include "optdsl_params.cuh"
+#include "optdsl_intrinsics.cuh"
+
+@BODY@
+
+// Per reduction: how it combines (the runtime's ReductionOp: 0 Sum, 1 Mean, 2 Norm, 3 Rms, 4 Max, 5 Min, 6 MaxAbs)
+// and the phase that accumulates it — switches, so that in unrolled loops they fold to constants.
+__device__ __forceinline__ int optdsl_op(int j) { switch (j) { @REDUCTION_OPS@ } return 0; }
+__device__ __forceinline__ int optdsl_level(int j) { switch (j) { @REDUCTION_LEVELS@ } return 0; }
+
+__device__ __forceinline__ float optdsl_identity(int op)
+{
+    return op == 4 ? __int_as_float(0xff800000) : (op == 5 ? __int_as_float(0x7f800000) : 0.f);
+}
+
+__device__ __forceinline__ float optdsl_combine(int op, float a, float b)
+{
+    return (op == 4 || op == 6) ? optdsl_max(a, b) : (op == 5 ? optdsl_min(a, b) : a + b);
+}
+
+__device__ __forceinline__ float optdsl_finish(int op, float v, long long n)
+{
+    return op == 1 ? v / (float)n : (op == 2 ? sqrtf(v) : (op == 3 ? sqrtf(v / (float)n) : v));
+}
+
+// The block's combination of every thread's v, in a fixed tree (warps by shuffles, then the warps' results in order);
+// the value is thread 0's. Every thread of the block must call it.
+__device__ float optdsl_block_reduce(int op, float v, float* warps)
+{
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v = optdsl_combine(op, v, __shfl_down_sync(0xffffffffu, v, o));
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    if (lane == 0) warps[warp] = v;
+    __syncthreads();
+    if (warp == 0)
+    {
+        v = lane < OPTDSL_THREADS / 32 ? warps[lane] : optdsl_identity(op);
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) v = optdsl_combine(op, v, __shfl_down_sync(0xffffffffu, v, o));
+    }
+    __syncthreads();
+    return v;
+}
+
+struct OptDslMeta
+{
+    void* ptr[OPTDSL_DEPTH][OPTDSL_MAX_TENSORS];
+    long long numel[OPTDSL_MAX_TENSORS];
+    int first[OPTDSL_MAX_TENSORS];
+    int chunk[OPTDSL_MAX_BLOCKS];
+    unsigned char tensor[OPTDSL_MAX_BLOCKS];
+};
+
+struct OptDslScalars { float v[OPTDSL_SCALARS]; };
+
+#if OPTDSL_PHASE < OPTDSL_PHASES
+#define OPTDSL_CONCAT2(a, b) a##b
+#define OPTDSL_CONCAT(a, b) OPTDSL_CONCAT2(a, b)
+// A phase before the last: the element code on copies, accumulating; nothing is stored.
+#define OPTDSL_RUN(pv, gv, sl) { float pc = (pv); OPTDSL_CONCAT(optdsl_phase, OPTDSL_PHASE)(pc, (gv), (sl), sc.v, res, acc); }
+#define OPTDSL_STORES 0
+#else
+#define OPTDSL_RUN(pv, gv, sl) optdsl_body((pv), (gv), (sl), sc.v, res)
+#define OPTDSL_STORES 1
+#endif
+
+#define OPTDSL_LANE(c) { \
+    float sl[OPTDSL_STATE_SLOTS]; \
+    _Pragma("unroll") for (int k = 0; k < OPTDSL_STATES; k++) sl[k] = sv[k].c; \
+    OPTDSL_RUN(pv.c, gv.c, sl); \
+    _Pragma("unroll") for (int k = 0; k < OPTDSL_STATES; k++) sv[k].c = sl[k]; }
+
+extern "C" __global__ void __launch_bounds__(OPTDSL_THREADS) optdsl_update(const OptDslMeta meta, const OptDslScalars sc,
+    const float* __restrict__ gscale, float* __restrict__ partials, const int capacity)
+{
+    __shared__ float res[OPTDSL_REDUCTIONS];
+    __shared__ float warps[32];
+    const float gs = gscale ? *gscale : 1.f;
+    const int t = meta.tensor[blockIdx.x];
+    const long long n = meta.numel[t];
+    const long long start = (long long)meta.chunk[blockIdx.x] * OPTDSL_CHUNK;
+    const long long end = start + OPTDSL_CHUNK < n ? start + OPTDSL_CHUNK : n;
+    const int first = meta.first[t];
+
+    // The results of earlier phases, from this tensor's partials.
+    const int chunks = (int)((n + OPTDSL_CHUNK - 1) / OPTDSL_CHUNK);
+#pragma unroll
+    for (int j = 0; j < OPTDSL_REDUCTIONS; j++)
+    {
+        if (optdsl_level(j) >= OPTDSL_PHASE) continue;
+        const int op = optdsl_op(j);
+        float v = optdsl_identity(op);
+        for (int c = threadIdx.x; c < chunks; c += OPTDSL_THREADS) v = optdsl_combine(op, v, partials[(long long)j * capacity + first + c]);
+        v = optdsl_block_reduce(op, v, warps);
+        if (threadIdx.x == 0) res[j] = optdsl_finish(op, v, n);
+    }
+    __syncthreads();
+
+    float acc[OPTDSL_REDUCTIONS];
+#pragma unroll
+    for (int j = 0; j < OPTDSL_REDUCTIONS; j++) acc[j] = optdsl_identity(optdsl_op(j));
+
+    optdsl_param* p = (optdsl_param*)meta.ptr[0][t];
+    const optdsl_param* g = (const optdsl_param*)meta.ptr[1][t];
+    float* st[OPTDSL_STATE_SLOTS];
+    bool aligned = (((unsigned long long)p | (unsigned long long)g) & OPTDSL_PARAM_ALIGN) == 0;
+#pragma unroll
+    for (int k = 0; k < OPTDSL_STATES; k++)
+    {
+        st[k] = (float*)meta.ptr[2 + k][t];
+        aligned = aligned && (((unsigned long long)st[k] & 15) == 0);
+    }
+    long long scalarFrom = start;
+    if (aligned)
+    {
+        for (long long i = start + 4LL * threadIdx.x; i + 3 < end; i += 4LL * OPTDSL_THREADS)
+        {
+            float4 pv = optdsl_load4(p + i);
+            float4 gv = optdsl_load4(g + i);
+            gv.x *= gs; gv.y *= gs; gv.z *= gs; gv.w *= gs;
+            float4 sv[OPTDSL_STATE_SLOTS];
+#pragma unroll
+            for (int k = 0; k < OPTDSL_STATES; k++)
+                sv[k] = st[k] ? *reinterpret_cast<float4*>(st[k] + i) : make_float4(0.f, 0.f, 0.f, 0.f);
+            OPTDSL_LANE(x) OPTDSL_LANE(y) OPTDSL_LANE(z) OPTDSL_LANE(w)
+#if OPTDSL_STORES
+            optdsl_store4(p + i, pv);
+#pragma unroll
+            for (int k = 0; k < OPTDSL_STATES; k++)
+                if (st[k]) *reinterpret_cast<float4*>(st[k] + i) = sv[k];
+#endif
+        }
+        scalarFrom = start + ((end - start) & ~3LL);
+    }
+    for (long long i = scalarFrom + threadIdx.x; i < end; i += OPTDSL_THREADS)
+    {
+        float pv = optdsl_load(p[i]);
+        float sl[OPTDSL_STATE_SLOTS];
+#pragma unroll
+        for (int k = 0; k < OPTDSL_STATES; k++) sl[k] = st[k] ? st[k][i] : 0.f;
+        OPTDSL_RUN(pv, optdsl_load(g[i]) * gs, sl);
+#if OPTDSL_STORES
+        p[i] = optdsl_store(pv);
+#pragma unroll
+        for (int k = 0; k < OPTDSL_STATES; k++) if (st[k]) st[k][i] = sl[k];
+#endif
+    }
+
+#if !OPTDSL_STORES
+    // This chunk's partial of each reduction this phase accumulates.
+#pragma unroll
+    for (int j = 0; j < OPTDSL_REDUCTIONS; j++)
+    {
+        if (optdsl_level(j) != OPTDSL_PHASE) continue;
+        const float v = optdsl_block_reduce(optdsl_op(j), acc[j], warps);
+        if (threadIdx.x == 0) partials[(long long)j * capacity + first + meta.chunk[blockIdx.x]] = v;
+    }
+#endif
+}

@@ -1,0 +1,31 @@
+using System;
+using OptDsl;
+
+namespace OptDsl.Tests.Runtime;
+
+/// <summary>
+/// Every per-tensor reduction at once, a reduction of a reduced value (three phases), one in a uniform branch and
+/// one in a per-element condition: the shapes of rule the phased fused code must get right.
+/// </summary>
+[Optimizer]
+public partial class EveryReduction
+{
+    [Hyper] float lr = 0.01f;
+    [Hyper] bool centre = true;
+
+    [State] float m;
+
+    [Update]
+    void Update(ref float p, float g)
+    {
+        m = 0.9f * m + 0.1f * g;
+        float spread = Reduce.Max(m) - Reduce.Min(m) + Reduce.MaxAbs(g) + Reduce.Sum(g) / 100f;
+        float centred = g;
+        if (centre) centred = g - Reduce.Mean(g);
+        float scaled = centred / (Reduce.Rms(centred) + 1e-3f);
+        // A reduction of a value that needs one: a third phase.
+        float level2 = Reduce.Norm(scaled * Reduce.Norm(p)) + 1f;
+        if (Reduce.Sum(m) > 0) p -= lr * scaled / level2;
+        else p -= lr * 0.5f * scaled / level2 + 1e-4f * spread;
+    }
+}
