@@ -154,29 +154,25 @@ public class DpSgdTests
     /// <summary>
     /// Without noise, clipped DP-SGD settles where the mean of the clipped gradients vanishes, not at the least-squares
     /// solution; with error feedback the fixed point is the solution itself (e stops moving only when the raw mean
-    /// gradient equals v, and w only when v is zero).
+    /// gradient equals v, and w only when v is zero). The problem is underdetermined ([x, 1] has rank 3), so the solution
+    /// meant is the one nearest the start, where gradient descent goes: θ₀ + pinv([x, 1]) (y − [x, 1] θ₀) per output.
+    /// Measured after 4,500 steps: DiceSGD 2.5e-4 from it, clipped DP-SGD 0.85.
     /// </summary>
     [Fact]
     public void Error_feedback_removes_the_clipping_bias()
     {
-        using var kept = KeptScalars.Rent();
         var (w0, b0, x, y) = Problem();
-        // The least-squares solution of the (underdetermined) problem nearest the start: reached by plain gradient descent.
-        var (wRef, bRef, _, _) = Problem();
-        using (var gd = new OptDsl.Optimizers.SGD(new[] { wRef, bRef }, lr: 0.02))
-            for (int step = 0; step < 6000; step++)
-            {
-                gd.zero_grad();
-                Enumerable.Range(0, Batch).Select(i => Loss(wRef, bRef, x, y, i)).Aggregate((a, c) => a.Plus(c)).div(kept[Batch]).backward();
-                gd.step();
-            }
+        var inputs = torch.cat(new[] { x, torch.ones(Batch, 1, ScalarType.Float64) }, 1);
+        var start = torch.cat(new[] { w0.detach(), b0.detach().unsqueeze(1) }, 1);
+        var solution = start.Plus(torch.linalg.pinv(inputs).matmul(y - inputs.matmul(start.t())).t());
+        var (wRef, bRef) = (solution[.., ..4], solution[.., 4]);
         double Distance(Parameter w, Parameter b) => Math.Sqrt((w - wRef).Squared().sum().item<double>() + (b - bRef).Squared().sum().item<double>());
 
         var (w1, b1, _, _) = Problem();
         var plain = new DpSgd(new OptDsl.Optimizers.SGD(new[] { w1, b1 }, lr: 0.02), 0.05, 0, 1);
         var (w2, b2, _, _) = Problem();
         var dice = new DpSgd(new OptDsl.Optimizers.SGD(new[] { w2, b2 }, lr: 0.02), 0.05, 0, 1, errorFeedbackClip: 0.5);
-        for (int step = 0; step < 6000; step++)
+        for (int step = 0; step < 4500; step++)
         {
             plain.Step(Batch, i => Loss(w1, b1, x, y, i));
             dice.Step(Batch, i => Loss(w2, b2, x, y, i));
