@@ -61,7 +61,7 @@ public static class ManyTensors
     /// many elements differ by more than 1e-4 relative.
     /// </summary>
     public static (double Absolute, double Relative, long Beyond, string Status) Compare(ReferenceFixture.Case c, int steps,
-        ScalarType dtype = ScalarType.Float32, double beyondRelative = 1e-4)
+        ScalarType dtype = ScalarType.Float32, double beyondRelative = 1e-4, Func<Parameter[], DeclaredOptimizer>? create = null)
     {
         using var kept = KeptScalars.Rent();
         // Gaps between the views stay zero in both buffers, so a stray write shows up in the comparison.
@@ -75,8 +75,9 @@ public static class ManyTensors
         }
         var fusedParameters = Views(initial, out var fusedBacking);
         var portableParameters = Views(initial, out var portableBacking);
-        using var fused = CatalogIndex.Create[c.Optimizer](fusedParameters);
-        using var portable = CatalogIndex.Create[c.Optimizer](portableParameters);
+        create ??= ps => CatalogIndex.Create[c.Optimizer](ps);
+        using var fused = create(fusedParameters);
+        using var portable = create(portableParameters);
         fused.Backend = UpdateBackend.Fused;
         portable.Backend = UpdateBackend.Portable;
         foreach (var (hyper, value) in c.Hypers)

@@ -44,7 +44,8 @@ void PhasesSection()
         {
             // As sections 2 and 3: a few ulps a step apart (the reductions summed in another order too); Cautious masks are sign
             // tests, so an element within rounding of zero may flip: elements beyond the limit must stay rarer than 1 in 10,000.
-            var (absolute, relative, beyond, status) = ManyTensors.Compare(OptDsl.GpuCheck.PhasesCheck.Case(name), steps: 30, dtype, beyondRelative: limit);
+            var (absolute, relative, beyond, status) = ManyTensors.Compare(OptDsl.GpuCheck.PhasesCheck.Case(name), steps: 30, dtype, beyondRelative: limit,
+            create: ps => OptDsl.GpuCheck.PhasesCheck.Create(name, ps));
             bool ok = beyond * 10_000 <= ManyTensors.Elements && status.Contains("phases");
             if (!ok) failures++;
             Console.WriteLine($"{name,-16} {dtype,-9} {absolute,24:E2} {relative,14:E2} {beyond,7} {(ok ? "" : "FAIL " + status)}");

@@ -4,7 +4,7 @@ using OptDsl;
 namespace OptDsl.Tests.Runtime;
 
 /// <summary>
-/// Every per-tensor reduction at once, a reduction of a reduced value (three phases), one in a uniform branch and
+/// Every per-tensor reduction at once, reductions of reduced values (four phases), one in a uniform branch and
 /// one in a per-element condition: the shapes of rule the phased fused code must get right.
 /// </summary>
 [Optimizer]
@@ -23,7 +23,7 @@ public partial class EveryReduction
         float centred = g;
         if (centre) centred = g - Reduce.Mean(g);
         float scaled = centred / (Reduce.Rms(centred) + 1e-3f);
-        // A reduction of a value that needs one: a third phase.
+        // scaled waits for Rms(centred), which waits for Mean(g): this norm is the third level, so four phases.
         float level2 = Reduce.Norm(scaled * Reduce.Norm(p)) + 1f;
         if (Reduce.Sum(m) > 0) p -= lr * scaled / level2;
         else p -= lr * 0.5f * scaled / level2 + 1e-4f * spread;
