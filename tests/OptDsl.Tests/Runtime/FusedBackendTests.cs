@@ -1,5 +1,6 @@
 using System;
 using System.Linq;
+using OptDsl.Runtime.Backends;
 using OptDsl.Runtime.Backends.Cuda;
 using OptDsl.Runtime.Core;
 using OptDsl.Tests.Catalog;
@@ -29,6 +30,28 @@ public class FusedBackendTests
         Assert.Contains($"#define OPTDSL_STATES {states}", layout.SourceFor(ParamKind.Float32));
         Assert.Contains("#define OPTDSL_PARAM_KIND 1", layout.SourceFor(ParamKind.BFloat16));
         Assert.Contains("#define OPTDSL_PARAM_KIND 2", layout.SourceFor(ParamKind.Float16));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_phased_kernel_has_a_source_per_phase_and_its_first_chunks_in_the_metadata(bool large)
+    {
+        var plan = new ReductionPlan(3, new ReductionSpec(1, ReductionOp.Norm), new ReductionSpec(2, ReductionOp.Max));
+        var layout = new MultiTensorLayout(new CudaKernel("Test", "", 4, 9, plan), large);
+        var plain = new MultiTensorLayout(new CudaKernel("Test", "", 4, 9), large);
+        Assert.True(layout.MetaBytes + 4 * layout.ScalarSlots + 12 <= (large ? 32764 : 4096));
+        Assert.True(layout.MaxTensors <= plain.MaxTensors);
+        Assert.Equal(layout.NumelOffset + 8 * layout.MaxTensors, layout.FirstOffset);
+        Assert.Equal(layout.FirstOffset + 4 * layout.MaxTensors, layout.ChunkOffset);
+        for (int phase = 1; phase <= 3; phase++)
+        {
+            var source = layout.SourceFor(ParamKind.BFloat16, phase);
+            Assert.Contains($"#define OPTDSL_PHASE {phase}", source);
+            Assert.Contains("#define OPTDSL_PARAM_KIND 1", source);
+            Assert.Contains("case 0: return 2; case 1: return 4;", source);
+            Assert.Contains("case 0: return 1; case 1: return 2;", source);
+        }
     }
 
     [Fact]

@@ -77,7 +77,8 @@ internal sealed class MultiTensorLayout
     public int ChunkOffset { get; }
     public int TensorOffset { get; }
     public int MetaBytes { get; }
-    string Compose(CudaKernel kernel, ParamKind kind) => KernelSources.Fill("multi_tensor_update.cu", new Dictionary<string, string>
+    /// <summary>The placeholders both templates have: the launch layout, the parameter type and the element code.</summary>
+    Dictionary<string, string> Layout(CudaKernel kernel, ParamKind kind) => new()
     {
         ["STATES"] = Text(States),
         ["DEPTH"] = Text(Depth),
@@ -88,38 +89,34 @@ internal sealed class MultiTensorLayout
         ["THREADS"] = Text(Threads),
         ["BODY"] = kernel.Body,
         ["PARAM_KIND"] = Text((int)kind),
-        ["Q8_MASK"] = Text(QuantizedMask),
-        ["Q8_MAP_BITS"] = Maps(),
-        ["Q8_CODE_STARTS"] = Starts(),
-        ["Q8_LOW_EXPONENT"] = Text(CodeTable.LowExponent),
-        ["Q8_MANTISSA_BITS"] = Text(CodeTable.MantissaBits),
-        ["Q8_EXPONENTS"] = Text(CodeTable.Exponents),
-        ["Q8_CODE_STARTS_LENGTH"] = Text(QuantizedMask == 0 ? 1 : 2 * CodeTable.Entries),
-        ["Q8_SIGNED_STARTS"] = Text(CodeTable.Entries),
-    });
+    };
+
+    string Compose(CudaKernel kernel, ParamKind kind)
+    {
+        var values = Layout(kernel, kind);
+        values["Q8_MASK"] = Text(QuantizedMask);
+        values["Q8_MAP_BITS"] = Maps();
+        values["Q8_CODE_STARTS"] = Starts();
+        values["Q8_LOW_EXPONENT"] = Text(CodeTable.LowExponent);
+        values["Q8_MANTISSA_BITS"] = Text(CodeTable.MantissaBits);
+        values["Q8_EXPONENTS"] = Text(CodeTable.Exponents);
+        values["Q8_CODE_STARTS_LENGTH"] = Text(QuantizedMask == 0 ? 1 : 2 * CodeTable.Entries);
+        values["Q8_SIGNED_STARTS"] = Text(CodeTable.Entries);
+        return KernelSources.Fill("multi_tensor_update.cu", values);
+    }
 
     string ComposePhase(CudaKernel kernel, ParamKind kind, int phase)
     {
         var plan = kernel.Reductions!;
         string Cases(Func<ReductionSpec, int> value) =>
             string.Join(" ", plan.Reductions.Select((r, j) => $"case {Text(j)}: return {Text(value(r))};"));
-        return KernelSources.Fill("multi_tensor_phases.cu", new Dictionary<string, string>
-        {
-            ["STATES"] = Text(States),
-            ["DEPTH"] = Text(Depth),
-            ["SCALARS"] = Text(ScalarSlots),
-            ["MAX_TENSORS"] = Text(MaxTensors),
-            ["MAX_BLOCKS"] = Text(MaxBlocks),
-            ["CHUNK"] = Text(ChunkElements),
-            ["THREADS"] = Text(Threads),
-            ["BODY"] = kernel.Body,
-            ["PARAM_KIND"] = Text((int)kind),
-            ["PHASE"] = Text(phase),
-            ["PHASES"] = Text(plan.Phases),
-            ["REDUCTIONS"] = Text(plan.Reductions.Length),
-            ["REDUCTION_OPS"] = Cases(r => (int)r.Op),
-            ["REDUCTION_LEVELS"] = Cases(r => r.Level),
-        });
+        var values = Layout(kernel, kind);
+        values["PHASE"] = Text(phase);
+        values["PHASES"] = Text(plan.Phases);
+        values["REDUCTIONS"] = Text(plan.Reductions.Length);
+        values["REDUCTION_OPS"] = Cases(r => (int)r.Op);
+        values["REDUCTION_LEVELS"] = Cases(r => r.Level);
+        return KernelSources.Fill("multi_tensor_phases.cu", values);
     }
 
     static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
