@@ -16,7 +16,8 @@ sealed record FusedPath(CodeWriter Host, ElementCode Element);
 /// kernel), and C# over <c>Vector&lt;float&gt;</c> lanes and over single floats, which <c>UpdateCpu</c> runs over
 /// a chunk and its tail.</item>
 /// </list>
-/// A host condition becomes a uniform branch on a slot. A local lives on the host until the rule gives it a
+/// A rule with reductions gets these targets once per phase (<see cref="PhasePlan"/>), all fed by the same walk and the
+/// same slots. A host condition becomes a uniform branch on a slot. A local lives on the host until the rule gives it a
 /// per-element value, then in a register of the element code.
 /// </summary>
 sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
@@ -66,7 +67,7 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
         var root = Path.Element;
         var locals = update.Locals.Where(l => _registers.Contains(ElementNames.Local(l.Name))).ToList();
         var phases = Enumerable.Range(0, _plan.Phases).Select(k => Targets[TargetsPerPhase * k].Phase).ToList();
-        CudaTarget.WriteKernel(w, Declaration, locals, phases.Select(k => root[TargetsPerPhase * (k.Number - 1)]).ToList(), _slots, _plan);
+        CudaTarget.WriteKernel(w, Declaration, locals, phases, phases.Select(k => root[TargetsPerPhase * (k.Number - 1)]).ToList(), _slots);
         w.Doc("<inheritdoc/>");
         w.Line($"protected override {RuntimeApi.CudaKernel}? FusedKernel => CudaKernel;");
         w.Line();
