@@ -1,4 +1,5 @@
 using System;
+using OptDsl.Runtime.Services.Checkpoints;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
@@ -78,7 +79,7 @@ sealed class ParameterCopies(string owner) : IDisposable
     public void Write(BinaryWriter writer)
     {
         writer.Write(_copies.Count);
-        foreach (var c in _copies) c.Save(writer);
+        foreach (var c in _copies) TensorRecord.Write(writer, c);
     }
 
     /// <summary>Reads copies written by <see cref="Write"/>, checked against <paramref name="parameters"/>; changes nothing.</summary>
@@ -92,7 +93,7 @@ sealed class ParameterCopies(string owner) : IDisposable
         {
             for (int i = 0; i < count; i++)
             {
-                var t = torch.Tensor.Load(reader);
+                var t = TensorRecord.Read(reader);
                 loaded.Add(t);
                 var p = parameters[i];
                 if (!t.shape.AsSpan().SequenceEqual(p.shape))

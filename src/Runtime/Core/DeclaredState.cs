@@ -1,4 +1,5 @@
 using System;
+using OptDsl.Runtime.Services.Checkpoints;
 using System.IO;
 using OptDsl.Runtime.Backends;
 using OptDsl.Runtime.Services;
@@ -151,7 +152,7 @@ public abstract partial class DeclaredState : OptimizerState, IDisposable
             writer.Write(Spec.States[i].Name);
             // 8-bit state is written at full precision: loading quantizes it again to the same codes.
             using var full = Tensors[i] is null ? FullPrecision(i) : null;
-            SaveConditionalStateTensor(writer, Tensors[i] ?? full);
+            TensorRecord.WriteOptional(writer, Tensors[i] ?? full);
         }
     }
 
@@ -178,7 +179,7 @@ public abstract partial class DeclaredState : OptimizerState, IDisposable
                 if (name != Spec.States[i].Name)
                     throw new InvalidDataException($"{Spec.Name}: the checkpoint's state {i} is '{name}', this optimizer declares '{Spec.States[i].Name}'.");
                 if (!reader.ReadBoolean()) continue;
-                var t = torch.Tensor.Load(reader);
+                var t = TensorRecord.Read(reader);
                 loaded[i] = t;
                 CheckMatchesParameter(Spec.States[i], t);
             }

@@ -1,4 +1,5 @@
 using System;
+using OptDsl.Runtime.Services.Checkpoints;
 using System.IO;
 using System.Linq;
 using OptDsl.Runtime.Services;
@@ -54,7 +55,7 @@ public sealed class KroneckerState : OptimizerState, IDisposable
         {
             writer.Write(_names[i]);
             writer.Write(Tensors[i] is not null);
-            Tensors[i]?.contiguous().Save(writer);
+            if (Tensors[i] is { } t) TensorRecord.Write(writer, t);
         }
     }
 
@@ -71,7 +72,7 @@ public sealed class KroneckerState : OptimizerState, IDisposable
             {
                 var name = reader.ReadString();
                 if (name != _names[i]) throw new InvalidDataException($"{_name}: the state's tensor {i} is '{name}', expected '{_names[i]}'.");
-                if (reader.ReadBoolean()) loaded[i] = torch.Tensor.Load(reader).to(_parameter.device).DetachFromDisposeScope();
+                if (reader.ReadBoolean()) loaded[i] = TensorRecord.Read(reader).to(_parameter.device).DetachFromDisposeScope();
             }
             Check(step, loaded);
         }

@@ -122,11 +122,11 @@ public sealed class CheckpointFileTests : IDisposable
         SavedAfterTwoSteps(out var path, out _);
         File.WriteAllBytes(path, File.ReadAllBytes(path).Take(200).ToArray());
         var (target, parameters) = Stepped();
-        AssertRefusedWithoutChange(target, parameters, path, "is corrupt or truncated: the SHA-256 checksum in its last 32 bytes does not match the 168 bytes before them (200 bytes in all)");
+        AssertRefusedWithoutChange(target, parameters, path, "is corrupt or truncated: the XxHash128 checksum in its last 16 bytes does not match the 184 bytes before them (200 bytes in all)");
     }
 
     [Theory]
-    [InlineData(40)]
+    [InlineData(27)]
     [InlineData(12)]
     [InlineData(5)]
     public void A_checkpoint_cut_short_of_its_envelope_is_refused_as_truncated_not_as_another_file(int keep)
@@ -135,8 +135,8 @@ public sealed class CheckpointFileTests : IDisposable
         File.WriteAllBytes(path, File.ReadAllBytes(path).Take(keep).ToArray());
         var (target, parameters) = Stepped();
         AssertRefusedWithoutChange(target, parameters, path,
-            $"is truncated: it has {keep} bytes and opens as an OptDsl checkpoint, but every checkpoint has at least 44 " +
-            "(a 12-byte header and a 32-byte SHA-256 checksum at the end)");
+            $"is truncated: it has {keep} bytes and opens as an OptDsl checkpoint, but every checkpoint of format 2 has at least 28 " +
+            "(a 12-byte header and a 16-byte XxHash128 checksum at the end)");
     }
 
     [Fact]
@@ -199,32 +199,63 @@ public sealed class CheckpointFileTests : IDisposable
     {
         SavedAfterTwoSteps(out var path, out _);
         var bytes = File.ReadAllBytes(path);
-        // Format 2 in the header, with a checksum that matches: only the version is wrong.
-        BitConverter.GetBytes(2).CopyTo(bytes, 8);
-        var content = bytes.AsSpan(0, bytes.Length - 32).ToArray();
-        System.Security.Cryptography.SHA256.HashData(content).CopyTo(bytes, bytes.Length - 32);
+        // Format 3 in the header, with a checksum that matches: only the version is wrong.
+        BitConverter.GetBytes(3).CopyTo(bytes, 8);
+        System.IO.Hashing.XxHash128.Hash(bytes.AsSpan(0, bytes.Length - 16)).CopyTo(bytes, bytes.Length - 16);
         File.WriteAllBytes(path, bytes);
         var (target, parameters) = Stepped();
-        AssertRefusedWithoutChange(target, parameters, path, "has checkpoint format 2; this OptDsl reads format 1");
+        AssertRefusedWithoutChange(target, parameters, path, "has checkpoint format 3; this OptDsl reads formats 1 to 2");
     }
 
-    /// <summary>
-    /// Saving streams now; the file must still be what the earlier writer made in memory — tag, format 1, body, SHA-256
-    /// of all before it — so that checkpoints written before load, and older versions read the new ones.
-    /// </summary>
-    [Fact]
-    public void A_streamed_checkpoint_is_byte_for_byte_what_the_earlier_in_memory_writer_made()
+    /// <summary>The content of a checkpoint of <paramref name="opt"/>: the tag, <paramref name="format"/>, the body.</summary>
+    static byte[] Content(AdamW opt, int format)
     {
-        var opt = SavedAfterTwoSteps(out var path, out _);
         using var buffer = new MemoryStream();
         using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true))
         {
             writer.Write("OPTDSLCK"u8);
-            writer.Write(1);
+            writer.Write(format);
             opt.WriteCheckpoint(writer);
         }
-        var content = buffer.ToArray();
-        Assert.Equal(content.Concat(System.Security.Cryptography.SHA256.HashData(content)), File.ReadAllBytes(path));
+        return buffer.ToArray();
+    }
+
+    /// <summary>
+    /// Saving streams; the file must still be what an in-memory writer makes — tag, format 2, body, then the XxHash128
+    /// (big-endian, as System.IO.Hashing gives it) of all before it.
+    /// </summary>
+    [Fact]
+    public void A_streamed_checkpoint_is_byte_for_byte_the_tag_the_format_the_body_and_its_XxHash128()
+    {
+        var opt = SavedAfterTwoSteps(out var path, out _);
+        var content = Content(opt, 2);
+        Assert.Equal(content.Concat(System.IO.Hashing.XxHash128.Hash(content)), File.ReadAllBytes(path));
+    }
+
+    /// <summary>
+    /// Checkpoints of format 1 (the body of format 2, closed by a SHA-256), written before XxHash128 replaced it, still
+    /// load, bit for bit; and a damaged one is refused by its SHA-256.
+    /// </summary>
+    [Fact]
+    public void A_checkpoint_of_format_1_with_its_SHA_256_still_loads_and_is_still_checked()
+    {
+        var opt = SavedAfterTwoSteps(out var path, out var saved);
+        var content = Content(opt, 1);
+        File.WriteAllBytes(path, content.Concat(System.Security.Cryptography.SHA256.HashData(content)).ToArray());
+        var (target, parameters) = Stepped();
+        target.LoadCheckpoint(path);
+        Assert.Equal(opt.StepCount, target.StepCount);
+        for (int i = 0; i < saved.Length; i++)
+        {
+            var (expected, actual) = (opt.StateOf(saved[i]), target.StateOf(parameters[i]));
+            Assert.True(TestData.Identical(expected.M, actual.M) && TestData.Identical(expected.V, actual.V), $"state of parameter {i}");
+        }
+
+        var bytes = File.ReadAllBytes(path);
+        bytes[bytes.Length / 2] ^= 0x01;
+        File.WriteAllBytes(path, bytes);
+        var (other, otherParameters) = Stepped();
+        AssertRefusedWithoutChange(other, otherParameters, path, "the SHA-256 checksum in its last 32 bytes does not match");
     }
 
     /// <summary>

@@ -3,7 +3,6 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.IO;
-using System.Security.Cryptography;
 using System.Text;
 using System.Threading;
 using Microsoft.Win32.SafeHandles;
@@ -11,15 +10,15 @@ using Microsoft.Win32.SafeHandles;
 namespace OptDsl.Runtime.Services.Checkpoints;
 
 /// <summary>
-/// The envelope of an optimizer checkpoint: a magic tag, a format version and a SHA-256 of everything before it;
+/// The envelope of an optimizer checkpoint: a magic tag, a format version and a checksum of everything before it;
 /// written to a temporary file and renamed over the target, so a crash never leaves half a checkpoint. Both ways
 /// stream: a checkpoint may be larger than memory holds twice (or than a .NET array holds at all).
 /// </summary>
 internal static class CheckpointFile
 {
     static readonly byte[] Magic = Encoding.ASCII.GetBytes("OPTDSLCK");
-    public const int Version = 1;
-    const int HashBytes = 32;
+    /// <summary>The format this OptDsl writes (<see cref="CheckpointChecksum"/> says which it reads).</summary>
+    public const int Version = CheckpointChecksum.Current;
 
     /// <summary>
     /// Writes <paramref name="body"/> into the envelope at <paramref name="path"/>, atomically: the content streams
@@ -167,8 +166,8 @@ internal static class CheckpointFile
     }
 
     /// <summary>
-    /// Reads and checks the envelope of <paramref name="path"/> — the tag, the checksum over everything before it in
-    /// one streaming pass, then the format version — and returns a reader positioned at the body, which reads the same
+    /// Reads and checks the envelope of <paramref name="path"/> — the tag, the format version, then the checksum over
+    /// everything before it in one streaming pass — and returns a reader positioned at the body, which reads the same
     /// open file a second time; or throws <see cref="InvalidDataException"/> saying what is wrong with the file.
     /// Memory stays at a few MiB whatever the size.
     /// </summary>
@@ -177,18 +176,17 @@ internal static class CheckpointFile
         var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
         try
         {
-            long length = RandomAccess.GetLength(file), content = length - HashBytes;
-            Span<byte> head = stackalloc byte[Magic.Length + 4];
+            long length = RandomAccess.GetLength(file);
+            Span<byte> head = stackalloc byte[HeadBytes];
             int headRead = RandomAccess.Read(file, head, 0);
-            CheckHead(path, length, head[..headRead]);
-            if (!ChecksumMatches(file, content))
+            int version = CheckHead(path, length, head[..headRead]);
+            int hashBytes = CheckpointChecksum.BytesOf(version);
+            long content = length - hashBytes;
+            if (!ChecksumMatches(file, content, version))
                 throw new InvalidDataException(
-                    $"{path} is corrupt or truncated: the SHA-256 checksum in its last {HashBytes} bytes does not match the " +
-                    $"{content} bytes before them ({length} bytes in all). A copy cut short or bytes changed since it was saved.");
-            int version = BinaryPrimitives.ReadInt32LittleEndian(head[Magic.Length..]);
-            if (version != Version)
-                throw new InvalidDataException($"{path} has checkpoint format {version}; this OptDsl reads format {Version}.");
-            return new BinaryReader(new CheckedContentStream(file, head.Length, content), Encoding.UTF8);
+                    $"{path} is corrupt or truncated: the {CheckpointChecksum.NameOf(version)} checksum in its last {hashBytes} bytes " +
+                    $"does not match the {content} bytes before them ({length} bytes in all). A copy cut short or bytes changed since it was saved.");
+            return new BinaryReader(new CheckedContentStream(file, HeadBytes, content), Encoding.UTF8);
         }
         catch
         {
@@ -197,43 +195,55 @@ internal static class CheckpointFile
         }
     }
 
-    /// <summary>The fewest bytes a checkpoint has: the tag, the format version and the checksum of an empty body.</summary>
-    static int SmallestLength => Magic.Length + 4 + HashBytes;
+    /// <summary>The tag and the format version.</summary>
+    static int HeadBytes => Magic.Length + 4;
 
     /// <summary>
-    /// Throws unless the file, of <paramref name="length"/> bytes opening with <paramref name="head"/> (its first bytes,
-    /// up to the tag and the version), can be a checkpoint: a file that opens with the tag, or with the start of it, but
-    /// is too short for the envelope is one cut short, and says so.
+    /// Returns the format version of the file, of <paramref name="length"/> bytes opening with <paramref name="head"/>
+    /// (its first bytes, up to the tag and the version), or throws unless it can be a checkpoint this OptDsl reads: a
+    /// file that opens with the tag, or with the start of it, but is too short for the envelope is one cut short, and
+    /// says so.
     /// </summary>
-    static void CheckHead(string path, long length, ReadOnlySpan<byte> head)
+    static int CheckHead(string path, long length, ReadOnlySpan<byte> head)
     {
         if (length == 0)
             throw new InvalidDataException($"{path} is empty (0 bytes), not an OptDsl optimizer checkpoint.");
         int tagBytes = Math.Min(head.Length, Magic.Length);
         if (!head[..tagBytes].SequenceEqual(Magic.AsSpan(0, tagBytes)))
             throw new InvalidDataException($"{path} is not an OptDsl optimizer checkpoint.");
-        if (length < SmallestLength)
+        if (head.Length < HeadBytes) throw Truncated(path, length, Version);
+        int version = BinaryPrimitives.ReadInt32LittleEndian(head[Magic.Length..]);
+        if (!CheckpointChecksum.Reads(version))
             throw new InvalidDataException(
-                $"{path} is truncated: it has {length} bytes and opens as an OptDsl checkpoint, but every checkpoint has at " +
-                $"least {SmallestLength} (a {Magic.Length + 4}-byte header and a {HashBytes}-byte SHA-256 checksum at the end).");
+                $"{path} has checkpoint format {version}; this OptDsl reads formats {CheckpointChecksum.Oldest} to {CheckpointChecksum.Current}.");
+        if (length < HeadBytes + CheckpointChecksum.BytesOf(version)) throw Truncated(path, length, version);
+        return version;
     }
 
-    /// <summary>Whether the SHA-256 of the first <paramref name="content"/> bytes of <paramref name="file"/> is the one stored after them.</summary>
-    static bool ChecksumMatches(SafeFileHandle file, long content)
+    static InvalidDataException Truncated(string path, long length, int version)
+    {
+        int hashBytes = CheckpointChecksum.BytesOf(version), smallest = HeadBytes + hashBytes;
+        return new InvalidDataException(
+            $"{path} is truncated: it has {length} bytes and opens as an OptDsl checkpoint, but every checkpoint of format " +
+            $"{version} has at least {smallest} (a {HeadBytes}-byte header and a {hashBytes}-byte {CheckpointChecksum.NameOf(version)} checksum at the end).");
+    }
+
+    /// <summary>Whether the checksum of format <paramref name="version"/> over the first <paramref name="content"/> bytes of <paramref name="file"/> is the one stored after them.</summary>
+    static bool ChecksumMatches(SafeFileHandle file, long content, int version)
     {
         var block = ArrayPool<byte>.Shared.Rent(4 << 20);
         try
         {
-            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            using var checksum = new CheckpointChecksum(version);
             for (long at = 0; at < content;)
             {
                 int n = RandomAccess.Read(file, block.AsSpan(0, (int)Math.Min(block.Length, content - at)), at);
                 if (n == 0) return false;
-                hash.AppendData(block, 0, n);
+                checksum.Append(block.AsSpan(0, n));
                 at += n;
             }
-            Span<byte> stored = stackalloc byte[HashBytes];
-            return RandomAccess.Read(file, stored, content) == HashBytes && hash.GetHashAndReset().AsSpan().SequenceEqual(stored);
+            Span<byte> stored = stackalloc byte[CheckpointChecksum.BytesOf(version)];
+            return RandomAccess.Read(file, stored, content) == stored.Length && checksum.Finish().AsSpan().SequenceEqual(stored);
         }
         finally
         {

@@ -68,7 +68,7 @@ public sealed class DataParallel : IDisposable
         foreach (var t in state)
         {
             writer.Write(t is not null);
-            t?.contiguous().Save(writer);
+            if (t is not null) TensorRecord.Write(writer, t);
         }
     });
 
@@ -96,7 +96,7 @@ public sealed class DataParallel : IDisposable
             for (int i = 0; i < count; i++)
             {
                 if (!reader.ReadBoolean()) continue;
-                var t = loaded[i] = torch.Tensor.Load(reader).to(_parameters[0].device).DetachFromDisposeScope();
+                var t = loaded[i] = TensorRecord.Read(reader).to(_parameters[0].device).DetachFromDisposeScope();
                 if (expected[i] is not { } shape || !t.shape.SequenceEqual(shape) || !t.isfinite().all().item<bool>())
                     throw new InvalidDataException($"{path}: state tensor {i} is [{string.Join(", ", t.shape)}]{(t.isfinite().all().item<bool>() ? "" : " and not finite")}; expected [{string.Join(", ", expected[i] ?? Array.Empty<long>())}].");
             }

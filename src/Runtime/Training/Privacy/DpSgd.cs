@@ -314,7 +314,7 @@ public sealed class DpSgd : ICheckpointed
     }, writer =>
     {
         writer.Write(_error?.Length ?? -1);
-        foreach (var t in _error ?? Array.Empty<Tensor>()) t.contiguous().Save(writer);
+        foreach (var t in _error ?? Array.Empty<Tensor>()) TensorRecord.Write(writer, t);
     });
 
     /// <summary>
@@ -340,7 +340,7 @@ public sealed class DpSgd : ICheckpointed
             {
                 for (int k = 0; k < count; k++)
                 {
-                    loaded[k] = torch.Tensor.Load(reader).to(ps[k].device).DetachFromDisposeScope();
+                    loaded[k] = TensorRecord.Read(reader).to(ps[k].device).DetachFromDisposeScope();
                     if (!loaded[k].shape.SequenceEqual(ps[k].shape) || loaded[k].dtype != DeclaredState.StateType(ps[k].dtype))
                         throw new InvalidDataException($"{path}: the error state of parameter {k} is {loaded[k].dtype} [{string.Join(", ", loaded[k].shape)}]; expected {DeclaredState.StateType(ps[k].dtype)} [{string.Join(", ", ps[k].shape)}].");
                     if (!loaded[k].isfinite().all().item<bool>()) throw new InvalidDataException($"{path}: the error state of parameter {k} is not finite.");
