@@ -91,10 +91,16 @@ static class CpuLoop
             w.Line($"float a_{accumulated.Index} = {identity};");
         }
 
+        // A phase before the last loads and declares only what it uses (PhaseNeeds).
+        var needs = phase.Needs;
+        var (readsP, readsG) = (needs.Uses(VarKind.Param, model.Update.ParamName), needs.Uses(VarKind.Grad, model.Update.GradName));
+        var loaded = Enumerable.Range(0, states.Count).Where(i => needs.Uses(VarKind.State, states[i].Name)).ToList();
+        registers = registers.Where(l => needs.Uses(VarKind.Local, l.Name)).ToList();
+
         w.Open("for (int i = 0; i < pVectors.Length; i++)");
-        w.Line("var p = pVectors[i];");
-        w.Line("var g = gVectors[i];");
-        for (int i = 0; i < states.Count; i++)
+        if (readsP) w.Line("var p = pVectors[i];");
+        if (readsG) w.Line("var g = gVectors[i];");
+        foreach (int i in loaded)
             w.Line($"var {ElementNames.State(states[i].Name)} = {Guard(states[i], i)}stVectors{i}[i]{(states[i].OnlyIf is null ? "" : " : default")};");
         foreach (var local in registers)
             w.Line($"{(local.Type == ValueKind.Boolean ? MaskVector : FloatVector)} {ElementNames.Local(local.Name)} = default;");
@@ -107,9 +113,9 @@ static class CpuLoop
         w.Close();
 
         w.Open($"for (int i = pVectors.Length * {FloatVector}.Count; i < pSpan.Length; i++)");
-        w.Line("var p = pSpan[i];");
-        w.Line("var g = gSpan[i];");
-        for (int i = 0; i < states.Count; i++)
+        if (readsP) w.Line("var p = pSpan[i];");
+        if (readsG) w.Line("var g = gSpan[i];");
+        foreach (int i in loaded)
             w.Line($"var {ElementNames.State(states[i].Name)} = {Guard(states[i], i)}stSpan{i}[i]{(states[i].OnlyIf is null ? "" : " : 0f")};");
         foreach (var local in registers)
             w.Line($"{(local.Type == ValueKind.Boolean ? "bool" : "float")} {ElementNames.Local(local.Name)} = {(local.Type == ValueKind.Boolean ? "false" : "0f")};");

@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using System.Linq;
+using OptDsl.Generators.Analysis;
 using OptDsl.Generators.Model;
 
 namespace OptDsl.Generators.Emitters.Fused;
@@ -41,10 +42,13 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
         : base(model, model.Update, new FusedPath(new CodeWriter(), new ElementCode(TargetsPerPhase * model.Phases.Phases)))
     {
         _plan = model.Phases;
+        // The CPU targets leave out of a phase what only later phases need (PhaseNeeds); nvrtc drops dead code and
+        // unused loads itself, so the CUDA text stays whole.
         Targets = Enumerable.Range(1, _plan.Phases).SelectMany(k =>
         {
-            var phase = new PhaseView(k, _plan);
-            return new ElementTarget[] { new CudaTarget(this, phase), new CpuScalarTarget(this, phase), new CpuVectorTarget(this, phase) };
+            var whole = new PhaseView(k, _plan, PhaseNeeds.All);
+            var trimmed = new PhaseView(k, _plan, PhaseNeeds.Of(model.Update, _plan, k));
+            return new ElementTarget[] { new CudaTarget(this, whole), new CpuScalarTarget(this, trimmed), new CpuVectorTarget(this, trimmed) };
         }).ToArray();
     }
 
@@ -68,6 +72,7 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
         var locals = update.Locals.Where(l => _registers.Contains(ElementNames.Local(l.Name))).ToList();
         var phases = Enumerable.Range(0, _plan.Phases).Select(k => Targets[TargetsPerPhase * k].Phase).ToList();
         CudaTarget.WriteKernel(w, Declaration, locals, phases, phases.Select(k => root[TargetsPerPhase * (k.Number - 1)]).ToList(), _slots);
+        var cpuPhases = Enumerable.Range(0, _plan.Phases).Select(k => Targets[TargetsPerPhase * k + 2].Phase).ToList();
         w.Doc("<inheritdoc/>");
         w.Line($"protected override {RuntimeApi.CudaKernel}? FusedKernel => CudaKernel;");
         w.Line();
@@ -79,7 +84,7 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
         w.Close();
         w.Line();
         if (_plan.HasReductions) CpuLoop.WritePhaseDispatch(w, _plan);
-        foreach (var phase in phases)
+        foreach (var phase in cpuPhases)
         {
             int first = TargetsPerPhase * (phase.Number - 1);
             CpuLoop.WriteUpdateCpu(w, Declaration, locals, root[first + 2], root[first + 1], _slots, phase);
@@ -113,7 +118,8 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
                 _registers.Add(name);
                 for (int t = 0; t < Targets.Length; t++) Targets[t].Accumulate(Path.Element[t], a.Value);
                 for (int t = 0; t < Targets.Length; t++)
-                    Targets[t].Assign(Path.Element[t], Path.Element.Mask(t), name, a.Value, a.Target.Type, " // " + a.Source);
+                    if (Targets[t].Phase.Needs.Runs(a))
+                        Targets[t].Assign(Path.Element[t], Path.Element.Mask(t), name, a.Value, a.Target.Type, " // " + a.Source);
                 Env[key] = new ElementValue(name);
                 return;
             }
@@ -149,8 +155,8 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
     protected override Value JoinHostArms((VarKind Kind, string Name) key, Value a, Value b, FusedPath then, FusedPath otherwise)
     {
         var register = ElementNames.Local(key.Name);
-        if (a is HostValue ta) AssignSlot(then.Element, register, Materialize(ta, then.Host));
-        if (b is HostValue tb) AssignSlot(otherwise.Element, register, Materialize(tb, otherwise.Host));
+        if (a is HostValue ta) AssignSlot(then.Element, key, register, Materialize(ta, then.Host));
+        if (b is HostValue tb) AssignSlot(otherwise.Element, key, register, Materialize(tb, otherwise.Host));
         return new ElementValue(register);
     }
 
@@ -158,7 +164,8 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
     {
         var slot = _hostConditions.Pop();
         if (!then.Host.IsEmpty || !otherwise.Host.IsEmpty) HostCode.If($"if ({condition})", then.Host, otherwise.Host);
-        for (int t = 0; t < Targets.Length; t++) Targets[t].HostIf(Path.Element[t], slot, i.Source, then.Element[t], otherwise.Element[t]);
+        for (int t = 0; t < Targets.Length; t++)
+            if (Targets[t].Phase.Needs.Runs(i)) Targets[t].HostIf(Path.Element[t], slot, i.Source, then.Element[t], otherwise.Element[t]);
     }
 
     // A per-element condition: a branch in CUDA and the scalar loop, masked lanes in the vector loop.
@@ -169,7 +176,10 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
     {
         var forks = new PerElementFork[Targets.Length];
         for (int t = 0; t < Targets.Length; t++) Targets[t].Accumulate(Path.Element[t], i.Condition);
-        for (int t = 0; t < Targets.Length; t++) forks[t] = Targets[t].ForkPerElement(Path.Element[t], i.Condition, i.Source, Path.Element.Mask(t));
+        for (int t = 0; t < Targets.Length; t++)
+            forks[t] = Targets[t].Phase.Needs.Runs(i)
+                ? Targets[t].ForkPerElement(Path.Element[t], i.Condition, i.Source, Path.Element.Mask(t))
+                : new PerElementFork("", Path.Element.Mask(t), Path.Element.Mask(t)); // left out: nothing inside is written
         _forks.Push(forks);
         var then = new FusedPath(Path.Host, new ElementCode(forks.Select(f => f.ThenMask).ToArray()));
         var otherwise = new FusedPath(Path.Host, new ElementCode(forks.Select(f => f.ElseMask).ToArray()));
@@ -179,24 +189,26 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
     protected override Value JoinPerElementArms((VarKind Kind, string Name) key, Value a, Value b, string condition, FusedPath then, FusedPath otherwise)
     {
         var register = ElementNames.Local(key.Name);
-        if (a is HostValue ta) AssignSlot(then.Element, register, Materialize(ta, HostCode));
-        if (b is HostValue tb) AssignSlot(otherwise.Element, register, Materialize(tb, HostCode));
+        if (a is HostValue ta) AssignSlot(then.Element, key, register, Materialize(ta, HostCode));
+        if (b is HostValue tb) AssignSlot(otherwise.Element, key, register, Materialize(tb, HostCode));
         return new ElementValue(register);
     }
 
     protected override void EndPerElementIf(If i, string condition, FusedPath then, FusedPath otherwise)
     {
         var forks = _forks.Pop();
-        for (int t = 0; t < Targets.Length; t++) Targets[t].EndPerElement(Path.Element[t], forks[t], then.Element[t], otherwise.Element[t]);
+        for (int t = 0; t < Targets.Length; t++)
+            if (Targets[t].Phase.Needs.Runs(i)) Targets[t].EndPerElement(Path.Element[t], forks[t], then.Element[t], otherwise.Element[t]);
     }
 
     // Slots: host values the element code reads.
 
-    /// <summary><paramref name="name"/> = the host value in <paramref name="slot"/>, in every target.</summary>
-    void AssignSlot(ElementCode code, string name, Slot slot)
+    /// <summary><paramref name="name"/> (the register of <paramref name="key"/>) = the host value in <paramref name="slot"/>, in every target whose phase uses it.</summary>
+    void AssignSlot(ElementCode code, (VarKind Kind, string Name) key, string name, Slot slot)
     {
         _registers.Add(name);
-        for (int t = 0; t < Targets.Length; t++) Targets[t].AssignSlot(code[t], code.Mask(t), name, slot);
+        for (int t = 0; t < Targets.Length; t++)
+            if (Targets[t].Phase.Needs.Uses(key.Kind, key.Name)) Targets[t].AssignSlot(code[t], code.Mask(t), name, slot);
     }
 
     /// <summary>A fresh slot holding a host value, written by <paramref name="host"/>.</summary>

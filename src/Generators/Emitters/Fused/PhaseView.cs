@@ -13,16 +13,20 @@ sealed class PhaseView
 {
     readonly Dictionary<Call, PlannedReduction> _byCall;
 
-    public PhaseView(int number, PhasePlan plan)
+    public PhaseView(int number, PhasePlan plan, PhaseNeeds needs)
     {
         Number = number;
         Plan = plan;
+        Needs = needs;
         _byCall = plan.Reductions.ToDictionary(r => r.Call, r => r, ByReference<Call>.Instance);
     }
 
     public int Number { get; }
 
     public PhasePlan Plan { get; }
+
+    /// <summary>What of the rule the phase computes (everything, unless the target leaves out what later phases do).</summary>
+    public PhaseNeeds Needs { get; }
 
     public bool IsLast => Number == Plan.Phases;
 
