@@ -56,6 +56,9 @@ public class DifferentialTests
             for (int i = 0; i < count || (i < 10 * count && required.Any(r => !covered.Contains(r))); i++)
                 rules.Add(generator.Next($"{(whole ? "WholeRule" : "Rule")}{i}", whole));
         }
+        // Rules the fused backends run in phases, as many as of each other kind, until each reduction was reached.
+        for (int i = 0; i < count || (i < 10 * count && RuleGenerator.PhasedFunctions.Any(f => !covered.Contains("phased " + f))); i++)
+            rules.Add(generator.Next($"PhasedRule{i}", wholeTensor: true, phased: true));
         return (rules, covered);
     }
 
@@ -80,7 +83,7 @@ public class DifferentialTests
         var only = Environment.GetEnvironmentVariable("OPTDSL_DIFFERENTIAL_ONLY")?.Split(',');
         foreach (var rule in rules.Where(r => only is null || only.Contains(r.ClassName)))
         {
-            var backends = rule.WholeTensor ? new[] { UpdateBackend.Portable } : new[] { UpdateBackend.Fused, UpdateBackend.Portable };
+            var backends = rule.WholeTensor && !rule.Phased ? new[] { UpdateBackend.Portable } : new[] { UpdateBackend.Fused, UpdateBackend.Portable };
             foreach (var backend in backends)
             {
                 string? failure;
@@ -103,12 +106,31 @@ public class DifferentialTests
         if (failures.Count > 0)
         {
             var first = rules.First(r => failures[0].StartsWith(r.ClassName + " ", StringComparison.Ordinal));
+            if (Environment.GetEnvironmentVariable("OPTDSL_DIFFERENTIAL_SHRINK") is { Length: > 0 })
+            {
+                var backend = failures[0].Contains(" on the Fused path", StringComparison.Ordinal) ? UpdateBackend.Fused : UpdateBackend.Portable;
+                first = Shrinker.Shrink(first, candidate => Fails(candidate, backend));
+            }
             Assert.Fail($"{failures.Count} runs disagree with the interpreter (OPTDSL_DIFFERENTIAL_SEED={Seed}, OPTDSL_DIFFERENTIAL_RULES={RuleCount}):\n"
                         + string.Join("\n", failures.Take(12)) + $"\n\nThe first:\n{first.Source}");
         }
         // Fragile elements are left out; most must be checked, or the test would see little.
         Assert.True(compared >= 0.8 * total, $"only {compared} of {total} element values could be compared; the fewest in "
             + string.Join(", ", coverage.OrderBy(c => c.Fraction).Take(8).Select(c => $"{c.Rule} {c.Fraction:P0}")));
+    }
+
+    /// <summary>Whether <paramref name="rule"/>, compiled alone, disagrees with the interpreter on <paramref name="backend"/> (false when it does not compile).</summary>
+    static bool Fails(RandomRule rule, UpdateBackend backend)
+    {
+        try
+        {
+            var factory = Compile(new List<RandomRule> { rule }).GetType("Differential.Factory")!;
+            return Run(rule, factory, backend).Failure is not null;
+        }
+        catch (Exception e) when (e is Xunit.Sdk.XunitException or TargetInvocationException)
+        {
+            return false;
+        }
     }
 
     static Assembly Compile(List<RandomRule> rules)
@@ -168,7 +190,7 @@ public class DifferentialTests
     /// <summary>Runs one rule on one path and compares every step; returns the first disagreement, if any.</summary>
     static (string? Failure, long Compared, long Total) Run(RandomRule rule, Type factory, UpdateBackend backend)
     {
-        var specs = rule.WholeTensor ? WholeTensorTensors : ElementwiseTensors();
+        var specs = rule.WholeTensor && !rule.Phased ? WholeTensorTensors : ElementwiseTensors();
         var random = new Random(rule.ClassName.Aggregate(Seed, (h, c) => unchecked(h * 31 + c)));
         float[] Values(int count) => Enumerable.Range(0, count).Select(_ => (float)Normal(random)).ToArray();
 
@@ -181,7 +203,7 @@ public class DifferentialTests
         })!;
         optimizer.Backend = backend;
         var interpreter = new RuleInterpreter(rule, specs, initial.SelectMany(v => v.Select(x => (double)x)).ToArray());
-        var states = RuleGenerator.States(rule.WholeTensor);
+        var states = rule.States;
         long compared = 0, total = 0;
 
         for (int step = 1; step <= Steps; step++)

@@ -6,7 +6,17 @@ using System.Text;
 namespace OptDsl.Generators.Tests.Differential;
 
 /// <summary>A random, well-formed declaration: its class name, its rule in the test's syntax, and its C# source.</summary>
-public sealed record RandomRule(string ClassName, bool WholeTensor, Statement[] Body, string Source);
+public sealed record RandomRule(string ClassName, bool WholeTensor, Statement[] Body, string Source)
+{
+    /// <summary>
+    /// A rule whose whole-tensor work is only per-tensor reductions the fused backends split into phases (no row or
+    /// column state, no scalar state from a reduction): it runs fused as well as portable.
+    /// </summary>
+    public bool Phased { get; init; }
+
+    /// <summary>The state the rule declares (row and column state only in whole-tensor rules that are not phased).</summary>
+    public string[] States => RuleGenerator.States(WholeTensor && !Phased);
+}
 
 /// <summary>
 /// Writes random update rules that the generator must accept, built to reach every construct the emitters have:
@@ -85,6 +95,7 @@ public sealed class RuleGenerator
     readonly Random _rng;
     readonly HashSet<string> _covered;
     bool _whole;
+    bool _phased;
 
     sealed class Symbol(string name, Ty type, bool varying, bool assignable)
     {
@@ -116,9 +127,10 @@ public sealed class RuleGenerator
 
     public const double ScalarStateInitial = 0.5;
 
-    public RandomRule Next(string className, bool wholeTensor)
+    public RandomRule Next(string className, bool wholeTensor, bool phased = false)
     {
-        _whole = wholeTensor;
+        _whole = wholeTensor && !phased;
+        _phased = phased;
         _scopes.Clear();
         _scopes.Add(new List<Symbol>
         {
@@ -127,14 +139,15 @@ public sealed class RuleGenerator
             new("flag", Ty.Bool, false, false), new("s", Ty.Real, false, false),
             new("m", Ty.Real, true, true), new("u", Ty.Real, true, true), new("z", Ty.Real, true, true), new("w", Ty.Real, true, true),
         });
-        if (wholeTensor) _scopes[0].AddRange(new[] { new Symbol("r", Ty.Real, true, false), new Symbol("c", Ty.Real, true, false) });
+        if (_whole) _scopes[0].AddRange(new[] { new Symbol("r", Ty.Real, true, false), new Symbol("c", Ty.Real, true, false) });
         (_perElementDepth, _nesting, _locals) = (0, 0, 0);
 
         var body = new List<Statement>();
         if (Chance(0.7)) body.Add(NewLocal(Ty.Real, Real(2, false)));
         if (Chance(0.6)) body.Add(ScalarStateUpdate());
         if (Chance(0.3)) { body.Add(Update("g")); Cover("gradient reassigned"); }
-        if (wholeTensor) body.AddRange(WholeTensorStatements());
+        if (_whole) body.AddRange(WholeTensorStatements());
+        if (phased) body.AddRange(PhasedReductions());
         body.Add(NewLocal(Ty.Real, Real(2, true)));
         if (Chance(0.5)) body.Add(NewLocal(Ty.Real, Real(2, true)));
         if (Chance(0.4)) { body.Add(NewLocal(Ty.Bool, Bool(2, true))); Cover("bool local"); }
@@ -152,11 +165,11 @@ public sealed class RuleGenerator
         foreach (var target in new[] { "m", "u", "z", "w", "p" }.OrderBy(_ => _rng.Next())) body.Add(Update(target));
         if (Chance(0.3)) body.Add(Update("p"));
 
-        var source = Declaration(className, wholeTensor, body);
-        return new RandomRule(className, wholeTensor, body.ToArray(), source);
+        var source = Declaration(className, _whole, body);
+        return new RandomRule(className, wholeTensor, body.ToArray(), source) { Phased = phased };
     }
 
-    static string Declaration(string className, bool wholeTensor, List<Statement> body)
+    public static string Declaration(string className, bool wholeTensor, List<Statement> body)
     {
         var w = new StringBuilder();
         w.Append("using System;\nusing OptDsl;\n\nnamespace Differential;\n\n");
@@ -619,6 +632,21 @@ public sealed class RuleGenerator
             Cover("scalar state from a reduction");
             var f = PickUncovered(functions.Where(x => x.StartsWith("Reduce.")).ToArray(), x => "call " + x);
             yield return new Set("s", "=", new Fn("Tanh", "MathF.Tanh", new Node[] { new Bin("*", new Var("lr", Ty.Real), WholeTensorCall(f), Ty.Real) }));
+        }
+    }
+
+    /// <summary>The reductions the fused backends run in phases, each a local; a later one may read an earlier one's local (one more phase).</summary>
+    public static readonly string[] PhasedFunctions =
+        { "Reduce.Sum", "Reduce.Mean", "Reduce.Max", "Reduce.Min", "Reduce.MaxAbs", "Reduce.Norm", "Reduce.Rms" };
+
+    IEnumerable<Statement> PhasedReductions()
+    {
+        int count = 1 + _rng.Next(3);
+        for (int i = 0; i < count; i++)
+        {
+            var f = PickUncovered(PhasedFunctions, x => "phased " + x);
+            Cover("phased " + f);
+            yield return NewLocal(Ty.Real, WholeTensorCall(f));
         }
     }
 

@@ -87,7 +87,7 @@ public sealed class RuleInterpreter
         var g = new Val((double[])gradient.Clone(), new double[_count]);
         if (_step == 1)
         {
-            foreach (var s in RuleGenerator.States(_rule.WholeTensor)) _persistent[s] = Uniform(0);
+            foreach (var s in _rule.States) _persistent[s] = Uniform(0);
             _persistent["u"] = new Val((double[])gradient.Clone(), new double[_count]);
             _persistent["z"] = new Val((double[])_persistent["p"].V.Clone(), (double[])_persistent["p"].E.Clone());
             _persistent["w"] = Hyper("b");

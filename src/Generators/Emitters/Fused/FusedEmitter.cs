@@ -102,7 +102,8 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
             case VarKind.ScalarState:
                 HostCode.Line($"{StateVariable}.{Names.Pascal(target.Name)} = {Host(a.Value)};");
                 // Slots read before this hold the old value.
-                foreach (var stale in _slotMemo.Keys.Where(ReadsScalarState).ToList()) _slotMemo.Remove(stale);
+                ForgetScalarStateSlots(_slotMemo);
+                _scalarStateWrites++;
                 return;
             case VarKind.Local when !a.Value.Varying && PerElementDepth == 0:
             {
@@ -143,12 +144,22 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
 
     protected override FusedPath ForkHost(FusedPath outer) => new(new CodeWriter(), new ElementCode(outer.Element.Masks.ToArray()));
 
-    protected override object? SavePathCaches() => new Dictionary<string, Slot>(_slotMemo);
+    /// <summary>How many assignments to scalar state the walk has written so far.</summary>
+    int _scalarStateWrites;
+
+    protected override object? SavePathCaches() => (new Dictionary<string, Slot>(_slotMemo), _scalarStateWrites);
 
     protected override void RestorePathCaches(object? saved, bool copy)
     {
-        var memo = (Dictionary<string, Slot>)saved!;
+        var (memo, writes) = ((Dictionary<string, Slot>, int))saved!;
         _slotMemo = copy ? new Dictionary<string, Slot>(memo) : memo;
+        // After a host if, the slots from before it that read scalar state are stale if either arm assigned it.
+        if (!copy && writes != _scalarStateWrites) ForgetScalarStateSlots(_slotMemo);
+    }
+
+    void ForgetScalarStateSlots(Dictionary<string, Slot> memo)
+    {
+        foreach (var stale in memo.Keys.Where(ReadsScalarState).ToList()) memo.Remove(stale);
     }
 
     /// <summary>One arm left a host value, the other a register: the register holds it on both paths.</summary>
