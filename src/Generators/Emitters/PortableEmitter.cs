@@ -307,14 +307,22 @@ sealed class PortableEmitter : RuleWalker<CodeWriter>
         Path.Line($"{TensorType} {name};");
         then.Line($"{name} = {AsTensor(a)};");
         otherwise.Line($"{name} = {AsTensor(b)};");
-        // The new variable may hold a state or parameter tensor itself (on one arm or both): ProtectAliases must know
-        // to copy it before that tensor is next updated in place.
-        var aliased = new[] { a, b }.OfType<ElementValue>().SelectMany(t => _aliases.TryGetValue(t.Name, out var of) ? of : new[] { t.Name }).ToArray();
-        if (aliased.Length > 0) _aliases[name] = aliased;
+        RecordAliases(name, a, b);
         return new ElementValue(name);
     }
 
-    /// <summary>Join variables of host branches and the tensors they may hold.</summary>
+    /// <summary>
+    /// <paramref name="name"/> may hold the tensor of <paramref name="a"/> or of <paramref name="b"/> itself (a state or
+    /// parameter tensor, on one side or both): <see cref="ProtectAliases"/> must know to copy it before that tensor is
+    /// next updated in place.
+    /// </summary>
+    void RecordAliases(string name, Value a, Value b)
+    {
+        var aliased = new[] { a, b }.OfType<ElementValue>().SelectMany(t => _aliases.TryGetValue(t.Name, out var of) ? of : new[] { t.Name }).ToArray();
+        if (aliased.Length > 0) _aliases[name] = aliased;
+    }
+
+    /// <summary>Variables that may hold another's tensor (joins of host branches, host selections) and the tensors they may hold.</summary>
     readonly Dictionary<string, string[]> _aliases = new();
 
     protected override void EndHostIf(If i, string condition, CodeWriter then, CodeWriter otherwise) =>
@@ -345,7 +353,12 @@ sealed class PortableEmitter : RuleWalker<CodeWriter>
                 return Temp($"{TensorMath}.Select({condition}, {Code(a)}, {second})", hint);
             }
             case Select s:
-                return Temp($"{Host(s.Condition)} ? {AsTensor(Evaluate(s.WhenTrue))} : {AsTensor(Evaluate(s.WhenFalse))}", hint);
+            {
+                var (whenTrue, whenFalse) = (Evaluate(s.WhenTrue), Evaluate(s.WhenFalse));
+                var selected = Temp($"{Host(s.Condition)} ? {AsTensor(whenTrue)} : {AsTensor(whenFalse)}", hint);
+                RecordAliases(selected.Name, whenTrue, whenFalse);
+                return selected;
+            }
             case Convert c:
                 return Evaluate(c.Operand, hint);
             default:
