@@ -110,6 +110,7 @@ public class DifferentialTests
             {
                 var backend = failures[0].Contains(" on the Fused path", StringComparison.Ordinal) ? UpdateBackend.Fused : UpdateBackend.Portable;
                 first = Shrinker.Shrink(first, candidate => Fails(candidate, backend));
+                Compile(new List<RandomRule> { first }); // into OPTDSL_DIFFERENTIAL_DUMP, where set: the shrunk rule's code
             }
             Assert.Fail($"{failures.Count} runs disagree with the interpreter (OPTDSL_DIFFERENTIAL_SEED={Seed}, OPTDSL_DIFFERENTIAL_RULES={RuleCount}):\n"
                         + string.Join("\n", failures.Take(12)) + $"\n\nThe first:\n{first.Source}");
