@@ -354,8 +354,9 @@ sealed class PortableEmitter : RuleWalker<CodeWriter>
             }
             case Select s:
             {
+                var condition = Host(s.Condition);
                 var (whenTrue, whenFalse) = (Evaluate(s.WhenTrue), Evaluate(s.WhenFalse));
-                var selected = Temp($"{Host(s.Condition)} ? {AsTensor(whenTrue)} : {AsTensor(whenFalse)}", hint);
+                var selected = Temp($"{condition} ? {AsTensor(whenTrue)} : {AsTensor(whenFalse)}", hint);
                 RecordAliases(selected.Name, whenTrue, whenFalse);
                 return selected;
             }
