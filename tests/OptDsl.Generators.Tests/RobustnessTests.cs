@@ -36,6 +36,20 @@ public class RobustnessTests
     }
 
     [Theory]
+    [InlineData("[Hyper] float lr = 1f; [State] float lr;")]
+    [InlineData("[Hyper] float lr = 1f; void Helper(Missing m) { }")]
+    [InlineData("[Hyper] float lr = 1f; [System.ComponentModel.TypeConverter(typeof(Missing))] float unused;")]
+    [InlineData("[Hyper] float lr = 1f; Missing Helper() => default;")]
+    public void Members_CSharp_rejects_leave_the_class_to_the_compiler(string members)
+    {
+        // The parser asks the compiler about the members only where its own look finds room for such an error.
+        var run = GeneratorHarness.Generate("using System;\nusing OptDsl;\n[Optimizer] public partial class A { " + members + " [Update] void Update(ref float p, float g) { p -= lr * g; } }");
+        Assert.Empty(run.GeneratorDiagnostics);
+        Assert.DoesNotContain(run.Result.GeneratedSources, s => s.HintName == "A.g.cs");
+        Assert.Contains(run.Output.GetDiagnostics(), d => d.Id is "CS0102" or "CS0246");
+    }
+
+    [Theory]
     [InlineData("float u; if (g > 0) u = g; p -= lr * u;")]
     [InlineData("float u = lr * (MathF.Sign(u) + p); p -= u;")]
     public void A_local_read_before_it_is_assigned_gets_only_the_compiler_error(string body)

@@ -40,7 +40,8 @@ public static class DeclarationParser
         if (syntax.Identifier.IsMissing || syntax.Ancestors().OfType<BaseNamespaceDeclarationSyntax>().Any(n => n.Name.ContainsDiagnostics))
             return new ParseResult(null, diagnostics.ToEquatableArray());
         // Likewise members the compiler already rejects as such (two of one name, an unknown type): its error says it.
-        if (context.SemanticModel.GetDeclarationDiagnostics(syntax.Span, cancellationToken).Any(d => d.Id is "CS0102" or "CS0111" or "CS0246"))
+        if (DeclarationErrors.Possible(type, syntax)
+            && context.SemanticModel.GetDeclarationDiagnostics(syntax.Span, cancellationToken).Any(d => d.Id is "CS0102" or "CS0111" or "CS0246"))
             return new ParseResult(null, diagnostics.ToEquatableArray());
         // [Optimizer] on several parts of one class (C# reports the duplicate attribute): the first part speaks for it.
         // A class of one part is that part (binding every attribute of it to find out took 3% of the generator's time).
