@@ -16,6 +16,8 @@ public class RobustnessTests
     [InlineData("[Optimizer] public partial class A { [Update] void Update(ref float p, float g) { Update(ref p, g); } }")]
     [InlineData("[Optimizer] public partial class A : IMissing { [Hyper] float lr = 1f; [Update] void Update(ref float p, float g) { p -= lr * g; } }")]
     [InlineData("[Optimizer] partial class")]
+    // Two parts that declare the same state: the body reads members C# cannot tell apart.
+    [InlineData("[Optimizer] public partial class A { [State] float m; [Update] void Update(ref float p, float g) { m = g; p -= m; } }\n[Optimizer] public partial class A { [State] float m; }")]
     public void Half_typed_declarations_never_crash_the_generator(string body)
     {
         var run = GeneratorHarness.Generate("using System;\nusing OptDsl;\n" + body);
@@ -31,5 +33,30 @@ public class RobustnessTests
         var run = GeneratorHarness.Generate("using System;\nusing OptDsl;\n[Optimizer] public partial class A { [Hyper] float lr = 1f; [Update] void Update(ref float p, float g) { p -= lr * undefinedThing; } }");
         Assert.Empty(run.GeneratorDiagnostics);
         Assert.Contains(run.Output.GetDiagnostics(), d => d.Id == "CS0103");
+    }
+
+    [Theory]
+    [InlineData("[Hyper] float lr = 1f; [State] float lr;")]
+    [InlineData("[Hyper] float lr = 1f; void Helper(Missing m) { }")]
+    [InlineData("[Hyper] float lr = 1f; [System.ComponentModel.TypeConverter(typeof(Missing))] float unused;")]
+    [InlineData("[Hyper] float lr = 1f; Missing Helper() => default;")]
+    public void Members_CSharp_rejects_leave_the_class_to_the_compiler(string members)
+    {
+        // The parser asks the compiler about the members only where its own look finds room for such an error.
+        var run = GeneratorHarness.Generate("using System;\nusing OptDsl;\n[Optimizer] public partial class A { " + members + " [Update] void Update(ref float p, float g) { p -= lr * g; } }");
+        Assert.Empty(run.GeneratorDiagnostics);
+        Assert.DoesNotContain(run.Result.GeneratedSources, s => s.HintName == "A.g.cs");
+        Assert.Contains(run.Output.GetDiagnostics(), d => d.Id is "CS0102" or "CS0246");
+    }
+
+    [Theory]
+    [InlineData("float u; if (g > 0) u = g; p -= lr * u;")]
+    [InlineData("float u = lr * (MathF.Sign(u) + p); p -= u;")]
+    public void A_local_read_before_it_is_assigned_gets_only_the_compiler_error(string body)
+    {
+        // Nothing in the operation tree marks this error; the parser's own check sends the body to the compiler.
+        var run = GeneratorHarness.Generate("using System;\nusing OptDsl;\n[Optimizer] public partial class A { [Hyper] float lr = 1f; [Update] void Update(ref float p, float g) { " + body + " } }");
+        Assert.Empty(run.GeneratorDiagnostics);
+        Assert.Equal("CS0165", Assert.Single(run.Output.GetDiagnostics(), d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error).Id);
     }
 }
