@@ -10,6 +10,8 @@ namespace OptDsl.Runtime.Backends.Cuda;
 /// The CUDA C of the fused backend, kept as files in <c>Kernels/</c> and embedded in the assembly. A kernel file is a
 /// template: each <c>#include "file"</c> of another kernel file is replaced by that file (so NVRTC compiles one
 /// self-contained source, and the kernel cache keys on all of it), then each placeholder <c>@NAME@</c> by its value.
+/// For trying a kernel change without rebuilding, <c>OPTDSL_KERNEL_SOURCES</c> names a folder whose files replace the
+/// embedded ones of the same name (the others stay embedded).
 /// </summary>
 internal static class KernelSources
 {
@@ -42,11 +44,23 @@ internal static class KernelSources
     /// <summary>The file's text with <c>\n</c> line ends and without its final line end.</summary>
     static string Read(string file) => Files.GetOrAdd(file, name =>
     {
+        var text = Override(name) ?? Embedded(name);
+        text = text.Replace("\r\n", "\n");
+        return text.EndsWith('\n') ? text[..^1] : text;
+    });
+
+    static string Embedded(string name)
+    {
         var resource = $"{typeof(KernelSources).Namespace}.Kernels.{name}";
         using var stream = typeof(KernelSources).Assembly.GetManifestResourceStream(resource)
             ?? throw new InvalidOperationException($"The runtime assembly holds no kernel file {resource}.");
         using var reader = new StreamReader(stream);
-        var text = reader.ReadToEnd().Replace("\r\n", "\n");
-        return text.EndsWith('\n') ? text[..^1] : text;
-    });
+        return reader.ReadToEnd();
+    }
+
+    /// <summary>The file of that name in the folder <c>OPTDSL_KERNEL_SOURCES</c> names, where set and present.</summary>
+    static string? Override(string name) =>
+        Environment.GetEnvironmentVariable("OPTDSL_KERNEL_SOURCES") is { Length: > 0 } folder && File.Exists(Path.Combine(folder, name))
+            ? File.ReadAllText(Path.Combine(folder, name))
+            : null;
 }
