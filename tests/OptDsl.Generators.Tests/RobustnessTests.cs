@@ -59,4 +59,23 @@ public class RobustnessTests
         Assert.Empty(run.GeneratorDiagnostics);
         Assert.Equal("CS0165", Assert.Single(run.Output.GetDiagnostics(), d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error).Id);
     }
+
+    /// <summary>
+    /// C# counts a local assigned on the only arm a constant condition can take; the generator once failed on such a
+    /// rule (OPT0025). The rule must generate code that compiles and means the arm taken.
+    /// </summary>
+    [Theory]
+    [InlineData("float x; if (true) x = 1f; p -= lr * x * g;", "p -= lr * x * g;")]
+    [InlineData("float x; if (1 > 0) x = 1f; else { } p -= lr * x * g;", "p -= lr * x * g;")]
+    [InlineData("float x; if (false) { x = 3f; } else x = 2f; p -= lr * x * g;", "x = 2f;")]
+    public void A_constant_condition_is_its_taken_arm(string body, string kept)
+    {
+        var run = GeneratorHarness.Generate("using System;\nusing OptDsl;\n[Optimizer] public partial class A { [Hyper] float lr = 1f; [Update] void Update(ref float p, float g) { " + body + " } }");
+        Assert.Empty(run.GeneratorDiagnostics);
+        Assert.Empty(run.Output.GetDiagnostics().Where(d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error));
+        // The code, without the documentation that quotes the rule as written.
+        var code = string.Join("\n", run.Output.SyntaxTrees.Where(t => t.FilePath.EndsWith(".g.cs")).SelectMany(t => t.ToString().Split('\n')).Where(l => !l.TrimStart().StartsWith("///")));
+        Assert.Contains("// " + kept, code);
+        Assert.DoesNotContain("x = 3f", code);
+    }
 }

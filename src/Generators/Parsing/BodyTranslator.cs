@@ -90,6 +90,11 @@ sealed class BodyTranslator
             case IExpressionStatementOperation { Operation: var e }:
                 if (AssignmentStatement(e, Source(op)) is { } assign) into.Add(assign);
                 return;
+            case IConditionalOperation { Condition.ConstantValue: { HasValue: true, Value: bool taken } } constant:
+                // C# counts a local assigned on the only arm a constant condition can take (if (true) x = 1;), so the
+                // rule is that arm alone.
+                if ((taken ? constant.WhenTrue : constant.WhenFalse) is { } arm) Statement(arm, into);
+                return;
             case IConditionalOperation conditional:
                 if (IfStatement(conditional) is { } stmt) into.Add(stmt);
                 return;
