@@ -19,23 +19,10 @@ public static class Catalog
         Directory.GetFiles(Path.Combine(Path.GetDirectoryName(caller)!, "..", "..", "src", "Optimizers"), "*.cs")
             .OrderBy(f => f, StringComparer.Ordinal).ToArray();
 
-    static readonly Lazy<ImmutableArray<MetadataReference>> References = new(() =>
-    {
-        var platform = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
-            .Where(p => Path.GetFileName(p) is var f && (f.StartsWith("System.") || f is "netstandard.dll" or "mscorlib.dll"));
-        var ours = new[]
-        {
-            typeof(OptDsl.OptimizerAttribute).Assembly.Location,
-            typeof(OptDsl.Runtime.Core.DeclaredOptimizer).Assembly.Location,
-            typeof(TorchSharp.torch).Assembly.Location,
-        };
-        return platform.Concat(ours).Select(p => (MetadataReference)MetadataReference.CreateFromFile(p)).ToImmutableArray();
-    });
-
     public static CSharpCompilation Compilation(params SyntaxTree[] extra) =>
         CSharpCompilation.Create("OptDsl.Optimizers",
             Files().Select(f => CSharpSyntaxTree.ParseText(File.ReadAllText(f), ParseOptions, path: f)).Concat(extra),
-            References.Value,
+            OptDsl.Generators.Tests.CompilationReferences.All,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
 
     public static GeneratorDriver Driver(bool trackSteps = false) =>

@@ -16,23 +16,10 @@ public static class GeneratorHarness
     public static readonly CSharpParseOptions ParseOptions =
         new CSharpParseOptions(LanguageVersion.Latest, DocumentationMode.Diagnose);
 
-    static readonly Lazy<ImmutableArray<MetadataReference>> References = new(() =>
-    {
-        var platform = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!).Split(Path.PathSeparator)
-            .Where(p => Path.GetFileName(p) is var f && (f.StartsWith("System.") || f is "netstandard.dll" or "mscorlib.dll"));
-        var ours = new[]
-        {
-            typeof(OptDsl.OptimizerAttribute).Assembly.Location,
-            typeof(OptDsl.Runtime.Core.DeclaredOptimizer).Assembly.Location,
-            typeof(TorchSharp.torch).Assembly.Location,
-        };
-        return platform.Concat(ours).Select(p => (MetadataReference)MetadataReference.CreateFromFile(p)).ToImmutableArray();
-    });
-
     public static CSharpCompilation Compilation(params string[] sources) =>
         CSharpCompilation.Create("UserProject",
             sources.Select((s, i) => CSharpSyntaxTree.ParseText(s, ParseOptions, path: $"Declaration{i}.cs")),
-            References.Value,
+            CompilationReferences.All,
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
 
     public static GeneratorDriver Driver() =>
