@@ -86,6 +86,34 @@ static class Throughput
     }
 
     /// <summary>
+    /// Saves alone, round after round, each followed by a bare write and flush of the same state's bytes to another
+    /// file: nothing else (no load, no fresh memory) runs between them, as in a training loop that saves now and then.
+    /// </summary>
+    public static void SavesAlone(long elements, string folder, int rounds)
+    {
+        Directory.CreateDirectory(folder);
+        var (path, bare) = (Path.Combine(folder, "saves.ckpt"), Path.Combine(folder, "saves.bare"));
+        var parameter = new Parameter(torch.empty(elements));
+        using var source = new OptDsl.Optimizers.AdamW(new[] { parameter });
+        var state = source.StateOf(parameter);
+        state.AllocateMissing(source.OptionsOf(0));
+        state.M.uniform_(-1, 1, new torch.Generator(1));
+        state.V.uniform_(0, 1, new torch.Generator(2));
+        var ratios = new List<double>();
+        for (int round = 1; round <= rounds; round++)
+        {
+            double save = Seconds(() => source.SaveCheckpoint(path));
+            double write = Seconds(() => WriteAndFlush(bare, state.M, state.V));
+            long bytes = new FileInfo(path).Length;
+            ratios.Add(write / save);
+            Console.WriteLine($"round {round}: save {bytes / save / 1e6:F0} MB/s, write+flush {bytes / write / 1e6:F0} MB/s, save / write+flush {write / save:F2}x");
+        }
+        File.Delete(path);
+        File.Delete(bare);
+        Console.WriteLine($"median save / write+flush: {ratios.Order().ElementAt(ratios.Count / 2):F2}x over {rounds} rounds");
+    }
+
+    /// <summary>
     /// The least any save of this state does: the tensors' bytes written from their memory into a new file, which is
     /// then flushed to disk — no header, no checksum, no rename.
     /// </summary>
