@@ -215,7 +215,8 @@ internal static class CheckpointFile
         int version = BinaryPrimitives.ReadInt32LittleEndian(head[Magic.Length..]);
         if (!CheckpointChecksum.Reads(version))
             throw new InvalidDataException(
-                $"{path} has checkpoint format {version}; this OptDsl reads formats {CheckpointChecksum.Oldest} to {CheckpointChecksum.Current}.");
+                $"{path} has checkpoint format {version}; this OptDsl reads formats {CheckpointChecksum.Oldest} to {CheckpointChecksum.Current} " +
+                "(a newer OptDsl wrote it, or its header is damaged).");
         if (length < HeadBytes + CheckpointChecksum.BytesOf(version)) throw Truncated(path, length, version);
         return version;
     }
