@@ -56,7 +56,10 @@ static class CpuLoop
         else
         {
             var names = string.Join(", ", phase.Accumulated.Select(r => $"a[{r.Index}] ({r.Call.Function.Display()})"));
-            w.Doc($"<summary>Phase {phase.Number} over one chunk: accumulates {names}; stores nothing.</summary>");
+            var read = new[] { (VarKind.Param, model.Update.ParamName), (VarKind.Grad, model.Update.GradName) }
+                .Concat(states.Select(st => (VarKind.State, st.Name)))
+                .Where(v => phase.Needs.Uses(v.Item1, v.Item2)).Select(v => v.Item2);
+            w.Doc($"<summary>Phase {phase.Number} over one chunk: accumulates {names} from {string.Join(", ", read)}; stores nothing (a later phase recomputes what it needs from memory).</summary>");
             w.Open($"void CpuPhase{phase.Number}({RuntimeApi.CpuChunk} chunk, {Spans}, global::System.ReadOnlySpan<float> r, global::System.Span<float> a)");
         }
         w.Line("var pSpan = chunk.Parameter;");
