@@ -459,9 +459,10 @@ sealed class PortableEmitter : RuleWalker<CodeWriter>
     }
 
     /// <summary>Whether <paramref name="e"/> reads the variable that <paramref name="target"/> writes.</summary>
-    static bool Reads(Expr e, Target target) => e switch
+    /// <summary>Whether <paramref name="e"/> reads the target's tensor: by its name, or through a local that holds it (<c>x = u</c>).</summary>
+    bool Reads(Expr e, Target target) => e switch
     {
-        Reference r => r.Kind == target.Kind && r.Name == target.Name,
+        Reference r => (r.Kind == target.Kind && r.Name == target.Name) || HoldsTensorOf(r, target),
         Unary u => Reads(u.Operand, target),
         Binary b => Reads(b.Left, target) || Reads(b.Right, target),
         Call c => c.Arguments.Any(a => Reads(a, target)),
@@ -469,6 +470,14 @@ sealed class PortableEmitter : RuleWalker<CodeWriter>
         Convert c => Reads(c.Operand, target),
         _ => false,
     };
+
+    bool HoldsTensorOf(Reference r, Target target)
+    {
+        if (target.Kind is not (VarKind.State or VarKind.Param) || !Env.TryGetValue((r.Kind, r.Name), out var value) || value is not ElementValue t)
+            return false;
+        var handle = Handle((target.Kind, target.Name));
+        return t.Name == handle || (_aliases.TryGetValue(t.Name, out var held) && held.Contains(handle));
+    }
 
     /// <summary>Before <paramref name="handle"/> changes in place, locals bound to it get their own copy.</summary>
     void ProtectAliases(string handle, (VarKind, string) owner)
