@@ -27,7 +27,7 @@ public partial class ScheduleFreeAdamW
         {
             var state = StateOf(p);
             // x = lerp(y, z, 1 - 1/beta1), in the state's precision (float32 for half-precision parameters).
-            return state.Step == 0 ? null : p.detach().to(state.Z.dtype).lerp(state.Z, 1 - 1 / beta1[p.Handle]);
+            return state.Step == 0 ? null : OptDsl.Runtime.Backends.Portable.TensorMath.Lerp(p.detach().to(state.Z.dtype), state.Z, 1 - 1 / beta1[p.Handle]);
         });
     }
 

@@ -195,7 +195,7 @@ sealed class PortableEmitter : RuleWalker<CodeWriter>
             var weight = Code(Evaluate(lerp.Arguments[2]));
             var self = Handle((target.Kind, target.Name));
             ProtectAliases(self, (target.Kind, target.Name));
-            Path.Line($"{self}.lerp_({end}, {weight});");
+            Path.Line($"{TensorMath}.LerpInPlace({self}, {end}, {weight});");
             return true;
         }
 

@@ -50,7 +50,8 @@ public sealed class Lookahead : OptimizerStage
         for (int i = 0; i < context.Parameters.Count; i++)
         {
             var (p, slow) = (context.Parameters[i], _slow[i]);
-            slow.lerp_(ParameterCopies.AsCopyType(p), Alpha);
+            using var alpha = OptDsl.Runtime.Backends.Portable.TensorMath.Scalar(Alpha, slow);
+            slow.lerp_(ParameterCopies.AsCopyType(p), alpha);
             p.copy_(slow);
         }
     }

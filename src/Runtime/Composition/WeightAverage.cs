@@ -153,7 +153,8 @@ public sealed class WeightAverage : OptimizerStage
             }
             // EMA: avg + (1 - decay)(θ - avg); SWA: the running mean avg + (θ - avg) / (n + 1).
             double weight = _decay is not null ? 1 - _decay.At(context.Step) : 1.0 / (_counts[i] + 1);
-            _average[i].lerp_(ParameterCopies.AsCopyType(p), weight);
+            using var weightTensor = OptDsl.Runtime.Backends.Portable.TensorMath.Scalar(weight, _average[i]);
+            _average[i].lerp_(ParameterCopies.AsCopyType(p), weightTensor);
             _counts[i]++;
         }
     }

@@ -89,10 +89,27 @@ public static class TensorMath
     /// <summary><c>a + w * (b - a)</c>. Not in place on <c>b - a</c>: <paramref name="w"/> may have more elements (the ends 0-d, the weight per element).</summary>
     public static Tensor Lerp(Tensor a, Tensor b, Tensor w) => b.sub(a).mul(w).Plus_(a);
 
+    /// <summary><paramref name="x"/> = <c>x + w * (end - x)</c> in place, the weight in <paramref name="x"/>'s type.</summary>
+    public static void LerpInPlace(Tensor x, Tensor end, double w)
+    {
+        using var weight = Scalar(w, x);
+        x.lerp_(end, weight);
+    }
+
+    /// <inheritdoc cref="LerpInPlace(Tensor, Tensor, double)"/>
+    public static void LerpInPlace(Tensor x, Tensor end, Tensor w) => x.lerp_(end, w);
+
     /// <summary><c>a + w * (b - a)</c> with a scalar weight, in one pass (PyTorch's lerp, exact at both ends).</summary>
     public static Tensor Lerp(Tensor a, Tensor b, double w)
     {
-        if (a.dtype == b.dtype && a.shape.AsSpan().SequenceEqual(b.shape)) return a.lerp(b, w);
+        if (a.dtype == b.dtype && a.shape.AsSpan().SequenceEqual(b.shape))
+        {
+            // The weight in the ends' type: a double converted to a tensor would be a 0-d float64 tensor, which makes
+            // the result float64 where the ends are 0-d too (reduction results). (TorchSharp's lerp with a Scalar
+            // weight throws.)
+            using var weight = Scalar(w, a);
+            return a.lerp(b, weight);
+        }
         using var kept = w.ToScalar();
         return b.sub(a).mul_(kept).Plus_(a);
     }
