@@ -25,13 +25,9 @@ static class Throughput
         Console.WriteLine($"{Environment.ProcessorCount} cores, {GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (double)(1L << 30):F1} GiB of memory; "
             + $"AdamW over {elements:N0} float32 elements, m and v random; {rounds} rounds in {folder}");
 
-        // The state is filled directly (uninitialised parameter, no gradient): a step adds nothing to what is measured.
-        var parameter = new Parameter(torch.empty(elements));
-        using var source = new OptDsl.Optimizers.AdamW(new[] { parameter });
+        var (parameter, source) = FilledAdamW(elements);
+        using var _ = source;
         var state = source.StateOf(parameter);
-        state.AllocateMissing(source.OptionsOf(0));
-        state.M.uniform_(-1, 1, new torch.Generator(1));
-        state.V.uniform_(0, 1, new torch.Generator(2));
 
         var columns = new[] { "save", "load", "File.Copy", "copy+flush", "write+flush", "checksum pass", "fill memory" };
         var rates = columns.ToDictionary(c => c, _ => new List<double>());
@@ -86,6 +82,21 @@ static class Throughput
     }
 
     /// <summary>
+    /// An AdamW over one parameter of <paramref name="elements"/> float32 elements, its state filled directly with random
+    /// values (uninitialised parameter, no gradient): a step would add nothing to what is measured.
+    /// </summary>
+    static (Parameter Parameter, OptDsl.Optimizers.AdamW Optimizer) FilledAdamW(long elements)
+    {
+        var parameter = new Parameter(torch.empty(elements));
+        var optimizer = new OptDsl.Optimizers.AdamW(new[] { parameter });
+        var state = optimizer.StateOf(parameter);
+        state.AllocateMissing(optimizer.OptionsOf(0));
+        state.M.uniform_(-1, 1, new torch.Generator(1));
+        state.V.uniform_(0, 1, new torch.Generator(2));
+        return (parameter, optimizer);
+    }
+
+    /// <summary>
     /// Saves alone, round after round, each followed by a bare write and flush of the same state's bytes to another
     /// file: nothing else (no load, no fresh memory) runs between them, as in a training loop that saves now and then.
     /// </summary>
@@ -93,12 +104,9 @@ static class Throughput
     {
         Directory.CreateDirectory(folder);
         var (path, bare) = (Path.Combine(folder, "saves.ckpt"), Path.Combine(folder, "saves.bare"));
-        var parameter = new Parameter(torch.empty(elements));
-        using var source = new OptDsl.Optimizers.AdamW(new[] { parameter });
+        var (parameter, source) = FilledAdamW(elements);
+        using var _ = source;
         var state = source.StateOf(parameter);
-        state.AllocateMissing(source.OptionsOf(0));
-        state.M.uniform_(-1, 1, new torch.Generator(1));
-        state.V.uniform_(0, 1, new torch.Generator(2));
         var ratios = new List<double>();
         for (int round = 1; round <= rounds; round++)
         {
