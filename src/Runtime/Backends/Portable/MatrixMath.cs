@@ -22,6 +22,7 @@ public static class MatrixMath
     /// <summary>
     /// Newton–Schulz on the last two dimensions of <paramref name="x"/> (a matrix or a batch of them), returned in
     /// <paramref name="x"/>'s type: in bfloat16 on CUDA (tensor cores), in <paramref name="x"/>'s type elsewhere.
+    /// In bfloat16 an oblong matrix iterates on its Gram matrix where that takes fewer products (<see cref="GramForm"/>).
     /// </summary>
     public static Tensor Orthogonalize(Tensor x, double steps, double a, double b, double c)
     {
@@ -29,25 +30,42 @@ public static class MatrixMath
         var work = x.to(WorkType(x));
         bool tall = work.shape[^2] > work.shape[^1];
         if (tall) work = work.mT;
-        // Unit Frobenius norm bounds every singular value by 1, inside the iteration's basin; the reduction
-        // accumulates in float32 whatever the work type.
+        work = UnitNorm(work);
+        work = work.dtype == ScalarType.BFloat16 && GramForm.Saves(work.shape[^2], work.shape[^1], (int)steps, c)
+            ? GramForm.Iterate(work, (int)steps, a, b, c)
+            : Iterate(work, (int)steps, a, b, c);
+        if (tall) work = work.mT;
+        return work.to(x.dtype);
+    }
+
+    /// <summary>
+    /// Each matrix divided by its Frobenius norm (plus 1e-7): every singular value is then at most 1, inside the
+    /// iteration's basin. The reduction accumulates in float32 whatever the work type.
+    /// </summary>
+    internal static Tensor UnitNorm(Tensor work)
+    {
         var norm = Norms.Vector(work, 2, new long[] { -2, -1 }, keepdim: true);
-        using (var tiny = 1e-7.ToScalar()) work = work.div(norm.add(tiny, ScalarCalls.One));
-        for (int i = 0; i < (int)steps; i++)
+        using var tiny = 1e-7.ToScalar();
+        return work.div(norm.add(tiny, ScalarCalls.One));
+    }
+
+    /// <summary><paramref name="steps"/> iterations on a wide matrix (or batch): X &lt;- aX + (bA + cA²)X with A = XXᵀ.</summary>
+    internal static Tensor Iterate(Tensor work, int steps, double a, double b, double c)
+    {
+        for (int i = 0; i < steps; i++)
         {
-            // X <- aX + (bA + cA²)X with A = XXᵀ; the cubic iteration (c = 0) needs no A².
+            // The cubic iteration (c = 0) needs no A².
             var gram = work.matmul(work.mT);
             work = c == 0 ? AddMatmul(work, gram, work, a, b) : AddMatmul(work, AddMatmul(gram, gram, gram, b, c), work, a, 1);
         }
-        if (tall) work = work.mT;
-        return work.to(x.dtype);
+        return work;
     }
 
     /// <summary>
     /// <c>beta * input + alpha * (m1 @ m2)</c>. In bfloat16 one matmul with the sum in its epilogue (addmm, baddbmm;
     /// float coefficients suffice there); in other types separate operations, so the coefficients stay exact.
     /// </summary>
-    static Tensor AddMatmul(Tensor input, Tensor m1, Tensor m2, double beta, double alpha)
+    internal static Tensor AddMatmul(Tensor input, Tensor m1, Tensor m2, double beta, double alpha)
     {
         if (input.dtype != ScalarType.BFloat16 || input.dim() > 3)
         {
