@@ -205,6 +205,11 @@ if (!onlyClip)
         foreach (var p in ps) p.grad = torch.randn_like(p).mul(kept[1e-3]);
     using var muon = new OptDsl.Optimizers.Muon(ps, lr: 0.02);
     Record("OptDsl Muon, 48 hidden matrices", Median(() => muon.step(), windows: 9, perWindow: 5));
+    // Its variants on the same matrices: the Newton-Schulz work is the same, the elementwise work around it grows.
+    using var norMuon = new OptDsl.Optimizers.NorMuon(ps, lr: 0.02);
+    Record("OptDsl NorMuon, 48 hidden matrices", Median(() => norMuon.step(), windows: 9, perWindow: 5));
+    using var adaMuon = new OptDsl.Optimizers.AdaMuon(ps, lr: 1e-3);
+    Record("OptDsl AdaMuon, 48 hidden matrices", Median(() => adaMuon.step(), windows: 9, perWindow: 5));
     // Where the time goes: the four per-shape bf16 Newton-Schulz chains alone, on inputs already stacked.
     var batches = Gpt2Shapes.HiddenMatrices().GroupBy(s => (s[0], s[1]))
         .Select(g => torch.randn(new[] { g.Count(), g.Key.Item1, g.Key.Item2 }, device: torch.CUDA).to(ScalarType.BFloat16)).ToArray();

@@ -15,6 +15,7 @@ public class SnapshotTests
     [InlineData("ScheduleFreeAdamW")]
     [InlineData("Lamb")]
     [InlineData("Muon")]
+    [InlineData("NorMuon")]
     [InlineData("Adafactor")]
     [InlineData("Swan")]
     [InlineData("SignSgd")]

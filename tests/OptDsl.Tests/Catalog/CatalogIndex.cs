@@ -31,6 +31,8 @@ public static class CatalogIndex
             ["CautiousAdamW"] = ps => new CautiousAdamW(ps),
             ["CautiousLion"] = ps => new CautiousLion(ps),
             ["Muon"] = ps => new Muon(ps),
+            ["NorMuon"] = ps => new NorMuon(ps),
+            ["AdaMuon"] = ps => new AdaMuon(ps),
             ["SgdSai"] = ps => new SgdSai(ps),
             ["Adafactor"] = ps => new Adafactor(ps),
             ["Swan"] = ps => new Swan(ps),

@@ -25,8 +25,8 @@ public class MuonTests
 
     static Tensor Gradient(int step, int k, ScalarType dtype) => TestData.Normal(Shapes[k], 100 * (ulong)step + (ulong)k).to(dtype);
 
-    /// <summary>Newton–Schulz as the reference writes it, on a matrix, in float64.</summary>
-    static Tensor Orthogonalize(Tensor g, int steps, double a = 3.4445, double b = -4.7750, double c = 2.0315)
+    /// <summary>Newton–Schulz as the reference writes it, on a matrix, in float64 (NorMuon's and AdaMuon's references use it too).</summary>
+    internal static Tensor Orthogonalize(Tensor g, int steps, double a = 3.4445, double b = -4.7750, double c = 2.0315)
     {
         using var kept = KeptScalars.Rent();
         var x = g;

@@ -44,7 +44,7 @@ public class StateMemoryTests
         using var kept = KeptScalars.Rent();
         foreach (var (name, create) in CatalogIndex.Create)
         {
-            if (name is "Muon" or "Swan" or "Adafactor") continue; // matrices only / rows and columns: below
+            if (name is "Muon" or "NorMuon" or "AdaMuon" or "Swan" or "Adafactor") continue; // matrices only / rows and columns: below
             var ps = Model();
             using var optimizer = create(ps);
             long predicted = optimizer.StateBytes;
@@ -56,6 +56,24 @@ public class StateMemoryTests
             Assert.True(PerElement.TryGetValue(name, out var expected), $"{name} is missing from the README's table");
             Assert.Equal(expected, optimizer.StateBytesPerElement());
         }
+    }
+
+    [Theory]
+    [InlineData("Muon", 4.0)]
+    [InlineData("Swan", 0.0)]
+    [InlineData("AdaMuon", 8.0)]
+    [InlineData("NorMuon", 4.0 + 4.0 * 64 / (64 * 48))] // the momentum, and one second moment per row
+    public void Matrix_optimizers_predict_and_then_hold_their_state_bytes(string name, double perElement)
+    {
+        using var kept = KeptScalars.Rent();
+        var ps = new[] { new Parameter(torch.linspace(-1, 1, 64 * 48).reshape(64, 48)) };
+        using var optimizer = CatalogIndex.Create[name](ps);
+        long predicted = optimizer.StateBytes;
+        using (torch.no_grad()) ps[0].grad = torch.ones_like(ps[0]).mul(kept[0.01]);
+        optimizer.step();
+        // SWAN keeps no state tensor at all: nothing is listed to add up.
+        Assert.Equal(perElement == 0 ? 0 : Allocated(optimizer, ps), predicted);
+        Assert.Equal(perElement, optimizer.StateBytesPerElement(), 12);
     }
 
     [Fact]
