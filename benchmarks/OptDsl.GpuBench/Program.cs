@@ -59,6 +59,18 @@ double Median(Action step, int windows = 15, int perWindow = 10)
     return times[times.Count / 2];
 }
 
+// The host's time to issue one step without waiting for the device: where it nears Median's, the step is host-bound.
+double HostMs(Action step, int steps = 10)
+{
+    for (int i = 0; i < 3; i++) step();
+    torch.cuda.synchronize();
+    var watch = Stopwatch.StartNew();
+    for (int i = 0; i < steps; i++) step();
+    double ms = watch.Elapsed.TotalMilliseconds / steps;
+    torch.cuda.synchronize();
+    return ms;
+}
+
 void Record(string name, double ms)
 {
     results[name] = ms;
@@ -205,11 +217,14 @@ if (!onlyClip)
         foreach (var p in ps) p.grad = torch.randn_like(p).mul(kept[1e-3]);
     using var muon = new OptDsl.Optimizers.Muon(ps, lr: 0.02);
     Record("OptDsl Muon, 48 hidden matrices", Median(() => muon.step(), windows: 9, perWindow: 5));
+    Record("  host time to issue one Muon step", HostMs(() => muon.step()));
     // Its variants on the same matrices: the Newton-Schulz work is the same, the elementwise work around it grows.
     using var norMuon = new OptDsl.Optimizers.NorMuon(ps, lr: 0.02);
     Record("OptDsl NorMuon, 48 hidden matrices", Median(() => norMuon.step(), windows: 9, perWindow: 5));
+    Record("  host time to issue one NorMuon step", HostMs(() => norMuon.step()));
     using var adaMuon = new OptDsl.Optimizers.AdaMuon(ps, lr: 1e-3);
     Record("OptDsl AdaMuon, 48 hidden matrices", Median(() => adaMuon.step(), windows: 9, perWindow: 5));
+    Record("  host time to issue one AdaMuon step", HostMs(() => adaMuon.step()));
     // Where the time goes: the four per-shape bf16 Newton-Schulz chains alone, on inputs already stacked.
     var batches = Gpt2Shapes.HiddenMatrices().GroupBy(s => (s[0], s[1]))
         .Select(g => torch.randn(new[] { g.Count(), g.Key.Item1, g.Key.Item2 }, device: torch.CUDA).to(ScalarType.BFloat16)).ToArray();
