@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 
 namespace OptDsl.GpuCheck;
 
-/// <summary>Optimizers with Newton–Schulz work (Muon, NorMuon, AdaMuon, SWAN) on CUDA, in bfloat16 on tensor cores, against float64 on the CPU.</summary>
+/// <summary>Optimizers with Newton–Schulz work (Muon, NorMuon, AdaMuon, Scion, SWAN) on CUDA, in bfloat16 on tensor cores, against float64 on the CPU.</summary>
 public static class NewtonSchulzCheck
 {
     // Two 64x192 matrices, so that the batched chain is checked too.

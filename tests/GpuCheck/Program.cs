@@ -198,6 +198,7 @@ foreach (var (name, create, elementwise) in new (string, Func<Parameter[], Decla
     ("NorMuon, rmsMatch", ps => new NorMuon(ps, lr: 1e-3, weightDecay: 0.01, rmsMatch: true), false),
     ("AdaMuon", ps => new AdaMuon(ps, lr: 1e-3), true),
     ("AdaMuon, no sign", ps => new AdaMuon(ps, lr: 1e-3, signMomentum: false), true),
+    ("Scion, spectral", ps => new Scion(ps, lr: 0.01, scale: 3), false),
     ("SWAN", ps => new Swan(ps, lr: 0.01, weightDecay: 0.01), false),
 })
 {

@@ -33,6 +33,8 @@ public static class CatalogIndex
             ["Muon"] = ps => new Muon(ps),
             ["NorMuon"] = ps => new NorMuon(ps),
             ["AdaMuon"] = ps => new AdaMuon(ps),
+            ["Scion"] = ps => new Scion(ps),
+            ["ScionBias"] = ps => new ScionBias(ps),
             ["SgdSai"] = ps => new SgdSai(ps),
             ["Adafactor"] = ps => new Adafactor(ps),
             ["Swan"] = ps => new Swan(ps),

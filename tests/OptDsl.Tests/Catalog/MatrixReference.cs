@@ -9,38 +9,40 @@ using static TorchSharp.torch;
 namespace OptDsl.Tests.Catalog;
 
 /// <summary>
-/// Runs a matrix optimizer (NorMuon, AdaMuon) over a wide, a tall and a 3-d parameter for several steps, in float64 and
+/// Runs a matrix optimizer (NorMuon, AdaMuon, Scion) over a wide, a tall and a 3-d parameter for several steps, in float64 and
 /// float32, against its equations written out in float64 as a step on one tensor.
 /// </summary>
 static class MatrixReference
 {
-    static readonly long[][] Shapes = { new long[] { 6, 10 }, new long[] { 12, 5 }, new long[] { 4, 3, 5 } };
+    /// <summary>A wide matrix, a tall one and a 3-d parameter (seen as 4 rows of 15).</summary>
+    public static readonly long[][] MatrixShapes = { new long[] { 6, 10 }, new long[] { 12, 5 }, new long[] { 4, 3, 5 } };
 
-    static Parameter[] Parameters(ScalarType dtype) =>
-        Shapes.Select((s, k) => new Parameter(TestData.Normal(s, 5 + (ulong)k).to(dtype))).ToArray();
+    static Parameter[] Parameters(long[][] shapes, ScalarType dtype) =>
+        shapes.Select((s, k) => new Parameter(TestData.Normal(s, 5 + (ulong)k).to(dtype))).ToArray();
 
-    static Tensor Gradient(int step, int k, ScalarType dtype) => TestData.Normal(Shapes[k], 100 * (ulong)step + (ulong)k).to(dtype);
+    static Tensor Gradient(long[][] shapes, int step, int k, ScalarType dtype) => TestData.Normal(shapes[k], 100 * (ulong)step + (ulong)k).to(dtype);
 
     /// <summary>
     /// <paramref name="step"/> takes (step number from 1, tensor index, parameter, gradient) in float64 and returns the new
     /// parameter, keeping its own state; <paramref name="create"/> makes the optimizer under test.
     /// </summary>
-    public static void Check(Func<Parameter[], DeclaredOptimizer> create, Func<int, int, Tensor, Tensor, Tensor> step, int steps = 6)
+    public static void Check(Func<Parameter[], DeclaredOptimizer> create, Func<int, int, Tensor, Tensor, Tensor> step, int steps = 6, long[][]? shapes = null)
     {
-        var expected = Parameters(ScalarType.Float64).Select(x => x.detach().clone()).ToArray();
+        shapes ??= MatrixShapes;
+        var expected = Parameters(shapes, ScalarType.Float64).Select(x => x.detach().clone()).ToArray();
         for (int t = 1; t <= steps; t++)
-            for (int k = 0; k < expected.Length; k++) expected[k] = step(t, k, expected[k], Gradient(t, k, ScalarType.Float64));
+            for (int k = 0; k < expected.Length; k++) expected[k] = step(t, k, expected[k], Gradient(shapes, t, k, ScalarType.Float64));
 
         // float64: the same operations in another order, 1e-12 relative. float32: rounding through the Newton–Schulz
         // chain and the norms, measured below 1e-6 of the weights' scale over 6 steps; 1e-5 leaves a 10x margin.
         foreach (var (dtype, tolerance) in new[] { (ScalarType.Float64, 1e-12), (ScalarType.Float32, 1e-5) })
         {
-            var parameters = Parameters(dtype);
+            var parameters = Parameters(shapes, dtype);
             using var optimizer = create(parameters);
             for (int t = 1; t <= steps; t++)
             {
                 using (torch.no_grad())
-                    for (int k = 0; k < parameters.Length; k++) parameters[k].grad = Gradient(t, k, dtype);
+                    for (int k = 0; k < parameters.Length; k++) parameters[k].grad = Gradient(shapes, t, k, dtype);
                 optimizer.step();
             }
             for (int k = 0; k < parameters.Length; k++)

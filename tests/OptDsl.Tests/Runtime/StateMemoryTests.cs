@@ -26,7 +26,7 @@ public class StateMemoryTests
         ["SGD"] = 0, ["Adam"] = 8, ["AdamW"] = 8, ["Adagrad"] = 4, ["RMSprop"] = 4, ["Adamax"] = 8, ["NAdam"] = 8, ["RAdam"] = 8,
         ["Adadelta"] = 8, ["Lion"] = 4, ["DiffGrad"] = 12, ["AdaBelief"] = 8, ["Adan"] = 16, ["AdEMAMix"] = 12,
         ["ScheduleFreeAdamW"] = 8, ["Lamb"] = 8, ["Lars"] = 4, ["CautiousAdamW"] = 8, ["CautiousLion"] = 4, ["SgdSai"] = 4,
-        ["SignSgd"] = 0, ["DoG"] = 4, ["Sophia"] = 8, ["Prodigy"] = 16, ["NagGs"] = 4, ["MomentumSam"] = 4,
+        ["SignSgd"] = 0, ["DoG"] = 4, ["Sophia"] = 8, ["Prodigy"] = 16, ["NagGs"] = 4, ["MomentumSam"] = 4, ["ScionBias"] = 4,
     };
 
     static Parameter[] Model() => new[]
@@ -44,7 +44,7 @@ public class StateMemoryTests
         using var kept = KeptScalars.Rent();
         foreach (var (name, create) in CatalogIndex.Create)
         {
-            if (name is "Muon" or "NorMuon" or "AdaMuon" or "Swan" or "Adafactor") continue; // matrices only / rows and columns: below
+            if (name is "Muon" or "NorMuon" or "AdaMuon" or "Scion" or "Swan" or "Adafactor") continue; // matrices only / rows and columns: below
             var ps = Model();
             using var optimizer = create(ps);
             long predicted = optimizer.StateBytes;
@@ -62,6 +62,7 @@ public class StateMemoryTests
     [InlineData("Muon", 4.0)]
     [InlineData("Swan", 0.0)]
     [InlineData("AdaMuon", 8.0)]
+    [InlineData("Scion", 4.0)]
     [InlineData("NorMuon", 4.0 + 4.0 * 64 / (64 * 48))] // the momentum, and one second moment per row
     public void Matrix_optimizers_predict_and_then_hold_their_state_bytes(string name, double perElement)
     {
