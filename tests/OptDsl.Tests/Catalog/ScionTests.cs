@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using OptDsl.Optimizers;
 using OptDsl.Runtime.Backends.Portable;
+using OptDsl.Runtime.Composition;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
@@ -117,5 +118,28 @@ public class ScionTests
             optimizer.step();
             Assert.True(p.detach().abs().max().item<float>() <= 2 + 1e-6, $"step {t}");
         }
+    }
+
+    [Fact]
+    public void Routed_by_role_as_the_docs_show_every_parameter_moves_once_by_its_own_norm()
+    {
+        // docs/composition.md's routing on a tiny GPT's names: each route's optimizer updates its parameters only.
+        (string, TorchSharp.Modules.Parameter) Named(string name, params long[] shape) =>
+            (name, new TorchSharp.Modules.Parameter(TestData.Normal(shape, (ulong)name.Length).to(ScalarType.Float32)));
+        var named = new[] { Named("embed.weight", 50, 8), Named("h.0.weight", 8, 8), Named("h.0.bias", 8), Named("head.weight", 50, 8) };
+        var before = Array.ConvertAll(named, n => n.Item2.detach().clone());
+        using var scion = named
+            .Route("hidden", Routing.Matrices("embed", "head"), ps => new Scion(ps, lr: 1.0 / 4096, scale: 50))
+            .Route("embedding", (name, p) => name.Contains("embed"), ps => new Scion(ps, lr: 1.0 / 4096, norm: Scion.ColumnNorm, transpose: true, normalized: false, scale: 50))
+            .Route("head", (name, p) => name.Contains("head"), ps => new Scion(ps, lr: 1.0 / 4096, norm: Scion.Sign, scale: 3000))
+            .Otherwise("vectors", ps => new ScionBias(ps, lr: 1.0 / 4096, scale: 50));
+        foreach (var (_, p) in named) p.grad = torch.ones_like(p);
+        scion.step();
+        // Every weight moved; the head by the sign LMO: p (1 - lr) - lr 3000 sign(d) / 8 columns, d = 0.1 (all ones).
+        for (int k = 0; k < named.Length; k++)
+            Assert.True((named[k].Item2.detach() - before[k]).abs().min().item<float>() > 0, named[k].Item1);
+        using var kept = KeptScalars.Rent();
+        var expected = before[3].mul(kept[1 - 1.0 / 4096]).add(kept[-3000.0 / 4096 / 8], ScalarCalls.One);
+        Assert.True((named[3].Item2.detach() - expected).abs().max().item<float>() < 1e-5);
     }
 }
