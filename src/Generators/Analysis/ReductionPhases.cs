@@ -32,6 +32,7 @@ public static class ReductionPhases
     {
         public readonly List<PlannedReduction> Reductions = new();
         public string? Blocker;
+        int _sums, _matrices, _hostConditions;
         Dictionary<(VarKind, string), int> _levels = new();
         readonly HashSet<Call> _seen = new(ByReference<Call>.Instance);
 
@@ -53,6 +54,7 @@ public static class ReductionPhases
                     {
                         int level = System.Math.Max(Level(i.Condition, perElement), conditionLevel);
                         bool inner = perElement || i.Condition.Varying;
+                        if (!i.Condition.Varying) _hostConditions++;
                         var before = _levels;
                         _levels = new Dictionary<(VarKind, string), int>(before);
                         Statements(i.Then, level, inner);
@@ -61,6 +63,7 @@ public static class ReductionPhases
                         Statements(i.Else, level, inner);
                         foreach (var entry in afterThen)
                             _levels[entry.Key] = System.Math.Max(entry.Value, _levels.TryGetValue(entry.Key, out var other) ? other : 0);
+                        if (!i.Condition.Varying) _hostConditions--;
                         break;
                     }
                 }
@@ -73,18 +76,23 @@ public static class ReductionPhases
             {
                 case Reference r:
                     return _levels.TryGetValue((r.Kind, r.Name), out var level) ? level : 0;
+                case Call c when c.Function.Kind() == IntrinsicKind.Shape:
+                    return 0; // the matrix view's rows or columns: a host value
                 case Call c when c.Function.IsWholeTensor():
                 {
                     var intrinsic = c.Function.Intrinsic();
-                    if (intrinsic.FusedReduction is null)
+                    bool matrix = intrinsic.FusedMatrix is not null;
+                    if (intrinsic.FusedReduction is null && !matrix)
                     {
                         Block($"{intrinsic.Display} has no fused form yet");
                         return 0;
                     }
                     if (perElement) Block($"{intrinsic.Display} is called under a per-element condition");
+                    // The runtime orthogonalises every stored matrix: one that a branch may leave unstored cannot be.
+                    if (matrix && _hostConditions > 0) Block($"{intrinsic.Display} is called under a condition");
                     if (!_seen.Add(c)) Block($"{intrinsic.Display} is shared between two places of the rule");
                     int argument = c.Arguments.Select(a => Level(a, perElement)).DefaultIfEmpty(0).Max();
-                    Reductions.Add(new PlannedReduction(Reductions.Count, c, argument + 1));
+                    Reductions.Add(new PlannedReduction(matrix ? _matrices++ : _sums++, c, argument + 1, matrix));
                     return argument + 1;
                 }
                 case Call c:

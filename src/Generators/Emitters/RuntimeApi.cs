@@ -42,6 +42,7 @@ static class RuntimeApi
     // What the fused backends of a rule with reductions run.
     public const string ReductionPlan = Backends + ".ReductionPlan";
     public const string ReductionSpec = Backends + ".ReductionSpec";
+    public const string MatrixSpec = Backends + ".MatrixSpec";
     public const string ReductionOp = Backends + ".ReductionOp";
     public const string CpuPhase = Backends + ".Cpu.CpuPhase";
 

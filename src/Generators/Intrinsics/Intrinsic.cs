@@ -46,6 +46,13 @@ public sealed record Intrinsic(MathFunction Function, IntrinsicKind Kind, int Ar
     /// </summary>
     public string? FusedReduction { get; init; }
 
+    /// <summary>
+    /// For matrix work the fused backends run between two phases as a library call (<c>NewtonSchulz</c>): one phase
+    /// stores the argument for every element, the runtime orthogonalises the stored matrices in batches, and later
+    /// phases read the result per element; null where they cannot.
+    /// </summary>
+    public string? FusedMatrix { get; init; }
+
     /// <summary>How a rule writes the function, for messages: <c>Sqrt</c>, <c>Reduce.Norm</c>, <c>Matrix.NewtonSchulz</c>.</summary>
     public string Display => Kind == IntrinsicKind.Elementwise ? Name : CSharp[0];
 

@@ -26,6 +26,14 @@ public enum ReductionOp
 public sealed record ReductionSpec(int Level, ReductionOp Op);
 
 /// <summary>
+/// One matrix call of a fused rule (<c>Matrix.NewtonSchulz</c>): phase <paramref name="Level"/> stores its argument for
+/// every element, the runtime orthogonalises each tensor's stored matrix (<c>shape[0]</c> rows) before the next phase,
+/// and later phases read the result per element. The iteration's steps and coefficients are host values, in the
+/// scalar slots named here.
+/// </summary>
+public sealed record MatrixSpec(int Level, int StepsSlot, int ASlot, int BSlot, int CSlot);
+
+/// <summary>
 /// How a fused rule with reductions runs (emitted by the generator): <see cref="Phases"/> passes over every element,
 /// phase k accumulating the reductions of level k into one partial per chunk — combined per tensor, in chunk order,
 /// before phase k + 1 reads the result — and the last phase alone writing the parameter and state.
@@ -33,12 +41,17 @@ public sealed record ReductionSpec(int Level, ReductionOp Op);
 public sealed class ReductionPlan
 {
     /// <summary>A plan of <paramref name="phases"/> passes for <paramref name="reductions"/>; throws where it cannot run.</summary>
-    public ReductionPlan(int phases, params ReductionSpec[] reductions)
+    public ReductionPlan(int phases, params ReductionSpec[] reductions) : this(phases, reductions, Array.Empty<MatrixSpec>()) { }
+
+    /// <summary>A plan of <paramref name="phases"/> passes for <paramref name="reductions"/> and <paramref name="matrices"/>; throws where it cannot run.</summary>
+    public ReductionPlan(int phases, ReductionSpec[] reductions, MatrixSpec[] matrices)
     {
-        if (phases < 2 || reductions.Length == 0 || reductions.Any(r => r.Level < 1 || r.Level >= phases))
-            throw new ArgumentException("A reduction plan has two phases or more, and every reduction a level before the last.");
+        if (phases < 2 || reductions.Length + matrices.Length == 0
+            || reductions.Any(r => r.Level < 1 || r.Level >= phases) || matrices.Any(m => m.Level < 1 || m.Level >= phases))
+            throw new ArgumentException("A reduction plan has two phases or more, and every reduction and matrix call a level before the last.");
         Phases = phases;
         Reductions = reductions;
+        Matrices = matrices;
     }
 
     /// <summary>Passes over the elements; the last writes the parameter and state.</summary>
@@ -46,6 +59,9 @@ public sealed class ReductionPlan
 
     /// <summary>The reductions, by their index in the partial and result buffers.</summary>
     public ReductionSpec[] Reductions { get; }
+
+    /// <summary>The matrix calls, by their index among the runtime's matrices.</summary>
+    public MatrixSpec[] Matrices { get; }
 
     /// <summary>What an empty accumulation holds: 0 for sums, -inf for a maximum, +inf for a minimum.</summary>
     public static float Identity(ReductionOp op) => op switch

@@ -192,8 +192,12 @@ public class MuonTests
         var e = Assert.Throws<ArgumentException>(() => new Muon(new[] { new Parameter(torch.ones(4)) }));
         Assert.Contains("Matrix.NewtonSchulz", e.Message);
         Assert.Contains("Routing.Route", e.Message);
-        using var muon = new Muon(new[] { new Parameter(torch.ones(2, 2)) });
-        Assert.Equal("no fused code: the rule works on whole tensors (Matrix.NewtonSchulz, Matrix.Rows, Matrix.Columns) and Matrix.NewtonSchulz has no fused form yet; the portable path runs it", muon.FusedStatus);
+        // A matrix is taken, and updated by the fused CPU path in two phases around the orthogonalisation.
+        var matrix = new Parameter(torch.ones(2, 2));
+        using var muon = new Muon(new[] { matrix });
+        matrix.grad = torch.ones(2, 2);
+        muon.step();
+        Assert.Contains("2 phases", muon.FusedStatus);
     }
 
     [Fact]

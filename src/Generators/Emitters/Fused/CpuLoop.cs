@@ -55,11 +55,13 @@ static class CpuLoop
         }
         else
         {
-            var names = string.Join(", ", phase.Accumulated.Select(r => $"a[{r.Index}] ({r.Call.Function.Display()})"));
+            var names = string.Join(", ", phase.Accumulated.Select(r => r.IsMatrix
+                ? $"{r.Call.Function.Display()}'s argument into the runtime's matrix {r.Index}"
+                : $"a[{r.Index}] ({r.Call.Function.Display()})"));
             var read = new[] { (VarKind.Param, model.Update.ParamName), (VarKind.Grad, model.Update.GradName) }
                 .Concat(states.Select(st => (VarKind.State, st.Name)))
                 .Where(v => phase.Needs.Uses(v.Item1, v.Item2)).Select(v => v.Item2);
-            w.Doc($"<summary>Phase {phase.Number} over one chunk: accumulates {names} from {string.Join(", ", read)}; stores nothing (a later phase recomputes what it needs from memory).</summary>");
+            w.Doc($"<summary>Phase {phase.Number} over one chunk: {(phase.Accumulated.All(r => r.IsMatrix) ? "stores" : "accumulates")} {names} from {string.Join(", ", read)}; stores nothing{(phase.Accumulated.Any(r => r.IsMatrix) ? " else" : "")} (a later phase recomputes what it needs from memory).</summary>");
             w.Open($"void CpuPhase{phase.Number}({RuntimeApi.CpuChunk} chunk, {Spans}, global::System.ReadOnlySpan<float> r, global::System.Span<float> a)");
         }
         w.Line("var pSpan = chunk.Parameter;");
@@ -82,12 +84,18 @@ static class CpuLoop
             w.Line($"float {slot.Variable} = s[{slot.Index}];");
             w.Line($"var {CpuVectorTarget.VectorOf(slot)} = new {FloatVector}({slot.Variable});");
         }
-        foreach (var r in phase.Plan.Reductions)
+        foreach (var r in phase.Plan.Sums)
         {
             w.Line($"float {PhaseView.Result(r)} = {(phase.Knows(r) ? $"r[{r.Index}]" : "0f")};");
             w.Line($"var {CpuVectorTarget.ResultOf(r)} = new {FloatVector}({PhaseView.Result(r)});");
         }
-        foreach (var accumulated in phase.Accumulated)
+        // Each matrix call's runtime matrix over the chunk: the phase that stores the argument writes it, later ones read the result.
+        foreach (var m in phase.Plan.Matrices.Where(m => m.Level <= phase.Number))
+        {
+            w.Line($"var {CpuVectorTarget.MatrixSpan(m)} = chunk.Matrix({m.Index});");
+            w.Line($"var {CpuVectorTarget.MatrixVectors(m)} = {Cast}({CpuVectorTarget.MatrixSpan(m)});");
+        }
+        foreach (var accumulated in phase.Accumulated.Where(r => !r.IsMatrix))
         {
             var identity = Identity(accumulated);
             w.Line($"var {CpuVectorTarget.AccumulatorOf(accumulated)} = new {FloatVector}({identity});");
@@ -130,7 +138,7 @@ static class CpuLoop
         }
         w.Close();
         // The lanes in order, then the tail: the same bits on every run.
-        foreach (var r in phase.Accumulated)
+        foreach (var r in phase.Accumulated.Where(r => !r.IsMatrix))
         {
             var lanes = CpuVectorTarget.AccumulatorOf(r);
             w.Line(r.Call.Function.Intrinsic().FusedReduction switch

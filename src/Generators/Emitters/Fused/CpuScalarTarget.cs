@@ -11,6 +11,12 @@ sealed class CpuScalarTarget(IElementValues values, PhaseView phase) : ScalarTar
 
     protected override string Literal(double value) => FloatLiteral(value);
 
+    /// <summary>A matrix call's argument is stored straight into the chunk's span of the runtime's matrix.</summary>
+    protected override string MatrixStore(PlannedReduction m) => $"{CpuVectorTarget.MatrixSpan(m)}[i]";
+
+    /// <summary>And its result read straight from it.</summary>
+    protected override string MatrixValue(PlannedReduction m) => $"{CpuVectorTarget.MatrixSpan(m)}[i]";
+
     /// <summary>A float literal in C#.</summary>
     public static string FloatLiteral(double value)
     {

@@ -79,7 +79,7 @@ sealed class CpuVectorTarget(IElementValues values, PhaseView phase) : ElementTa
             case Convert c:
                 return Vector(c.Operand);
             case Call c when c.Function.IsWholeTensor():
-                return new(ResultOf(Phase.Of(c)), VectorKind.Floats);
+                return new(Phase.Of(c) is { IsMatrix: true } m ? $"{MatrixVectors(m)}[i]" : ResultOf(Phase.Of(c)), VectorKind.Floats);
             case Call c:
                 return new(Template.Apply(c.Function.Intrinsic().CpuVector!, c.Arguments.Select(a => Vector(a).Code).ToArray()), VectorKind.Floats);
             default:
@@ -103,6 +103,12 @@ sealed class CpuVectorTarget(IElementValues values, PhaseView phase) : ElementTa
     /// <summary>The lanes accumulating a reduction (combined with the tail's accumulator after the loops).</summary>
     public static string AccumulatorOf(PlannedReduction r) => "va_" + r.Index;
 
+    /// <summary>The chunk's span of a matrix call's stored argument, and later of its result.</summary>
+    public static string MatrixSpan(PlannedReduction m) => "mSpan" + m.Index;
+
+    /// <summary>The same span as whole vectors.</summary>
+    public static string MatrixVectors(PlannedReduction m) => "mVectors" + m.Index;
+
     public override void Accumulate(CodeWriter w, Expr e)
     {
         foreach (var r in Phase.AccumulatedIn(e))
@@ -111,6 +117,11 @@ sealed class CpuVectorTarget(IElementValues values, PhaseView phase) : ElementTa
             var a = AccumulatorOf(r);
             var intrinsic = r.Call.Function.Intrinsic();
             var comment = " // " + intrinsic.Display;
+            if (r.IsMatrix)
+            {
+                w.Line($"{MatrixVectors(r)}[i] = {x};{comment}, the runtime's after this phase");
+                continue;
+            }
             switch (intrinsic.FusedReduction)
             {
                 case "Norm" or "Rms":

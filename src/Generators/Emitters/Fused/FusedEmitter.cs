@@ -59,6 +59,8 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
         var update = Rule;
         OptionsVariable = Variables.Take("options");
         StateVariable = Variables.Take("state");
+        // Matrix.Rows() and Columns() are read from the parameter, which the state holds.
+        ShapeSource = StateVariable + ".Parameter";
         _scalars = Variables.Take("scalars");
         if (update.Usage.Step) StepVariable = Variables.Take(update.StepName ?? "t");
         NameHypers();
@@ -71,7 +73,7 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
         var root = Path.Element;
         var locals = update.Locals.Where(l => _registers.Contains(ElementNames.Local(l.Name))).ToList();
         var phases = Enumerable.Range(0, _plan.Phases).Select(k => Targets[TargetsPerPhase * k].Phase).ToList();
-        CudaTarget.WriteKernel(w, Declaration, locals, phases, phases.Select(k => root[TargetsPerPhase * (k.Number - 1)]).ToList(), _slots);
+        CudaTarget.WriteKernel(w, Declaration, locals, phases, phases.Select(k => root[TargetsPerPhase * (k.Number - 1)]).ToList(), _slots, _matrixArguments);
         var cpuPhases = Enumerable.Range(0, _plan.Phases).Select(k => Targets[TargetsPerPhase * k + 2].Phase).ToList();
         w.Doc("<inheritdoc/>");
         w.Line($"protected override {RuntimeApi.CudaKernel}? FusedKernel => CudaKernel;");
@@ -117,6 +119,7 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
             {
                 var name = target.Kind == VarKind.Local ? ElementNames.Local(target.Name) : ((ElementValue)Env[key]).Name;
                 _registers.Add(name);
+                RecordMatrixArguments(a.Value);
                 for (int t = 0; t < Targets.Length; t++) Targets[t].Accumulate(Path.Element[t], a.Value);
                 for (int t = 0; t < Targets.Length; t++)
                     if (Targets[t].Phase.Needs.Runs(a))
@@ -126,6 +129,27 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
             }
         }
     }
+
+    /// <summary>The slots holding each matrix call's host arguments (steps, then coefficients), by its index.</summary>
+    readonly Dictionary<int, Slot[]> _matrixArguments = new();
+
+    /// <summary>Puts the host arguments of the matrix calls in <paramref name="e"/> into slots, for the runtime to read.</summary>
+    void RecordMatrixArguments(Expr e)
+    {
+        foreach (var m in _plan.Matrices)
+            if (!_matrixArguments.ContainsKey(m.Index) && Contains(e, m.Call))
+                _matrixArguments[m.Index] = m.Call.Arguments.Skip(1).Select(argument => SlotFor(Host(argument), argument.Type)).ToArray();
+    }
+
+    static bool Contains(Expr e, Call call) => e switch
+    {
+        Call c => ReferenceEquals(c, call) || c.Arguments.Any(a => Contains(a, call)),
+        Unary u => Contains(u.Operand, call),
+        Binary b => Contains(b.Left, call) || Contains(b.Right, call),
+        Select s => Contains(s.Condition, call) || Contains(s.WhenTrue, call) || Contains(s.WhenFalse, call),
+        Convert c => Contains(c.Operand, call),
+        _ => false,
+    };
 
     // A host condition: computed in FillScalars into a slot the element code branches on.
 

@@ -66,6 +66,6 @@ sealed class PhaseView
         }
     }
 
-    /// <summary>The variable of a reduction's result in element code.</summary>
-    public static string Result(PlannedReduction r) => "r_" + r.Index;
+    /// <summary>The variable of a reduction's result (or a matrix call's, per element) in element code.</summary>
+    public static string Result(PlannedReduction r) => (r.IsMatrix ? "m_" : "r_") + r.Index;
 }

@@ -32,7 +32,7 @@ abstract class ScalarTarget(IElementValues values, PhaseView phase) : ElementTar
             Binary b => $"({Expression(b.Left)} {HostExpressions.Operator(b.Op)} {Expression(b.Right)})",
             Select s => $"({Expression(s.Condition)} ? {Expression(s.WhenTrue)} : {Expression(s.WhenFalse)})",
             Convert c => Expression(c.Operand),
-            Call c when c.Function.IsWholeTensor() => PhaseView.Result(Phase.Of(c)),
+            Call c when c.Function.IsWholeTensor() => Phase.Of(c) is { IsMatrix: true } m ? MatrixValue(m) : PhaseView.Result(Phase.Of(c)),
             Call c => Template.Apply(Spelling(c.Function.Intrinsic()), c.Arguments.Select(Expression).ToArray()),
             _ => throw new System.ArgumentOutOfRangeException(nameof(e), e.GetType().Name),
         };
@@ -40,6 +40,12 @@ abstract class ScalarTarget(IElementValues values, PhaseView phase) : ElementTar
 
     /// <summary>The variable that accumulates a reduction over the elements this code computes.</summary>
     protected virtual string Accumulator(PlannedReduction r) => "a_" + r.Index;
+
+    /// <summary>Where the element's argument of a matrix call is stored, in the phase that stores it.</summary>
+    protected abstract string MatrixStore(PlannedReduction m);
+
+    /// <summary>The element's value of a matrix call's result, in a later phase.</summary>
+    protected virtual string MatrixValue(PlannedReduction m) => PhaseView.Result(m);
 
     public override void Accumulate(CodeWriter w, Expr e)
     {
@@ -49,6 +55,11 @@ abstract class ScalarTarget(IElementValues values, PhaseView phase) : ElementTar
             var a = Accumulator(r);
             var intrinsic = r.Call.Function.Intrinsic();
             var comment = " // " + intrinsic.Display;
+            if (r.IsMatrix)
+            {
+                w.Line($"{MatrixStore(r)} = {x};{comment}, the runtime's after this phase");
+                continue;
+            }
             string Call(MathFunction f, params string[] arguments) => Template.Apply(Spelling(f.Intrinsic()), arguments);
             switch (intrinsic.FusedReduction)
             {

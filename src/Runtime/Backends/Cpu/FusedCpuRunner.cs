@@ -25,9 +25,10 @@ internal sealed unsafe class FusedCpuRunner
         public int Tensor;
     }
 
-    // Per queued tensor, for a rule with reductions: its size and first chunk.
+    // Per queued tensor, for a rule with reductions: its size and first chunk; with matrix calls, its parameter.
     long[] _sizes = new long[16];
     int[] _firstChunks = new int[16];
+    Tensor[] _parametersQueued = new Tensor[16];
 
     Work[] _work = new Work[64];
     int _count;
@@ -54,8 +55,10 @@ internal sealed unsafe class FusedCpuRunner
         {
             Array.Resize(ref _sizes, 2 * _sizes.Length);
             Array.Resize(ref _firstChunks, 2 * _firstChunks.Length);
+            Array.Resize(ref _parametersQueued, 2 * _parametersQueued.Length);
         }
         _sizes[tensor] = n;
+        _parametersQueued[tensor] = p;
         _firstChunks[tensor] = _count;
         for (long offset = 0; offset < n; offset += ChunkElements)
         {
@@ -115,11 +118,15 @@ internal sealed unsafe class FusedCpuRunner
         {
             if (_partials.Length < _count * _reductions) _partials = new float[Math.Max(_count * _reductions, 2 * _partials.Length)];
             if (_results.Length < _parameters * _reductions) _results = new float[Math.Max(_parameters * _reductions, 2 * _results.Length)];
+            if (plan.Matrices.Length > 0) _matrices.Prepare(_parameters, plan.Matrices.Length, _parametersQueued);
             for (_phase = 1; _phase <= plan.Phases; _phase++)
             {
                 if (_count == 1) RunPhaseOne(0);
                 else if (_count > 1) Parallel.For(0, _count, _runPhase);
                 if (_phase < plan.Phases) CombinePartials(plan);
+                for (int j = 0; j < plan.Matrices.Length; j++)
+                    if (plan.Matrices[j].Level == _phase)
+                        for (int t = 0; t < _parameters; t++) _matrices.Orthogonalize(t, j, plan.Matrices[j], _work[_firstChunks[t]].Scalars);
             }
         }
         finally
@@ -134,7 +141,8 @@ internal sealed unsafe class FusedCpuRunner
         ref var w = ref _work[i];
         var results = new ReadOnlySpan<float>(_results, w.Tensor * _reductions, _reductions);
         var partials = _phase < _phaseCount ? new Span<float>(_partials, i * _reductions, _reductions) : Span<float>.Empty;
-        _phases!(_phase, new CpuChunk((float*)w.Parameter, (float*)w.Gradient, w.States, w.Offset, w.Length), w.Scalars, results, partials);
+        var chunk = new CpuChunk((float*)w.Parameter, (float*)w.Gradient, w.States, w.Offset, w.Length, _matrices.AddressesOf(w.Tensor));
+        _phases!(_phase, chunk, w.Scalars, results, partials);
     }
 
     void CombinePartials(ReductionPlan plan)
@@ -158,9 +166,12 @@ internal sealed unsafe class FusedCpuRunner
     public void Clear()
     {
         _count = 0;
+        Array.Clear(_parametersQueued, 0, _parameters);
         _parameters = 0;
         _update = null;
     }
+
+    readonly CpuMatrices _matrices = new();
 
     void RunOne(int i)
     {

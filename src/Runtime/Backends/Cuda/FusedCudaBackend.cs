@@ -37,7 +37,7 @@ internal sealed class FusedCudaBackend(CudaKernel kernel) : IUpdateBackend
     /// <inheritdoc/>
     /// <remarks>The phases of a rule with reductions do not read 8-bit state (yet): such items take the portable path.</remarks>
     public bool Accepts(in UpdateItem item) =>
-        (kernel.Reductions is null || QuantizedMask(item) == 0) && FusedCudaLauncher.Accepts(item.Parameter) && FusedCudaLauncher.Accepts(item.Gradient)
+        (kernel.Reductions is null || QuantizedMask(item) == 0) && kernel.Reductions?.Matrices.Length is null or 0 && FusedCudaLauncher.Accepts(item.Parameter) && FusedCudaLauncher.Accepts(item.Gradient)
         && Array.TrueForAll(item.States, s => s is null || FusedCudaLauncher.AcceptsState(s));
 
     /// <inheritdoc/>
