@@ -37,7 +37,7 @@ internal sealed class FusedCudaBackend(CudaKernel kernel) : IUpdateBackend
     /// <inheritdoc/>
     /// <remarks>The phases of a rule with reductions do not read 8-bit state (yet): such items take the portable path.</remarks>
     public bool Accepts(in UpdateItem item) =>
-        (kernel.Reductions is null || QuantizedMask(item) == 0) && kernel.Reductions?.Matrices.Length is null or 0 && FusedCudaLauncher.Accepts(item.Parameter) && FusedCudaLauncher.Accepts(item.Gradient)
+        (kernel.Reductions is null || QuantizedMask(item) == 0) && FusedCudaLauncher.Accepts(item.Parameter) && FusedCudaLauncher.Accepts(item.Gradient)
         && Array.TrueForAll(item.States, s => s is null || FusedCudaLauncher.AcceptsState(s));
 
     /// <inheritdoc/>
@@ -98,11 +98,27 @@ internal sealed class FusedCudaBackend(CudaKernel kernel) : IUpdateBackend
             buffer?.Dispose();
             var first = items[FirstOn(items, device)].Parameter;
             // Kept between steps (the capacity only grows): no allocation per step once the largest has run.
-            _partials[device] = TorchSharp.torch.empty((long)Math.Max(chunks, 1) * plan.Reductions.Length, TorchSharp.torch.ScalarType.Float32,
+            _partials[device] = TorchSharp.torch.empty((long)Math.Max(chunks, 1) * Math.Max(plan.Reductions.Length, 1), TorchSharp.torch.ScalarType.Float32,
                 first.device).DetachFromDisposeScope();
         }
-        for (int phase = 1; phase <= plan.Phases; phase++) RunPhase(factor, phase);
+        if (plan.Matrices.Length > 0) _matrices.Prepare(items, plan.Matrices);
+        try
+        {
+            for (int phase = 1; phase <= plan.Phases; phase++)
+            {
+                RunPhase(factor, phase);
+                // Between phases, the matrices this phase stored are orthogonalised (batched per shape), on the same stream.
+                for (int j = 0; j < plan.Matrices.Length; j++)
+                    if (plan.Matrices[j].Level == phase) _matrices.Orthogonalize(j);
+            }
+        }
+        finally
+        {
+            _matrices.EndStep();
+        }
     }
+
+    readonly CudaMatrices _matrices = new();
 
     static int FirstOn(ReadOnlySpan<UpdateItem> items, int device)
     {
@@ -130,8 +146,9 @@ internal sealed class FusedCudaBackend(CudaKernel kernel) : IUpdateBackend
             if (kernel.Reductions is { } plan)
             {
                 var partials = _partials[first.Parameter.device_index];
-                int capacity = (int)(partials.NumberOfElements / plan.Reductions.Length);
-                _launcher!.Launch(items[start..end], first.Scalars, scale, phase, _firstChunks.AsSpan(start, end - start), TensorAddress.Of(partials), capacity);
+                int capacity = (int)(partials.NumberOfElements / Math.Max(plan.Reductions.Length, 1));
+                _launcher!.Launch(items[start..end], first.Scalars, scale, phase, _firstChunks.AsSpan(start, end - start), TensorAddress.Of(partials), capacity,
+                    plan.Matrices.Length > 0 ? _matrices.Pointers(start, end - start) : default);
             }
             else _launcher!.Launch(items[start..end], first.Scalars, scale);
             start = end;

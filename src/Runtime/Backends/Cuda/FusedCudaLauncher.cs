@@ -95,16 +95,17 @@ internal sealed unsafe class FusedCudaLauncher
     /// every gradient is multiplied by the float32 at <paramref name="gradientScale"/> on that device, if not null.
     /// </summary>
     public void Launch(ReadOnlySpan<UpdateItem> items, ReadOnlySpan<float> scalars, IntPtr gradientScale = default) =>
-        Launch(items, scalars, gradientScale, 1, default, IntPtr.Zero, 0);
+        Launch(items, scalars, gradientScale, 1, default, IntPtr.Zero, 0, default);
 
     /// <summary>
     /// Runs phase <paramref name="phase"/> of a rule with reductions over <paramref name="items"/> (as
     /// <see cref="Launch(ReadOnlySpan{UpdateItem}, ReadOnlySpan{float}, IntPtr)"/>): item i's chunks have their partials at
     /// <paramref name="firstChunks"/>[i] onwards in the float32 buffer at <paramref name="partials"/>, which holds
-    /// <paramref name="capacity"/> chunks per reduction.
+    /// <paramref name="capacity"/> chunks per reduction. Item i's runtime matrices (of a rule with matrix calls) are at
+    /// <paramref name="matrices"/>[i * calls + j].
     /// </summary>
     public void Launch(ReadOnlySpan<UpdateItem> items, ReadOnlySpan<float> scalars, IntPtr gradientScale, int phase,
-        ReadOnlySpan<int> firstChunks, IntPtr partials, int capacity)
+        ReadOnlySpan<int> firstChunks, IntPtr partials, int capacity, ReadOnlySpan<IntPtr> matrices)
     {
         if (items.Length == 0) return;
         _gradientScale = gradientScale;
@@ -127,6 +128,7 @@ internal sealed unsafe class FusedCudaLauncher
                     if (_tensors == _layout.MaxTensors) Flush();
                     _slot = _tensors++;
                     WriteTensor(_slot, item, n);
+                    for (int j = 0; j < _layout.Matrices; j++) WritePointer(2 + _layout.States + j, _slot, matrices[index * _layout.Matrices + j]);
                     if (_layout.Reductions is not null)
                         BinaryPrimitives.WriteInt32LittleEndian(_meta.AsSpan(_layout.FirstOffset + 4 * _slot), firstChunks[index]);
                 }

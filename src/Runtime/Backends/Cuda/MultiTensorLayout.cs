@@ -27,8 +27,10 @@ internal sealed class MultiTensorLayout
     {
         States = kernel.StateCount;
         QuantizedMask = quantizedMask;
-        // 8-bit states take a second pointer row each (after all code rows) for their block scales.
-        Depth = 2 + States + (quantizedMask != 0 ? States : 0);
+        // 8-bit states take a second pointer row each (after all code rows) for their block scales; a phased rule's
+        // matrix calls a row each (after the states) for the runtime's bf16 matrices.
+        Matrices = kernel.Reductions?.Matrices.Length ?? 0;
+        Depth = 2 + States + (quantizedMask != 0 ? States : 0) + Matrices;
         ScalarSlots = Math.Max(1, kernel.ScalarCount);
         int parameterBytes = largeParameters ? 32764 : 4096;
         MaxBlocks = largeParameters ? 4096 : 320;
@@ -64,6 +66,9 @@ internal sealed class MultiTensorLayout
 
     /// <summary>Where each tensor's first chunk in the partials buffer lies in a phased kernel's metadata.</summary>
     public int FirstOffset { get; }
+
+    /// <summary>The rule's matrix calls: pointer rows <c>2 + States</c> onwards.</summary>
+    public int Matrices { get; }
 
     /// <summary>Which states the kernel keeps in 8 bits.</summary>
     public int QuantizedMask { get; }
@@ -116,6 +121,8 @@ internal sealed class MultiTensorLayout
         values["REDUCTIONS"] = Text(plan.Reductions.Length);
         values["REDUCTION_OPS"] = Cases(r => (int)r.Op);
         values["REDUCTION_LEVELS"] = Cases(r => r.Level);
+        values["MATRICES"] = Text(plan.Matrices.Length);
+        values["MATRIX_LEVELS"] = string.Join(" ", plan.Matrices.Select((m, j) => $"case {Text(j)}: return {Text(m.Level)};"));
         return KernelSources.Fill("multi_tensor_phases.cu", values);
     }
 

@@ -16,6 +16,10 @@
 #define OPTDSL_PHASE @PHASE@
 #define OPTDSL_PHASES @PHASES@
 #define OPTDSL_REDUCTIONS @REDUCTIONS@
+#define OPTDSL_REDUCTION_SLOTS (OPTDSL_REDUCTIONS > 0 ? OPTDSL_REDUCTIONS : 1)
+// Matrix calls (Newton-Schulz): phase level(j) stores the argument per element in bf16 at pointer row
+// 2 + STATES + j; the runtime orthogonalises the stored matrices; later phases read the result from that row.
+#define OPTDSL_MATRICES @MATRICES@
 
 #include "optdsl_params.cuh"
 #include "optdsl_intrinsics.cuh"
@@ -26,6 +30,18 @@
 // and the phase that accumulates it — switches, so that in unrolled loops they fold to constants.
 __device__ __forceinline__ int optdsl_op(int j) { switch (j) { @REDUCTION_OPS@ } return 0; }
 __device__ __forceinline__ int optdsl_level(int j) { switch (j) { @REDUCTION_LEVELS@ } return 0; }
+
+__device__ __forceinline__ int optdsl_matrix_level(int j) { switch (j) { @MATRIX_LEVELS@ } return 0; }
+
+// The runtime's matrices are bfloat16 (what the orthogonalisation runs in on CUDA), whatever the parameter's type.
+__device__ __forceinline__ float optdsl_bf16_load(unsigned short x) { return __uint_as_float(((unsigned int)x) << 16); }
+__device__ __forceinline__ unsigned short optdsl_bf16_store(float x)
+{
+    unsigned int u = __float_as_uint(x);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)0x7fc0;   // NaN stays NaN
+    u += 0x7fffu + ((u >> 16) & 1u);                                       // round to nearest even
+    return (unsigned short)(u >> 16);
+}
 
 __device__ __forceinline__ float optdsl_identity(int op)
 {
@@ -72,27 +88,43 @@ struct OptDslMeta
 
 struct OptDslScalars { float v[OPTDSL_SCALARS]; };
 
+#if OPTDSL_MATRICES > 0
+// Element e's matrix values: loaded where an earlier phase stored them (the runtime has orthogonalised them since),
+// stored where this phase computes the argument.
+#define OPTDSL_MX , mxv
+#define OPTDSL_MATRIX_IN(e) float mxv[OPTDSL_MATRICES]; \
+    _Pragma("unroll") for (int j = 0; j < OPTDSL_MATRICES; j++) mxv[j] = optdsl_matrix_level(j) < OPTDSL_PHASE ? optdsl_bf16_load(mt[j][e]) : 0.f;
+#define OPTDSL_MATRIX_OUT(e) \
+    _Pragma("unroll") for (int j = 0; j < OPTDSL_MATRICES; j++) if (optdsl_matrix_level(j) == OPTDSL_PHASE) mt[j][e] = optdsl_bf16_store(mxv[j]);
+#else
+#define OPTDSL_MX
+#define OPTDSL_MATRIX_IN(e)
+#define OPTDSL_MATRIX_OUT(e)
+#endif
+
 #if OPTDSL_PHASE < OPTDSL_PHASES
 #define OPTDSL_CONCAT2(a, b) a##b
 #define OPTDSL_CONCAT(a, b) OPTDSL_CONCAT2(a, b)
 // A phase before the last: the element code on copies, accumulating; nothing is stored.
-#define OPTDSL_RUN(pv, gv, sl) { float pc = (pv); OPTDSL_CONCAT(optdsl_phase, OPTDSL_PHASE)(pc, (gv), (sl), sc.v, res, acc); }
+#define OPTDSL_RUN(pv, gv, sl) { float pc = (pv); OPTDSL_CONCAT(optdsl_phase, OPTDSL_PHASE)(pc, (gv), (sl), sc.v, res, acc OPTDSL_MX); }
 #define OPTDSL_STORES 0
 #else
-#define OPTDSL_RUN(pv, gv, sl) optdsl_body((pv), (gv), (sl), sc.v, res)
+#define OPTDSL_RUN(pv, gv, sl) optdsl_body((pv), (gv), (sl), sc.v, res OPTDSL_MX)
 #define OPTDSL_STORES 1
 #endif
 
-#define OPTDSL_LANE(c) { \
+#define OPTDSL_LANE(c, o) { \
     float sl[OPTDSL_STATE_SLOTS]; \
     _Pragma("unroll") for (int k = 0; k < OPTDSL_STATES; k++) sl[k] = sv[k].c; \
+    OPTDSL_MATRIX_IN(i + (o)) \
     OPTDSL_RUN(pv.c, gv.c, sl); \
+    OPTDSL_MATRIX_OUT(i + (o)) \
     _Pragma("unroll") for (int k = 0; k < OPTDSL_STATES; k++) sv[k].c = sl[k]; }
 
 extern "C" __global__ void __launch_bounds__(OPTDSL_THREADS) optdsl_update(const OptDslMeta meta, const OptDslScalars sc,
     const float* __restrict__ gscale, float* __restrict__ partials, const int capacity)
 {
-    __shared__ float res[OPTDSL_REDUCTIONS];
+    __shared__ float res[OPTDSL_REDUCTION_SLOTS];
     __shared__ float warps[32];
     const float gs = gscale ? *gscale : 1.f;
     const int t = meta.tensor[blockIdx.x];
@@ -115,7 +147,7 @@ extern "C" __global__ void __launch_bounds__(OPTDSL_THREADS) optdsl_update(const
     }
     __syncthreads();
 
-    float acc[OPTDSL_REDUCTIONS];
+    float acc[OPTDSL_REDUCTION_SLOTS];
 #pragma unroll
     for (int j = 0; j < OPTDSL_REDUCTIONS; j++) acc[j] = optdsl_identity(optdsl_op(j));
 
@@ -129,6 +161,11 @@ extern "C" __global__ void __launch_bounds__(OPTDSL_THREADS) optdsl_update(const
         st[k] = (float*)meta.ptr[2 + k][t];
         aligned = aligned && (((unsigned long long)st[k] & 15) == 0);
     }
+#if OPTDSL_MATRICES > 0
+    unsigned short* mt[OPTDSL_MATRICES];
+#pragma unroll
+    for (int j = 0; j < OPTDSL_MATRICES; j++) mt[j] = (unsigned short*)meta.ptr[2 + OPTDSL_STATES + j][t];
+#endif
     long long scalarFrom = start;
     if (aligned)
     {
@@ -141,7 +178,7 @@ extern "C" __global__ void __launch_bounds__(OPTDSL_THREADS) optdsl_update(const
 #pragma unroll
             for (int k = 0; k < OPTDSL_STATES; k++)
                 sv[k] = st[k] ? *reinterpret_cast<float4*>(st[k] + i) : make_float4(0.f, 0.f, 0.f, 0.f);
-            OPTDSL_LANE(x) OPTDSL_LANE(y) OPTDSL_LANE(z) OPTDSL_LANE(w)
+            OPTDSL_LANE(x, 0) OPTDSL_LANE(y, 1) OPTDSL_LANE(z, 2) OPTDSL_LANE(w, 3)
 #if OPTDSL_STORES
             optdsl_store4(p + i, pv);
 #pragma unroll
@@ -157,7 +194,9 @@ extern "C" __global__ void __launch_bounds__(OPTDSL_THREADS) optdsl_update(const
         float sl[OPTDSL_STATE_SLOTS];
 #pragma unroll
         for (int k = 0; k < OPTDSL_STATES; k++) sl[k] = st[k] ? st[k][i] : 0.f;
+        OPTDSL_MATRIX_IN(i)
         OPTDSL_RUN(pv, optdsl_load(g[i]) * gs, sl);
+        OPTDSL_MATRIX_OUT(i)
 #if OPTDSL_STORES
         p[i] = optdsl_store(pv);
 #pragma unroll
