@@ -39,6 +39,18 @@ Parameter[] Parameters()
     return ps;
 }
 
+// --trace-muon N: only N fused Muon steps on the 48 hidden matrices, untimed, for a profiler (dotnet-trace) to sample.
+if (Array.IndexOf(args, "--trace-muon") is int at and >= 0)
+{
+    var matrices = Gpt2Shapes.HiddenMatrices().Select(s => new Parameter(torch.randn(s, device: torch.CUDA).mul(kept[0.02]))).ToArray();
+    using (torch.no_grad())
+        foreach (var p in matrices) p.grad = torch.randn_like(p).mul(kept[1e-3]);
+    using var traced = new OptDsl.Optimizers.Muon(matrices, lr: 0.02);
+    for (int i = int.Parse(args[at + 1]); i > 0; i--) traced.step();
+    torch.cuda.synchronize();
+    return 0;
+}
+
 var results = new Dictionary<string, double>();
 bool onlyMuon = args.Contains("--muon"), onlyClip = args.Contains("--clip"), onlyQ8 = args.Contains("--q8"), onlyPhases = args.Contains("--phases");
 
@@ -218,6 +230,15 @@ if (!onlyClip)
     using var muon = new OptDsl.Optimizers.Muon(ps, lr: 0.02);
     Record("OptDsl Muon, 48 hidden matrices", Median(() => muon.step(), windows: 9, perWindow: 5));
     Record("  host time to issue one Muon step", HostMs(() => muon.step()));
+    // Where the rest goes: the same step with the elementwise work as TorchSharp operations, and with no iterations
+    // (the two fused phases, the batches' normalisation and the copies of the tall results).
+    using (var portableMuon = new OptDsl.Optimizers.Muon(ps, lr: 0.02) { Backend = UpdateBackend.Portable })
+        Record("OptDsl Muon, portable elementwise work", Median(() => portableMuon.step(), windows: 9, perWindow: 5));
+    using (var noIterations = new OptDsl.Optimizers.Muon(ps, lr: 0.02, nsSteps: 0))
+    {
+        Record("OptDsl Muon, no Newton-Schulz iterations", Median(() => noIterations.step(), windows: 9, perWindow: 5));
+        Record("  host time to issue one such step", HostMs(() => noIterations.step()));
+    }
     // Its variants on the same matrices: the Newton-Schulz work is the same, the elementwise work around it grows.
     using var norMuon = new OptDsl.Optimizers.NorMuon(ps, lr: 0.02);
     Record("OptDsl NorMuon, 48 hidden matrices", Median(() => norMuon.step(), windows: 9, perWindow: 5));

@@ -23,16 +23,29 @@ internal static unsafe class CudaModules
     /// The function <paramref name="name"/> of the kernel source on <paramref name="device"/>, with that device's context
     /// current on this thread.
     /// </summary>
-    public static IntPtr Function(CudaApi api, string source, int device, out string report, string name = "optdsl_update")
+    public static IntPtr Function(CudaApi api, string source, int device, out string report, string name = "optdsl_update") =>
+        Function(api, source, device, out report, out _, name);
+
+    /// <summary>
+    /// As <see cref="Function(CudaApi, string, int, out string, string)"/>, and gives the device's context, which
+    /// <see cref="MakeCurrent"/> makes current again later.
+    /// </summary>
+    public static IntPtr Function(CudaApi api, string source, int device, out string report, out IntPtr context, string name = "optdsl_update")
     {
         var compiled = Cache.GetOrAdd((source, device), key => new Lazy<Compiled>(() => Compile(api, key.Source, key.Device, name))).Value;
-        IntPtr current;
-        api.Check(api.cuCtxGetCurrent(&current), "cuCtxGetCurrent");
-        if (current != compiled.Context) api.Check(api.cuCtxSetCurrent(compiled.Context), "cuCtxSetCurrent");
+        MakeCurrent(api, context = compiled.Context);
         report = compiled.FromDiskCache
             ? $"loaded for {compiled.Arch} from the kernel cache"
             : $"compiled for {compiled.Arch} with NVRTC in {compiled.CompileMilliseconds:F0} ms";
         return compiled.Function;
+    }
+
+    /// <summary>Makes <paramref name="context"/> current on this thread, where it is not already.</summary>
+    public static void MakeCurrent(CudaApi api, IntPtr context)
+    {
+        IntPtr current;
+        api.Check(api.cuCtxGetCurrent(&current), "cuCtxGetCurrent");
+        if (current != context) api.Check(api.cuCtxSetCurrent(context), "cuCtxSetCurrent");
     }
 
     /// <summary>Whether kernels on <paramref name="device"/> may take 32 KB of parameters (CUDA 12.1+, compute capability 7.0+).</summary>

@@ -58,13 +58,21 @@ internal sealed unsafe class FusedCudaLauncher
     /// </summary>
     public void Prepare(int device, ParamKind kind, int quantizedMask = 0, int phase = 1)
     {
+        // Every launch prepares: once a kernel is made, a lookup here spares hashing its source again.
+        if (device == _device && quantizedMask == _mask && kind == _kind && _functions.TryGetValue((device, kind, quantizedMask, phase), out var made))
+        {
+            CudaModules.MakeCurrent(_api, made.Context);
+            _function = made.Function;
+            return;
+        }
         if (device != _device || quantizedMask != _mask)
         {
             var (small, large) = Layouts(quantizedMask);
             _layout = CudaModules.SupportsLargeParameters(_api, device) ? large : small;
             if (_meta.Length != _layout.MetaBytes) _meta = new byte[_layout.MetaBytes];
         }
-        _function = CudaModules.Function(_api, _layout.SourceFor(kind, phase), device, out var report);
+        _function = CudaModules.Function(_api, _layout.SourceFor(kind, phase), device, out var report, out var context);
+        _functions[(device, kind, quantizedMask, phase)] = (_function, context);
         if (device != _device || kind != _kind || quantizedMask != _mask)
             Report = $"{report}; {_layout.MaxTensors} tensors and {_layout.MaxBlocks} chunks of {MultiTensorLayout.ChunkElements} elements per launch"
                      + (quantizedMask != 0 ? "; 8-bit state read and written in the kernel" : "")
@@ -80,6 +88,7 @@ internal sealed unsafe class FusedCudaLauncher
     }
 
     ParamKind _kind;
+    readonly System.Collections.Generic.Dictionary<(int Device, ParamKind Kind, int Mask, int Phase), (IntPtr Function, IntPtr Context)> _functions = new();
 
     /// <summary>The kernel variant for a parameter type, or null when the kernel takes no such parameters.</summary>
     public static ParamKind? KindOf(ScalarType dtype) => dtype switch

@@ -90,16 +90,31 @@ struct OptDslScalars { float v[OPTDSL_SCALARS]; };
 
 #if OPTDSL_MATRICES > 0
 // Element e's matrix values: loaded where an earlier phase stored them (the runtime has orthogonalised them since),
-// stored where this phase computes the argument.
+// stored where this phase computes the argument. The vector loop moves four elements' bf16 values as one 8-byte
+// word (packed in mw), so that a warp reads and writes whole sectors; the tail moves one at a time.
 #define OPTDSL_MX , mxv
 #define OPTDSL_MATRIX_IN(e) float mxv[OPTDSL_MATRICES]; \
     _Pragma("unroll") for (int j = 0; j < OPTDSL_MATRICES; j++) mxv[j] = optdsl_matrix_level(j) < OPTDSL_PHASE ? optdsl_bf16_load(mt[j][e]) : 0.f;
 #define OPTDSL_MATRIX_OUT(e) \
     _Pragma("unroll") for (int j = 0; j < OPTDSL_MATRICES; j++) if (optdsl_matrix_level(j) == OPTDSL_PHASE) mt[j][e] = optdsl_bf16_store(mxv[j]);
+#define OPTDSL_MATRIX_LOAD4(e) unsigned short mw[OPTDSL_MATRICES][4]; \
+    _Pragma("unroll") for (int j = 0; j < OPTDSL_MATRICES; j++) if (optdsl_matrix_level(j) < OPTDSL_PHASE) \
+        *reinterpret_cast<uint2*>(mw[j]) = *reinterpret_cast<const uint2*>(mt[j] + (e));
+#define OPTDSL_MATRIX_IN4(o) float mxv[OPTDSL_MATRICES]; \
+    _Pragma("unroll") for (int j = 0; j < OPTDSL_MATRICES; j++) mxv[j] = optdsl_matrix_level(j) < OPTDSL_PHASE ? optdsl_bf16_load(mw[j][o]) : 0.f;
+#define OPTDSL_MATRIX_OUT4(o) \
+    _Pragma("unroll") for (int j = 0; j < OPTDSL_MATRICES; j++) if (optdsl_matrix_level(j) == OPTDSL_PHASE) mw[j][o] = optdsl_bf16_store(mxv[j]);
+#define OPTDSL_MATRIX_STORE4(e) \
+    _Pragma("unroll") for (int j = 0; j < OPTDSL_MATRICES; j++) if (optdsl_matrix_level(j) == OPTDSL_PHASE) \
+        *reinterpret_cast<uint2*>(mt[j] + (e)) = *reinterpret_cast<const uint2*>(mw[j]);
 #else
 #define OPTDSL_MX
 #define OPTDSL_MATRIX_IN(e)
 #define OPTDSL_MATRIX_OUT(e)
+#define OPTDSL_MATRIX_LOAD4(e)
+#define OPTDSL_MATRIX_IN4(o)
+#define OPTDSL_MATRIX_OUT4(o)
+#define OPTDSL_MATRIX_STORE4(e)
 #endif
 
 #if OPTDSL_PHASE < OPTDSL_PHASES
@@ -116,9 +131,9 @@ struct OptDslScalars { float v[OPTDSL_SCALARS]; };
 #define OPTDSL_LANE(c, o) { \
     float sl[OPTDSL_STATE_SLOTS]; \
     _Pragma("unroll") for (int k = 0; k < OPTDSL_STATES; k++) sl[k] = sv[k].c; \
-    OPTDSL_MATRIX_IN(i + (o)) \
+    OPTDSL_MATRIX_IN4(o) \
     OPTDSL_RUN(pv.c, gv.c, sl); \
-    OPTDSL_MATRIX_OUT(i + (o)) \
+    OPTDSL_MATRIX_OUT4(o) \
     _Pragma("unroll") for (int k = 0; k < OPTDSL_STATES; k++) sv[k].c = sl[k]; }
 
 extern "C" __global__ void __launch_bounds__(OPTDSL_THREADS) optdsl_update(const OptDslMeta meta, const OptDslScalars sc,
@@ -163,8 +178,11 @@ extern "C" __global__ void __launch_bounds__(OPTDSL_THREADS) optdsl_update(const
     }
 #if OPTDSL_MATRICES > 0
     unsigned short* mt[OPTDSL_MATRICES];
-#pragma unroll
-    for (int j = 0; j < OPTDSL_MATRICES; j++) mt[j] = (unsigned short*)meta.ptr[2 + OPTDSL_STATES + j][t];
+    for (int j = 0; j < OPTDSL_MATRICES; j++)
+    {
+        mt[j] = (unsigned short*)meta.ptr[2 + OPTDSL_STATES + j][t];
+        aligned = aligned && (((unsigned long long)mt[j] & 7) == 0);
+    }
 #endif
     long long scalarFrom = start;
     if (aligned)
@@ -178,7 +196,9 @@ extern "C" __global__ void __launch_bounds__(OPTDSL_THREADS) optdsl_update(const
 #pragma unroll
             for (int k = 0; k < OPTDSL_STATES; k++)
                 sv[k] = st[k] ? *reinterpret_cast<float4*>(st[k] + i) : make_float4(0.f, 0.f, 0.f, 0.f);
+            OPTDSL_MATRIX_LOAD4(i)
             OPTDSL_LANE(x, 0) OPTDSL_LANE(y, 1) OPTDSL_LANE(z, 2) OPTDSL_LANE(w, 3)
+            OPTDSL_MATRIX_STORE4(i)
 #if OPTDSL_STORES
             optdsl_store4(p + i, pv);
 #pragma unroll
