@@ -78,4 +78,22 @@ public class RobustnessTests
         Assert.Contains("// " + kept, code);
         Assert.DoesNotContain("x = 3f", code);
     }
+
+    /// <summary>
+    /// Matrix work in every place a rule may put it, and shape alone: the generator once failed on a rule whose only
+    /// whole-tensor work was <c>Matrix.Rows()</c> (found by the fuzzer), and a Newton–Schulz result in a per-element
+    /// condition needs its arguments' slots like one in an assignment. Each must generate code that compiles.
+    /// </summary>
+    [Theory]
+    [InlineData("p -= lr * MathF.Sqrt(Matrix.Rows() / Matrix.Columns()) * g;")]
+    [InlineData("if (Matrix.NewtonSchulz(g, 5) > 0f) p -= lr * g;")]
+    [InlineData("float o = Matrix.NewtonSchulz(g > 0 ? g : -g, 3); p -= lr * (o + Reduce.Norm(o)) * Matrix.Rows();")]
+    [InlineData("float o = Matrix.NewtonSchulz(g, 5); float q = Matrix.NewtonSchulz(o * p, 2); p -= lr * q;")]
+    [InlineData("if (lr > 0.5f) { float o = Matrix.NewtonSchulz(g, 5); p -= lr * o; }")]
+    public void Matrix_work_anywhere_a_rule_puts_it_generates_code_that_compiles(string body)
+    {
+        var run = GeneratorHarness.Generate("using System;\nusing OptDsl;\n[Optimizer] public partial class A { [Hyper] float lr = 1f; [Update] void Update(ref float p, float g) { " + body + " } }");
+        Assert.Empty(run.GeneratorDiagnostics);
+        Assert.Empty(run.Output.GetDiagnostics().Where(d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error));
+    }
 }

@@ -22,6 +22,8 @@ public static class ReductionPhases
         var walk = new Walk();
         walk.Statements(rule.Body, conditionLevel: 0, perElement: false);
         if (walk.Blocker is not null) return Blocked(walk.Blocker);
+        // Whole-tensor work that is only the matrix view's shape (Matrix.Rows(), Columns()) is a host value: one pass.
+        if (walk.Reductions.Count == 0) return PhasePlan.Elementwise;
         int phases = walk.Reductions.Max(r => r.Level) + 1;
         return new PhasePlan(phases, walk.Reductions.ToEquatableArray(), null);
     }

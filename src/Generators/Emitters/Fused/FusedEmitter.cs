@@ -210,6 +210,7 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
     protected override (FusedPath Then, FusedPath Otherwise, string Condition) ForkPerElement(If i)
     {
         var forks = new PerElementFork[Targets.Length];
+        RecordMatrixArguments(i.Condition);
         for (int t = 0; t < Targets.Length; t++) Targets[t].Accumulate(Path.Element[t], i.Condition);
         for (int t = 0; t < Targets.Length; t++)
             forks[t] = Targets[t].Phase.Needs.Runs(i)
