@@ -16,7 +16,8 @@ namespace OptDsl.Generators.Tests.Differential;
 /// Random well-formed rules (<see cref="RuleGenerator"/>), compiled with the generator, loaded and run for a few steps
 /// on two parameter groups with different hyperparameters — elementwise rules on the fused CPU path (whole
 /// <c>Vector&lt;float&gt;</c>s and the scalar tail, as each tensor has both) and on the portable path, whole-tensor
-/// rules on the portable path — each compared after every step with <see cref="RuleInterpreter"/>'s float64 run of
+/// rules on the portable path, rules split into phases (per-tensor reductions, and on matrices Newton–Schulz between
+/// phases) on both — each compared after every step with <see cref="RuleInterpreter"/>'s float64 run of
 /// the same rule: parameters, every state tensor and the scalar state, element by element, within the interpreter's
 /// float32 error bound. OPTDSL_DIFFERENTIAL_RULES sets how many rules of each kind (more for a longer search) and
 /// OPTDSL_DIFFERENTIAL_SEED replays a run; a failure prints both. OPTDSL_DIFFERENTIAL_ONLY=Rule3,WholeRule1 runs those alone,
@@ -36,6 +37,14 @@ public class DifferentialTests
         int lanes = System.Numerics.Vector<float>.Count;
         return new[] { new TensorSpec(new long[] { 2 * lanes + 5 }, 0), new TensorSpec(new long[] { 3 }, 0),
                        new TensorSpec(new long[] { 4, 9 }, 1), new TensorSpec(new long[] { 3 * lanes + 1 }, 1) };
+    }
+
+    /// <summary>Phased rules that orthogonalise: matrices with whole vectors and tails, wide and tall, and a 3-d tensor.</summary>
+    static TensorSpec[] MatrixTensors()
+    {
+        int lanes = System.Numerics.Vector<float>.Count;
+        return new[] { new TensorSpec(new long[] { 3, 2 * lanes + 5 }, 0), new TensorSpec(new long[] { 9, 4 }, 0),
+                       new TensorSpec(new long[] { 4, 9 }, 1), new TensorSpec(new long[] { 2, 3, 5 }, 1) };
     }
 
     /// <summary>Whole-tensor rules: matrices, wide and tall, and a 3-d tensor seen as 3 rows of 8.</summary>
@@ -59,6 +68,9 @@ public class DifferentialTests
         // Rules the fused backends run in phases, as many as of each other kind, until each reduction was reached.
         for (int i = 0; i < count || (i < 10 * count && RuleGenerator.PhasedFunctions.Any(f => !covered.Contains("phased " + f))); i++)
             rules.Add(generator.Next($"PhasedRule{i}", wholeTensor: true, phased: true));
+        // Phased rules that orthogonalise between phases as well, on matrices: a third as many.
+        for (int i = 0; i < Math.Max(1, count / 3); i++)
+            rules.Add(generator.Next($"MatrixRule{i}", wholeTensor: true, phased: true, matrix: true));
         return (rules, covered);
     }
 
@@ -199,7 +211,7 @@ public class DifferentialTests
     /// <summary>Runs one rule on one path and compares every step; returns the first disagreement, if any.</summary>
     static (string? Failure, long Compared, long Total) Run(RandomRule rule, Type factory, UpdateBackend backend)
     {
-        var specs = rule.WholeTensor && !rule.Phased ? WholeTensorTensors : ElementwiseTensors();
+        var specs = rule.Matrix ? MatrixTensors() : rule.WholeTensor && !rule.Phased ? WholeTensorTensors : ElementwiseTensors();
         var random = new Random(rule.ClassName.Aggregate(Seed, (h, c) => unchecked(h * 31 + c)));
         float[] Values(int count) => Enumerable.Range(0, count).Select(_ => (float)Normal(random)).ToArray();
 

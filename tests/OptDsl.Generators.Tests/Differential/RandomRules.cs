@@ -14,6 +14,9 @@ public sealed record RandomRule(string ClassName, bool WholeTensor, Statement[] 
     /// </summary>
     public bool Phased { get; init; }
 
+    /// <summary>A phased rule that also orthogonalises (<c>Matrix.NewtonSchulz</c> between phases): it runs on matrices.</summary>
+    public bool Matrix { get; init; }
+
     /// <summary>The state the rule declares (row and column state only in whole-tensor rules that are not phased).</summary>
     public string[] States => RuleGenerator.States(WholeTensor && !Phased);
 }
@@ -127,7 +130,7 @@ public sealed class RuleGenerator
 
     public const double ScalarStateInitial = 0.5;
 
-    public RandomRule Next(string className, bool wholeTensor, bool phased = false)
+    public RandomRule Next(string className, bool wholeTensor, bool phased = false, bool matrix = false)
     {
         _whole = wholeTensor && !phased;
         _phased = phased;
@@ -148,6 +151,7 @@ public sealed class RuleGenerator
         if (Chance(0.3)) { body.Add(Update("g")); Cover("gradient reassigned"); }
         if (_whole) body.AddRange(WholeTensorStatements());
         if (phased) body.AddRange(PhasedReductions());
+        if (matrix) body.AddRange(PhasedMatrices());
         body.Add(NewLocal(Ty.Real, Real(2, true)));
         if (Chance(0.5)) body.Add(NewLocal(Ty.Real, Real(2, true)));
         if (Chance(0.4)) { body.Add(NewLocal(Ty.Bool, Bool(2, true))); Cover("bool local"); }
@@ -166,7 +170,7 @@ public sealed class RuleGenerator
         if (Chance(0.3)) body.Add(Update("p"));
 
         var source = Declaration(className, _whole, body);
-        return new RandomRule(className, wholeTensor, body.ToArray(), source) { Phased = phased };
+        return new RandomRule(className, wholeTensor, body.ToArray(), source) { Phased = phased, Matrix = matrix };
     }
 
     public static string Declaration(string className, bool wholeTensor, List<Statement> body)
@@ -648,6 +652,14 @@ public sealed class RuleGenerator
             Cover("phased " + f);
             yield return NewLocal(Ty.Real, WholeTensorCall(f));
         }
+    }
+
+    /// <summary>One or two orthogonalisations, each a local at the top level; the second may read the first (one more phase).</summary>
+    IEnumerable<Statement> PhasedMatrices()
+    {
+        Cover("phased Matrix.NewtonSchulz");
+        int count = 1 + _rng.Next(2);
+        for (int i = 0; i < count; i++) yield return NewLocal(Ty.Real, WholeTensorCall("Matrix.NewtonSchulz"));
     }
 
     Node WholeTensorCall(string function)
