@@ -99,7 +99,7 @@ public sealed class PhaseNeeds
         }
 
         /// <summary>Whether <paramref name="e"/> holds a reduction this phase accumulates.</summary>
-        bool Accumulates(Expr e) => Calls(e).Any(c => _reductions.TryGetValue(c, out var r) && r.Level == phase);
+        bool Accumulates(Expr e) => e.Calls().Any(c => _reductions.TryGetValue(c, out var r) && r.Level == phase);
 
         /// <summary>
         /// Marks what <paramref name="e"/> reads as needed: all of it (<paramref name="whole"/>), or only the arguments of
@@ -125,21 +125,6 @@ public sealed class PhaseNeeds
                 case Binary b: Reads(b.Left, live, whole); Reads(b.Right, live, whole); break;
                 case Select s: Reads(s.Condition, live, whole); Reads(s.WhenTrue, live, whole); Reads(s.WhenFalse, live, whole); break;
                 case Convert c: Reads(c.Operand, live, whole); break;
-            }
-        }
-
-        static IEnumerable<Call> Calls(Expr e)
-        {
-            switch (e)
-            {
-                case Call c:
-                    yield return c;
-                    foreach (var a in c.Arguments) foreach (var inner in Calls(a)) yield return inner;
-                    break;
-                case Unary u: foreach (var inner in Calls(u.Operand)) yield return inner; break;
-                case Binary b: foreach (var inner in Calls(b.Left).Concat(Calls(b.Right))) yield return inner; break;
-                case Select s: foreach (var inner in Calls(s.Condition).Concat(Calls(s.WhenTrue)).Concat(Calls(s.WhenFalse))) yield return inner; break;
-                case Convert c: foreach (var inner in Calls(c.Operand)) yield return inner; break;
             }
         }
     }

@@ -83,7 +83,7 @@ public static class ReductionPhases
                 case Call c when c.Function.IsWholeTensor():
                 {
                     var intrinsic = c.Function.Intrinsic();
-                    bool matrix = intrinsic.FusedMatrix is not null;
+                    bool matrix = intrinsic.FusedMatrix;
                     if (intrinsic.FusedReduction is null && !matrix)
                     {
                         Block($"{intrinsic.Display} has no fused form yet");

@@ -47,11 +47,11 @@ public sealed record Intrinsic(MathFunction Function, IntrinsicKind Kind, int Ar
     public string? FusedReduction { get; init; }
 
     /// <summary>
-    /// For matrix work the fused backends run between two phases as a library call (<c>NewtonSchulz</c>): one phase
-    /// stores the argument for every element, the runtime orthogonalises the stored matrices in batches, and later
-    /// phases read the result per element; null where they cannot.
+    /// Whether the fused backends run the function between two phases as a library call on whole matrices
+    /// (<c>Matrix.NewtonSchulz</c>): one phase stores the argument for every element, the runtime orthogonalises the
+    /// stored matrices in batches, and later phases read the result per element.
     /// </summary>
-    public string? FusedMatrix { get; init; }
+    public bool FusedMatrix { get; init; }
 
     /// <summary>How a rule writes the function, for messages: <c>Sqrt</c>, <c>Reduce.Norm</c>, <c>Matrix.NewtonSchulz</c>.</summary>
     public string Display => Kind == IntrinsicKind.Elementwise ? Name : CSharp[0];

@@ -122,7 +122,7 @@ public static class IntrinsicTable
         new(MathFunction.MatrixNewtonSchulz, IntrinsicKind.Orthogonalization, 5, new[] { "Matrix.NewtonSchulz" })
         {
             DefaultArguments = new[] { 3.4445, -4.7750, 2.0315 },
-            FusedMatrix = "NewtonSchulz",
+            FusedMatrix = true,
         },
         new(MathFunction.MatrixRows, IntrinsicKind.Shape, 0, new[] { "Matrix.Rows" }) { Host = $"((double){RuntimeApi.MatrixMath}.RowCount({{p}}))" },
         new(MathFunction.MatrixColumns, IntrinsicKind.Shape, 0, new[] { "Matrix.Columns" }) { Host = $"((double){RuntimeApi.MatrixMath}.ColumnCount({{p}}))" },

@@ -80,5 +80,27 @@ public sealed record Select(Expr Condition, Expr WhenTrue, Expr WhenFalse, Value
 /// <summary>A numeric conversion between integer and real (truncating toward zero for real to integer).</summary>
 public sealed record Convert(Expr Operand, ValueKind Type) : Expr(Type, Operand.Varying);
 
+public static class ExprExtensions
+{
+    /// <summary>Every call in <paramref name="e"/>, outermost first.</summary>
+    public static System.Collections.Generic.IEnumerable<Call> Calls(this Expr e)
+    {
+        switch (e)
+        {
+            case Call c:
+                yield return c;
+                foreach (var a in c.Arguments) foreach (var inner in a.Calls()) yield return inner;
+                break;
+            case Unary u: foreach (var inner in u.Operand.Calls()) yield return inner; break;
+            case Binary b: foreach (var inner in System.Linq.Enumerable.Concat(b.Left.Calls(), b.Right.Calls())) yield return inner; break;
+            case Select s:
+                foreach (var inner in System.Linq.Enumerable.Concat(System.Linq.Enumerable.Concat(s.Condition.Calls(), s.WhenTrue.Calls()), s.WhenFalse.Calls()))
+                    yield return inner;
+                break;
+            case Convert c: foreach (var inner in c.Operand.Calls()) yield return inner; break;
+        }
+    }
+}
+
 /// <summary>A host-only sub-expression lifted out of per-element work: <see cref="HoistedScalar"/> number <see cref="Index"/>.</summary>
 public sealed record Hoisted(int Index, ValueKind Type) : Expr(Type, false);

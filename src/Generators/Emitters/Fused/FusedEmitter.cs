@@ -137,19 +137,9 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
     void RecordMatrixArguments(Expr e)
     {
         foreach (var m in _plan.Matrices)
-            if (!_matrixArguments.ContainsKey(m.Index) && Contains(e, m.Call))
+            if (!_matrixArguments.ContainsKey(m.Index) && e.Calls().Any(c => ReferenceEquals(c, m.Call)))
                 _matrixArguments[m.Index] = m.Call.Arguments.Skip(1).Select(argument => SlotFor(Host(argument), argument.Type)).ToArray();
     }
-
-    static bool Contains(Expr e, Call call) => e switch
-    {
-        Call c => ReferenceEquals(c, call) || c.Arguments.Any(a => Contains(a, call)),
-        Unary u => Contains(u.Operand, call),
-        Binary b => Contains(b.Left, call) || Contains(b.Right, call),
-        Select s => Contains(s.Condition, call) || Contains(s.WhenTrue, call) || Contains(s.WhenFalse, call),
-        Convert c => Contains(c.Operand, call),
-        _ => false,
-    };
 
     // A host condition: computed in FillScalars into a slot the element code branches on.
 
