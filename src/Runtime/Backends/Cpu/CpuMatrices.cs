@@ -53,7 +53,8 @@ internal sealed unsafe class CpuMatrices
         using var scope = torch.NewDisposeScope();
         var p = _parameters[tensor];
         var buffer = _buffers[tensor][call]!;
-        var matrix = buffer.view(p.shape[0], MatrixMath.ColumnCount(p));
+        var (rows, columns) = MatrixMath.ViewOf(p);
+        var matrix = buffer.view(rows, columns);
         var result = MatrixMath.Orthogonalize(matrix, scalars[spec.StepsSlot], scalars[spec.ASlot], scalars[spec.BSlot], scalars[spec.CSlot]);
         matrix.copy_(result);
     }

@@ -42,10 +42,12 @@ internal sealed class CudaMatrices
         {
             var p = items[i].Parameter;
             var s = items[i].Scalars;
+            var (rows, columns) = MatrixMath.ViewOf(p);
+            int device = p.device_index;
             for (int j = 0; j < _calls; j++)
             {
                 var spec = specs[j];
-                var key = (j, p.device_index, p.shape[0], MatrixMath.ColumnCount(p), (double)s[spec.StepsSlot], (double)s[spec.ASlot], (double)s[spec.BSlot], (double)s[spec.CSlot]);
+                var key = (j, device, rows, columns, (double)s[spec.StepsSlot], (double)s[spec.ASlot], (double)s[spec.BSlot], (double)s[spec.CSlot]);
                 if (!_batches.TryGetValue(key, out var batch))
                     _batches[key] = batch = new Batch { Input = null!, Rows = key.Item3, Columns = key.Item4, Steps = key.Item5, A = key.Item6, B = key.Item7, C = key.Item8 };
                 batch.Items.Add(i);
@@ -53,7 +55,13 @@ internal sealed class CudaMatrices
         }
         foreach (var (key, batch) in _batches)
         {
-            if (batch.Items.Count == 0) continue;
+            if (batch.Items.Count == 0)
+            {
+                // No tensor of this shape this step (the parameters changed): its memory goes back.
+                batch.Input?.Dispose();
+                _batches.Remove(key);
+                continue;
+            }
             if (batch.Input is null || batch.Input.shape[0] != batch.Items.Count)
             {
                 batch.Input?.Dispose();

@@ -103,6 +103,15 @@ public static class MatrixMath
     /// <summary>The matrix view's columns: the product of every dimension but the first, so empty tensors work too (what <c>Matrix.Columns()</c> reads).</summary>
     public static long ColumnCount(Tensor like) => like.shape.Skip(1).Aggregate(1L, (a, b) => a * b);
 
+    /// <summary>The matrix view's rows and columns of a parameter of two or more dimensions, from one read of its shape (for the step's hot path).</summary>
+    internal static (long Rows, long Columns) ViewOf(Tensor p)
+    {
+        var shape = p.shape;
+        long columns = 1;
+        for (int i = 1; i < shape.Length; i++) columns *= shape[i];
+        return (shape[0], columns);
+    }
+
     // Per-row and per-column reductions of the matrix view (shape[0] rows), shaped to broadcast over the parameter:
     // a row's value as [rows, 1, 1, ...], a column's as [1, rest of the shape].
 
