@@ -28,10 +28,7 @@ public class AdaMuonTests
             {
                 using var kept = KeptScalars.Rent();
                 var (rows, columns) = MatrixReference.View(p);
-                var buffer = buffers.TryGetValue(k, out var b) ? b : torch.zeros_like(p);
-                buffer = buffer.Plus((g - buffer).mul(kept[1 - momentum]));
-                buffers[k] = buffer;
-                var u = nesterov ? g.Plus((buffer - g).mul(kept[momentum])) : buffer;
+                var u = MatrixReference.Momentum(buffers, k, g, momentum, nesterov, kept);
                 var o = MuonTests.Orthogonalize((signMomentum ? u.sign() : u).reshape(rows, columns), 5).reshape(p.shape);
                 var v = seconds.TryGetValue(k, out var s) ? s : torch.zeros_like(p);
                 v = v.mul(kept[beta2]).Plus(o.Squared().mul(kept[1 - beta2]));

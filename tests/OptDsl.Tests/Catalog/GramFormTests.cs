@@ -75,10 +75,11 @@ public class GramFormTests
         var input = x.to(ScalarType.BFloat16);
         double plain = Error(MatrixMath.Iterate(input, 5, A, B, C));
         var gram = GramForm.Iterate(input, 5, A, B, C);
-        // Without fresh starts the Gram matrix's rounding is multiplied up: the measured error is about 10 times the
-        // whole result. The bound below sits well under that and above the plain iteration's own bfloat16 error.
+        // Measured here: the iteration on X is off by 0.091 in bfloat16, the Gram form by 0.115 (1.26x; 0.97x to 1.34x on
+        // the H200's 768-wide matrices), and without fresh starts by 6.6e4 (its largest singular value 3e5): the Gram
+        // matrix's rounding multiplied up. 1.5x bounds the Gram form; the drift check shows the test can fail.
         var drifted = GramForm.Iterate(input, 5, A, B, C, first: 5, then: 5);
-        Assert.True(Error(gram) < 2 * plain + 0.02, $"Gram form off by {Error(gram):F3}, iteration on X by {plain:F3}");
+        Assert.True(Error(gram) < 1.5 * plain, $"Gram form off by {Error(gram):F3}, iteration on X by {plain:F3}");
         Assert.True(Largest(gram) < 1.25, $"largest singular value {Largest(gram):F3}");
         Assert.True(Error(drifted) > 0.5, $"without fresh starts off by only {Error(drifted):F3}: the test no longer shows the drift");
     }

@@ -1,5 +1,7 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
+using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Core;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -52,6 +54,17 @@ static class MatrixReference
                 Assert.True(error <= tolerance * scale, $"{dtype} tensor {k}: off by {error:E2} of {scale:E2}");
             }
         }
+    }
+
+    /// <summary>
+    /// Muon's momentum as the reference implementations write it: the buffer of tensor <paramref name="k"/> moves
+    /// towards <paramref name="g"/> by 1 − momentum; returns what is orthogonalised, the Nesterov look-ahead or the buffer.
+    /// </summary>
+    public static Tensor Momentum(Dictionary<int, Tensor> buffers, int k, Tensor g, double momentum, bool nesterov, KeptScalars kept)
+    {
+        var buffer = buffers.TryGetValue(k, out var b) ? b : torch.zeros_like(g);
+        buffers[k] = buffer = buffer.Plus((g - buffer).mul(kept[1 - momentum]));
+        return nesterov ? g.Plus((buffer - g).mul(kept[momentum])) : buffer;
     }
 
     /// <summary>The matrix view of a parameter: <c>shape[0]</c> rows.</summary>

@@ -28,10 +28,7 @@ public class NorMuonTests
             {
                 using var kept = KeptScalars.Rent();
                 var (rows, columns) = MatrixReference.View(p);
-                var buffer = buffers.TryGetValue(k, out var b) ? b : torch.zeros_like(p);
-                buffer = buffer.Plus((g - buffer).mul(kept[1 - momentum]));
-                buffers[k] = buffer;
-                var u = nesterov ? g.Plus((buffer - g).mul(kept[momentum])) : buffer;
+                var u = MatrixReference.Momentum(buffers, k, g, momentum, nesterov, kept);
                 var o = MuonTests.Orthogonalize(u.reshape(rows, columns), 5);
                 // Each row's mean square, averaged over steps from zero (no bias correction).
                 var v = seconds.TryGetValue(k, out var s) ? s : torch.zeros(rows, 1, ScalarType.Float64);
