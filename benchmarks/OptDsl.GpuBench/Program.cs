@@ -16,11 +16,9 @@ using static TorchSharp.torch;
 // Median ms per optimizer step on GPT-2 small's parameter list (148 tensors, 124.4M fp32 elements), with the
 // device-to-device copy that moves the same bytes as the floor, all in one process. Writes JSON for report.py.
 // Usage: OPTDSL_LIBTORCH=<torch/lib> OptDsl.GpuBench results.json [--muon | --clip | --q8 | --phases]   (only those rows)
+//        OptDsl.GpuBench x --trace-muon N   (N untimed fused Muon steps, for a profiler)
 using var kept = KeptScalars.Rent();
 
-// Median ms per optimizer step on GPT-2 small's parameter list (148 tensors, 124.4M fp32 elements), with the
-// device-to-device copy that moves the same bytes as the floor, all in one process. Writes JSON for report.py.
-// Usage: OPTDSL_LIBTORCH=<torch/lib> OptDsl.GpuBench results.json [--muon | --clip | --q8]   (only the Muon, clipping or 8-bit state rows)
 Console.WriteLine("native loading: " + TorchSharpNative.Outcome);
 torch.InitializeDeviceType(DeviceType.CUDA);
 if (!torch.cuda.is_available()) { Console.WriteLine("no CUDA device"); return 2; }
