@@ -75,4 +75,40 @@ public class CudaMatricesTests
         matrices.Prepare(tall, new[] { Spec });
         Assert.Equal(input[1], matrices.Pointers(0, 1)[0]);
     }
+
+    [Fact]
+    public void Batches_of_every_shape_with_one_Gram_size_are_orthogonalised_as_one_chain()
+    {
+        // GPT-2's four kinds of hidden matrix in miniature: 8 x 24 and 8 x 32 wide, 32 x 8 tall, 8 x 8 square; each
+        // shape has its own input batch, and all four share one Gram chain of 8 x 8 matrices.
+        var matrices = new CudaMatrices();
+        var shapes = new[] { new long[] { 8, 24 }, new long[] { 8, 32 }, new long[] { 32, 8 }, new long[] { 8, 8 }, new long[] { 8, 24 } };
+        var items = shapes.Select((shape, i) => Item(shape, 10 + i)).ToArray();
+        matrices.Prepare(items, new[] { Spec });
+        var input = matrices.Pointers(0, items.Length).ToArray();
+        for (int i = 0; i < items.Length; i++)
+        {
+            var argument = items[i].Parameter.to(ScalarType.BFloat16).contiguous();
+            Copy(TensorAddress.Of(argument), input[i], argument.NumberOfElements);
+            GC.KeepAlive(argument);
+        }
+        matrices.Orthogonalize(0);
+        var output = matrices.Pointers(0, items.Length).ToArray();
+        var arguments = items.Select(item => item.Parameter.to(ScalarType.BFloat16)).ToArray();
+        var batches = new[] { torch.stack(new[] { arguments[0], arguments[4] }), arguments[1].unsqueeze(0), arguments[2].unsqueeze(0), arguments[3].unsqueeze(0) };
+        var chain = MatrixMath.Orthogonalize(batches, 5, 3.4445, -4.775, 2.0315);
+        var expected = new[] { chain[0][0], chain[1][0], chain[2][0], chain[3][0], chain[0][1] };
+        for (int i = 0; i < items.Length; i++)
+        {
+            var actual = torch.empty(items[i].Parameter.shape, ScalarType.BFloat16);
+            Copy(output[i], TensorAddress.Of(actual), actual.NumberOfElements);
+            GC.KeepAlive(actual);
+            // The batches' chain, matrix for matrix: the same products, so the same bf16 values.
+            Assert.True(TestData.Identical(actual, expected[i].contiguous()), $"item {i}");
+        }
+        // The square matrix took the Gram form with the others, not the iteration on X it takes alone.
+        Assert.False(TestData.Identical(expected[3], MatrixMath.Orthogonalize(arguments[3], 5, 3.4445, -4.775, 2.0315)));
+        matrices.EndStep();
+    }
 }
+

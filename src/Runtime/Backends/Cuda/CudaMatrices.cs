@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using OptDsl.Runtime.Backends.Portable;
 using OptDsl.Runtime.Services;
 using TorchSharp;
@@ -72,20 +73,28 @@ internal sealed class CudaMatrices
         }
     }
 
-    /// <summary>Orthogonalises every batch of call <paramref name="call"/> and points its items at the results.</summary>
+    /// <summary>
+    /// Orthogonalises every batch of call <paramref name="call"/> and points its items at the results. Batches of one
+    /// device and iteration go to <see cref="MatrixMath.Orthogonalize(IReadOnlyList{Tensor}, double, double, double, double)"/>
+    /// together, which runs the Gram matrices of all their shapes as one chain where it can.
+    /// </summary>
     public void Orthogonalize(int call)
     {
-        foreach (var (key, batch) in _batches)
+        foreach (var together in _batches.Where(kv => kv.Key.Call == call && kv.Value.Items.Count > 0)
+                     .GroupBy(kv => (kv.Key.Device, kv.Key.Steps, kv.Key.A, kv.Key.B, kv.Key.C)))
         {
-            if (key.Call != call || batch.Items.Count == 0) continue;
+            var batches = together.Select(kv => kv.Value).ToArray();
             // The chain's intermediates are freed at once; the queued kernels that use them run first (one stream).
             using var scope = torch.NewDisposeScope();
-            var output = MatrixMath.Orthogonalize(batch.Input, batch.Steps, batch.A, batch.B, batch.C);
-            // A tall matrix comes back as a transposed view: the kernel reads it in the parameter's layout.
-            if (!output.is_contiguous()) output = output.contiguous();
-            output.DetachFromDisposeScope();
-            _outputs.Add(output);
-            Point(batch, call, TensorAddress.Of(output));
+            var outputs = MatrixMath.Orthogonalize(batches.Select(b => b.Input).ToArray(), together.Key.Steps, together.Key.A, together.Key.B, together.Key.C);
+            for (int k = 0; k < batches.Length; k++)
+            {
+                // A tall matrix comes back as a transposed view: the kernel reads it in the parameter's layout.
+                var output = outputs[k].is_contiguous() ? outputs[k] : outputs[k].contiguous();
+                output.DetachFromDisposeScope();
+                _outputs.Add(output);
+                Point(batches[k], call, TensorAddress.Of(output));
+            }
         }
     }
 

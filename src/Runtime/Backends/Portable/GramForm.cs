@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -55,13 +57,27 @@ internal static class GramForm
     /// <paramref name="steps"/> iterations on a wide matrix or batch <paramref name="x"/> of unit norm, in its type
     /// (tests pass other <paramref name="first"/> and <paramref name="then"/> to show what the fresh starts prevent).
     /// </summary>
-    public static Tensor Iterate(Tensor x, int steps, double a, double b, double c, int first = First, int then = Then)
+    public static Tensor Iterate(Tensor x, int steps, double a, double b, double c, int first = First, int then = Then) =>
+        Iterate(new[] { x }, steps, a, b, c, first, then)[0];
+
+    /// <summary>
+    /// The iterations on several wide batches <paramref name="xs"/> ([count, m, n], or one m x n matrix) of unit norm
+    /// whose Gram matrices share their size m, whatever their n: the m x m work of all of them runs as one batched
+    /// chain, so a step issues its products once instead of once per shape (the host, not the device, bounds a Muon
+    /// step on GPT-2's four shapes). Only forming G and the final Q X go shape by shape.
+    /// </summary>
+    public static Tensor[] Iterate(IReadOnlyList<Tensor> xs, int steps, double a, double b, double c, int first = First, int then = Then)
     {
         using var kept = KeptScalars.Rent();
         var (ka, kb) = (kept[a], kept[b]);
+        var x = xs.ToArray();
+        long m = x[0].shape[^2];
+        if (x.Any(t => t.shape[^2] != m)) throw new ArgumentException("The Gram form's batches must share their row count.", nameof(xs));
+        bool one = x.Length == 1;
+        var counts = x.Select(t => t.dim() == 3 ? t.shape[0] : 1).ToArray();
         foreach (int k in Segments(steps, first, then))
         {
-            var g = x.matmul(x.mT);
+            var g = one ? x[0].matmul(x[0].mT) : torch.cat(x.Select(t => t.matmul(t.mT).reshape(-1, m, m)).ToArray(), 0);
             Tensor? q = null;
             for (int i = 0; i < k; i++)
             {
@@ -71,7 +87,10 @@ internal static class GramForm
                 q = q is null ? p : p.matmul(q);
                 if (i + 1 < k) g = p.matmul(g.matmul(p));
             }
-            x = q!.matmul(x);
+            if (one) x[0] = q!.matmul(x[0]);
+            else
+                for (int j = 0, start = 0; j < x.Length; start += (int)counts[j], j++)
+                    x[j] = q!.narrow(0, start, counts[j]).reshape(x[j].dim() == 3 ? new[] { counts[j], m, m } : new[] { m, m }).matmul(x[j]);
         }
         return x;
     }

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -24,18 +25,44 @@ public static class MatrixMath
     /// <paramref name="x"/>'s type: in bfloat16 on CUDA (tensor cores), in <paramref name="x"/>'s type elsewhere.
     /// In bfloat16 an oblong matrix iterates on its Gram matrix where that takes fewer products (<see cref="GramForm"/>).
     /// </summary>
-    public static Tensor Orthogonalize(Tensor x, double steps, double a, double b, double c)
+    public static Tensor Orthogonalize(Tensor x, double steps, double a, double b, double c) => Orthogonalize(new[] { x }, steps, a, b, c)[0];
+
+    /// <summary>
+    /// <see cref="Orthogonalize(Tensor, double, double, double, double)"/> of each of <paramref name="xs"/> (matrices or
+    /// batches of any shapes, with one iteration). In bfloat16, those whose Gram form saves work, and square ones of the
+    /// same size beside them, iterate on their Gram matrices as one chain per size (<see cref="GramForm.Iterate(IReadOnlyList{Tensor}, int, double, double, double, int, int)"/>):
+    /// a square matrix costs a little more there than on X, but joins a chain that is issued anyway.
+    /// </summary>
+    public static Tensor[] Orthogonalize(IReadOnlyList<Tensor> xs, double steps, double a, double b, double c)
     {
         if (steps < 0 || steps != Math.Floor(steps)) throw new ArgumentOutOfRangeException(nameof(steps), steps, "Newton–Schulz needs a whole number of steps, 0 or more.");
-        var work = x.to(WorkType(x));
-        bool tall = work.shape[^2] > work.shape[^1];
-        if (tall) work = work.mT;
-        work = UnitNorm(work);
-        work = work.dtype == ScalarType.BFloat16 && GramForm.Saves(work.shape[^2], work.shape[^1], (int)steps, c)
-            ? GramForm.Iterate(work, (int)steps, a, b, c)
-            : Iterate(work, (int)steps, a, b, c);
-        if (tall) work = work.mT;
-        return work.to(x.dtype);
+        var work = new Tensor[xs.Count];
+        var tall = new bool[xs.Count];
+        for (int i = 0; i < xs.Count; i++)
+        {
+            work[i] = xs[i].to(WorkType(xs[i]));
+            tall[i] = work[i].shape[^2] > work[i].shape[^1];
+            if (tall[i]) work[i] = work[i].mT;
+            work[i] = UnitNorm(work[i]);
+        }
+        bool Gram(int i) => work[i].dtype == ScalarType.BFloat16 && GramForm.Saves(work[i].shape[^2], work[i].shape[^1], (int)steps, c);
+        var chains = Enumerable.Range(0, xs.Count).Where(Gram).GroupBy(i => work[i].shape[^2]).ToDictionary(g => g.Key, g => g.ToList());
+        for (int i = 0; i < xs.Count; i++)
+            if (!Gram(i) && work[i].dtype == ScalarType.BFloat16 && work[i].shape[^2] == work[i].shape[^1] && chains.TryGetValue(work[i].shape[^2], out var chain))
+                chain.Add(i);
+        foreach (var chain in chains.Values)
+        {
+            var results = GramForm.Iterate(chain.Select(i => work[i]).ToArray(), (int)steps, a, b, c);
+            for (int k = 0; k < chain.Count; k++) work[chain[k]] = results[k];
+        }
+        var done = chains.Values.SelectMany(ch => ch).ToHashSet();
+        var outputs = new Tensor[xs.Count];
+        for (int i = 0; i < xs.Count; i++)
+        {
+            var w = done.Contains(i) ? work[i] : Iterate(work[i], (int)steps, a, b, c);
+            outputs[i] = (tall[i] ? w.mT : w).to(xs[i].dtype);
+        }
+        return outputs;
     }
 
     /// <summary>

@@ -18,6 +18,7 @@ public sealed class MatrixRequest(Tensor input, Tensor like, double steps, doubl
     /// <summary>The quintic's coefficient of (XXᵀ)²X.</summary>
     public double C { get; } = c;
 
-    internal (long, long, ScalarType, DeviceType, int, double, double, double, double) Key =>
-        (Like.shape[0], MatrixMath.ColumnCount(Like), Input.dtype, Input.device_type, Input.device_index, Steps, A, B, C);
+    /// <summary>What requests answered together share: the type, the device and the iteration (shapes may differ).</summary>
+    internal (ScalarType, DeviceType, int, double, double, double, double) Iteration =>
+        (Input.dtype, Input.device_type, Input.device_index, Steps, A, B, C);
 }

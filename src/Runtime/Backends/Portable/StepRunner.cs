@@ -16,9 +16,9 @@ public static class StepRunner
     }
 
     /// <summary>
-    /// Runs many tensors' updates in lockstep: all advance to their next request; matrix requests of one shape, type,
-    /// device and iteration are answered by one batched chain, global reductions of one kind by one reduction over
-    /// all who asked; then all resume — until every update ends.
+    /// Runs many tensors' updates in lockstep: all advance to their next request; matrix requests of one type, device
+    /// and iteration are answered together (one batch per shape, the Gram matrices of a size in one chain), global
+    /// reductions of one kind by one reduction over all who asked; then all resume — until every update ends.
     /// </summary>
     public static void Run(IReadOnlyList<IEnumerator<WholeTensorRequest>> updates)
     {
@@ -26,7 +26,7 @@ public static class StepRunner
         while (live.Count > 0)
         {
             var requests = live.Select(u => u.Current).ToList();
-            foreach (var group in requests.OfType<MatrixRequest>().GroupBy(r => r.Key)) Answer(group.ToList());
+            foreach (var group in requests.OfType<MatrixRequest>().GroupBy(r => r.Iteration)) AnswerMatrices(group.ToList());
             foreach (var group in requests.OfType<GlobalRequest>().GroupBy(r => (r.Reduction, Scope: r.Scope ?? NoScope)))
                 Answer(group.ToList());
             live = live.Where(u => u.MoveNext()).ToList();
@@ -60,19 +60,29 @@ public static class StepRunner
         }
     }
 
-    static void AnswerMatrices(IReadOnlyList<MatrixRequest> same)
+    /// <summary>Requests of one type, device and iteration: one batch per matrix shape, orthogonalised together.</summary>
+    static void AnswerMatrices(IReadOnlyList<MatrixRequest> requests)
     {
-        var first = same[0];
-        if (same.Count == 1)
+        var first = requests[0];
+        if (requests.Count == 1)
         {
             first.Result = MatrixMath.NewtonSchulz(first.Input, first.Like, first.Steps, first.A, first.B, first.C);
             return;
         }
-        long rows = first.Like.shape[0], columns = MatrixMath.ColumnCount(first.Like);
-        // Each matrix is converted straight into its slot of the batch, in the iterations' type: no float32 stack.
-        var stacked = torch.empty(new[] { same.Count, rows, columns }, MatrixMath.WorkType(first.Input), first.Input.device);
-        for (int i = 0; i < same.Count; i++) stacked[i].copy_(same[i].Full.reshape(rows, columns));
-        var results = MatrixMath.Orthogonalize(stacked, first.Steps, first.A, first.B, first.C).to(first.Input.dtype).unbind(0);
-        for (int i = 0; i < same.Count; i++) same[i].Result = results[i].reshape(same[i].Like.shape);
+        var shapes = requests.GroupBy(r => (Rows: r.Like.shape[0], Columns: MatrixMath.ColumnCount(r.Like))).Select(g => g.ToList()).ToList();
+        var batches = shapes.Select(same =>
+        {
+            var (rows, columns) = (same[0].Like.shape[0], MatrixMath.ColumnCount(same[0].Like));
+            // Each matrix is converted straight into its slot of the batch, in the iterations' type: no float32 stack.
+            var stacked = torch.empty(new[] { same.Count, rows, columns }, MatrixMath.WorkType(first.Input), first.Input.device);
+            for (int i = 0; i < same.Count; i++) stacked[i].copy_(same[i].Full.reshape(rows, columns));
+            return stacked;
+        }).ToArray();
+        var results = MatrixMath.Orthogonalize(batches, first.Steps, first.A, first.B, first.C);
+        for (int k = 0; k < shapes.Count; k++)
+        {
+            var matrices = results[k].to(first.Input.dtype).unbind(0);
+            for (int i = 0; i < shapes[k].Count; i++) shapes[k][i].Result = matrices[i].reshape(shapes[k][i].Like.shape);
+        }
     }
 }
