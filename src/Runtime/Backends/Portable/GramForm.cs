@@ -77,7 +77,9 @@ internal static class GramForm
         var counts = x.Select(t => t.dim() == 3 ? t.shape[0] : 1).ToArray();
         foreach (int k in Segments(steps, first, then))
         {
-            var g = one ? x[0].matmul(x[0].mT) : torch.cat(x.Select(t => t.matmul(t.mT).reshape(-1, m, m)).ToArray(), 0);
+            // Every call here is a native one the host pays for, and a Muon step is bound by the host: no reshape of
+            // a batch that has its three dimensions already.
+            var g = one ? x[0].matmul(x[0].mT) : torch.cat(x.Select(t => t.dim() == 3 ? t.matmul(t.mT) : t.matmul(t.mT).unsqueeze(0)).ToArray(), 0);
             Tensor? q = null;
             for (int i = 0; i < k; i++)
             {
@@ -90,7 +92,7 @@ internal static class GramForm
             if (one) x[0] = q!.matmul(x[0]);
             else
                 for (int j = 0, start = 0; j < x.Length; start += (int)counts[j], j++)
-                    x[j] = q!.narrow(0, start, counts[j]).reshape(x[j].dim() == 3 ? new[] { counts[j], m, m } : new[] { m, m }).matmul(x[j]);
+                    x[j] = x[j].dim() == 3 ? q!.narrow(0, start, counts[j]).matmul(x[j]) : q![start].matmul(x[j]);
         }
         return x;
     }

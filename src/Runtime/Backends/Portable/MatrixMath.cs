@@ -40,7 +40,7 @@ public static class MatrixMath
         var tall = new bool[xs.Count];
         for (int i = 0; i < xs.Count; i++)
         {
-            work[i] = xs[i].to(WorkType(xs[i]));
+            work[i] = xs[i].dtype == WorkType(xs[i]) ? xs[i] : xs[i].to(WorkType(xs[i]));
             tall[i] = work[i].shape[^2] > work[i].shape[^1];
             if (tall[i]) work[i] = work[i].mT;
             work[i] = UnitNorm(work[i]);
@@ -60,7 +60,8 @@ public static class MatrixMath
         for (int i = 0; i < xs.Count; i++)
         {
             var w = done.Contains(i) ? work[i] : Iterate(work[i], (int)steps, a, b, c);
-            outputs[i] = (tall[i] ? w.mT : w).to(xs[i].dtype);
+            if (tall[i]) w = w.mT;
+            outputs[i] = w.dtype == xs[i].dtype ? w : w.to(xs[i].dtype);
         }
         return outputs;
     }
