@@ -237,6 +237,9 @@ if (!onlyClip)
         Record("OptDsl Muon, no Newton-Schulz iterations", Median(() => noIterations.step(), windows: 9, perWindow: 5));
         Record("  host time to issue one such step", HostMs(() => noIterations.step()));
     }
+    // Polar Express's polynomials instead of the fixed quintic: the same products, other coefficients.
+    using (var polar = new OptDsl.Optimizers.Muon(ps, lr: 0.02, polarExpress: true))
+        Record("OptDsl Muon, Polar Express", Median(() => polar.step(), windows: 9, perWindow: 5));
     // Its variants on the same matrices: the Newton-Schulz work is the same, the elementwise work around it grows.
     using var norMuon = new OptDsl.Optimizers.NorMuon(ps, lr: 0.02);
     Record("OptDsl NorMuon, 48 hidden matrices", Median(() => norMuon.step(), windows: 9, perWindow: 5));

@@ -12,7 +12,10 @@ against the same iteration in float64. Used to choose how OptDsl's Matrix.Newton
   gram-all       gram with every matrix of the same short side in one batched m x m chain, whatever its long side
                  (with fresh starts after 3 iterations and then every 2: gram-all-restart).
 
-Usage: python3 benchmarks/OptDsl.GpuBench/ns_variants.py out.json"""
+  polar-*        Polar Express (Amsel et al. 2025, Algorithm 1): a quintic per iteration, the matrix scaled by 1.01 ||X||,
+                 on X and in the Gram form with fresh starts (3, 2), against the same iteration in float64.
+
+Usage: python3 benchmarks/OptDsl.GpuBench/ns_variants.py out.json [--polar]   (--polar: only the Polar Express rows)"""
 import json
 import sys
 
@@ -177,11 +180,97 @@ def speed(results):
     print(f"{'bf16 8192^3 product':44} {ms:8.3f} ms  {tflops:.0f} TFLOP/s", flush=True)
 
 
+# Polar Express's polynomials before the safety factor; every one but the last is evaluated at x / 1.01.
+POLAR = [
+    (8.28721201814563, -23.595886519098837, 17.300387312530933),
+    (4.107059111542203, -2.9478499167379106, 0.5448431082926601),
+    (3.9486908534822946, -2.908902115962949, 0.5518191394370137),
+    (3.3184196573706015, -2.488488024314874, 0.51004894012372),
+    (2.300652019954817, -1.6689039845747493, 0.4188073119525673),
+    (1.891301407787398, -1.2679958271945868, 0.37680408948524835),
+    (1.8750014808534479, -1.2500016453999487, 0.3750001645474248),
+    (1.875, -1.25, 0.375),
+]
+
+
+def polar_coefficients(i):
+    if i >= len(POLAR) - 1:
+        return POLAR[-1]
+    a, b, c = POLAR[i]
+    return a / 1.01, b / 1.01 ** 3, c / 1.01 ** 5
+
+
+def polar_unit(x):
+    return x / (x.float().norm(dim=(-2, -1), keepdim=True) * 1.01 + 1e-7).to(x.dtype)
+
+
+def polar_x(x, steps=STEPS):
+    x = polar_unit(wide(x))
+    for i in range(steps):
+        a, b, c = polar_coefficients(i)
+        g = x @ x.mT
+        x = torch.baddbmm(x, torch.baddbmm(g, g, g, beta=b, alpha=c), x, beta=a)
+    return x
+
+
+def polar_gram(x, steps=STEPS, first=3, then=2):
+    x = polar_unit(wide(x))
+    done = 0
+    while done < steps:
+        k = min(first if done == 0 else then, steps - done)
+        g = torch.bmm(x, x.mT)
+        q = None
+        for j in range(k):
+            a, b, c = polar_coefficients(done + j)
+            p = torch.baddbmm(g, g, g, beta=b, alpha=c)
+            p.diagonal(dim1=-2, dim2=-1).add_(a)
+            q = p if q is None else torch.bmm(p, q)
+            if j < k - 1:
+                g = torch.bmm(p, torch.bmm(g, p))
+        x = torch.bmm(q, x)
+        done += k
+    return x
+
+
+def polar_reference(x, steps=STEPS):
+    x = wide(x.double())
+    x = x / (x.norm(dim=(-2, -1), keepdim=True) * 1.01 + 1e-7)
+    for i in range(steps):
+        a, b, c = polar_coefficients(i)
+        g = x @ x.mT
+        x = a * x + (b * g + c * g @ g) @ x
+    return x
+
+
+def quality_polar(results):
+    gen = torch.Generator(device="cuda")
+    gen.manual_seed(1)
+    for kind in ["gaussian", "1/i", "1/i^2"]:
+        for shape in [(768, 3072), (768, 2304), (768, 768)]:
+            xs = torch.stack([spectrum_matrix(*shape, kind, gen) for _ in range(4)])
+            reference = polar_reference(xs)
+            ref_sv = torch.linalg.svdvals(reference)
+            for name, f in {"polar x-space": polar_x, "polar gram-restart (3, 2)": polar_gram, "quintic x-space": ns_x}.items():
+                out = f(xs.bfloat16()).double()
+                exact = reference if name.startswith("polar") else ns_reference(xs)
+                err = ((out - exact).norm(dim=(-2, -1)) / exact.norm(dim=(-2, -1))).max().item()
+                sv = torch.linalg.svdvals(out)
+                worst = (sv - 1).abs().max().item()
+                key = f"polar quality {kind} {shape[0]}x{shape[1]} {name}"
+                results[key] = {"relative error": err, "largest |sv - 1|": worst, "reference largest |sv - 1|": (ref_sv - 1).abs().max().item()}
+                print(f"{key:56} rel.err {err:.4f}  max|sv-1| {worst:.4f}  (float64 polar: {(ref_sv - 1).abs().max().item():.4f})", flush=True)
+
+
 def main():
     results = {}
-    speed(results)
-    quality(results)
-    with open(sys.argv[1] if len(sys.argv) > 1 else "ns_variants.json", "w") as f:
+    if "--polar" in sys.argv:
+        quality_polar(results)
+    else:
+        speed(results)
+        quality(results)
+        quality_polar(results)
+    out = [a for a in sys.argv[1:] if not a.startswith("--")]
+    with open(out[0] if out else "ns_variants.json", "w") as f:
         json.dump(results, f, indent=1)
 
 

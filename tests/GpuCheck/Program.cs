@@ -194,6 +194,7 @@ Console.WriteLine("7. Newton-Schulz optimizers on CUDA (bf16, the Gram form for 
 foreach (var (name, create, elementwise) in new (string, Func<Parameter[], DeclaredOptimizer>, bool)[]
 {
     ("Muon", ps => new Muon(ps, lr: 0.02, weightDecay: 0.01), false),
+    ("Muon, Polar Express", ps => new Muon(ps, lr: 0.02, weightDecay: 0.01, polarExpress: true), false),
     ("NorMuon", ps => new NorMuon(ps, lr: 0.02, weightDecay: 0.01), false),
     ("NorMuon, rmsMatch", ps => new NorMuon(ps, lr: 1e-3, weightDecay: 0.01, rmsMatch: true), false),
     ("AdaMuon", ps => new AdaMuon(ps, lr: 1e-3), true),
@@ -217,6 +218,7 @@ Console.WriteLine("   Fused on CUDA in phases around the batched orthogonalisati
 foreach (var (name, create, elementwise) in new (string, Func<Parameter[], DeclaredOptimizer>, bool)[]
 {
     ("Muon", ps => new Muon(ps, lr: 0.02, weightDecay: 0.01), false),
+    ("Muon, Polar Express", ps => new Muon(ps, lr: 0.02, weightDecay: 0.01, polarExpress: true), false),
     ("AdaMuon", ps => new AdaMuon(ps, lr: 1e-3), true),
 })
 {

@@ -90,10 +90,22 @@ public class RobustnessTests
     [InlineData("float o = Matrix.NewtonSchulz(g > 0 ? g : -g, 3); p -= lr * (o + Reduce.Norm(o)) * Matrix.Rows();")]
     [InlineData("float o = Matrix.NewtonSchulz(g, 5); float q = Matrix.NewtonSchulz(o * p, 2); p -= lr * q;")]
     [InlineData("if (lr > 0.5f) { float o = Matrix.NewtonSchulz(g, 5); p -= lr * o; }")]
+    [InlineData("p -= lr * Matrix.PolarExpress(g, 5);")]
+    [InlineData("p -= lr * Matrix.NewtonSchulz(g, 5, 3.4445f, -4.775f, 2.0315f, lr > 0.5f ? Matrix.PolarExpressCoefficients : Matrix.ConstantCoefficients);")]
     public void Matrix_work_anywhere_a_rule_puts_it_generates_code_that_compiles(string body)
     {
         var run = GeneratorHarness.Generate("using System;\nusing OptDsl;\n[Optimizer] public partial class A { [Hyper] float lr = 1f; [Update] void Update(ref float p, float g) { " + body + " } }");
         Assert.Empty(run.GeneratorDiagnostics);
         Assert.Empty(run.Output.GetDiagnostics().Where(d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error));
+    }
+
+    [Fact]
+    public void Polar_Express_reaches_the_runtime_as_the_schedule_argument()
+    {
+        var run = GeneratorHarness.Generate("using System;\nusing OptDsl;\n[Optimizer] public partial class A { [Hyper] float lr = 1f; [Update] void Update(ref float p, float g) { p -= lr * Matrix.PolarExpress(g, 7); } }");
+        Assert.Empty(run.GeneratorDiagnostics);
+        var code = string.Concat(run.Output.SyntaxTrees.Where(t => t.FilePath.EndsWith(".g.cs")).Select(t => t.ToString()));
+        // Steps 7, Muon's constants unused (0), schedule 1: Coefficients.PolarExpress.
+        Assert.Contains("MatrixRequest(g, p, 7.0, 0.0, 0.0, 0.0, 1.0)", code);
     }
 }

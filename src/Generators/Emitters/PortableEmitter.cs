@@ -424,7 +424,7 @@ sealed class PortableEmitter : RuleWalker<CodeWriter>
             case IntrinsicKind.Orthogonalization:
             {
                 var request = Variables.Take("request");
-                Path.Line($"var {request} = new {Portable}.MatrixRequest({Code(args[0])}, {_p}, {Code(args[1])}, {Code(args[2])}, {Code(args[3])}, {Code(args[4])});");
+                Path.Line($"var {request} = new {Portable}.MatrixRequest({Code(args[0])}, {_p}, {Code(args[1])}, {Code(args[2])}, {Code(args[3])}, {Code(args[4])}, {Code(args[5])});");
                 Path.Line($"yield return {request};");
                 code = $"{request}.Result";
                 break;

@@ -118,10 +118,17 @@ public static class IntrinsicTable
         new(MathFunction.GroupMaxAbs, IntrinsicKind.GroupReduction, 1, new[] { "Reduce.GroupMaxAbs" }),
 
         // Matrix.*: the parameter viewed as a matrix (its first dimension by the rest).
-        // Without coefficients, Newton-Schulz takes the quintic ones of Muon's reference implementation.
-        new(MathFunction.MatrixNewtonSchulz, IntrinsicKind.Orthogonalization, 5, new[] { "Matrix.NewtonSchulz" })
+        // Orthogonalisation takes (value, steps, a, b, c, schedule); the runtime's Coefficients reads the schedule: 0, the
+        // same (a, b, c) every iteration, 1, Polar Express's table. Without coefficients, Newton-Schulz takes the
+        // quintic ones of Muon's reference implementation.
+        new(MathFunction.MatrixNewtonSchulz, IntrinsicKind.Orthogonalization, 6, new[] { "Matrix.NewtonSchulz" })
         {
-            DefaultArguments = new[] { 3.4445, -4.7750, 2.0315 },
+            DefaultArguments = new[] { 3.4445, -4.7750, 2.0315, 0 },
+            FusedMatrix = true,
+        },
+        new(MathFunction.MatrixPolarExpress, IntrinsicKind.Orthogonalization, 6, new[] { "Matrix.PolarExpress" })
+        {
+            DefaultArguments = new[] { 0, 0, 0, 1.0 },
             FusedMatrix = true,
         },
         new(MathFunction.MatrixRows, IntrinsicKind.Shape, 0, new[] { "Matrix.Rows" }) { Host = $"((double){RuntimeApi.MatrixMath}.RowCount({{p}}))" },
@@ -141,7 +148,7 @@ public static class IntrinsicTable
 
     /// <summary>
     /// The function a call to <paramref name="container"/>.<paramref name="name"/> with <paramref name="arity"/>
-    /// arguments means (C# may leave out all of its <see cref="Intrinsic.DefaultArguments"/>), or null.
+    /// arguments means (C# may leave out any trailing run of its <see cref="Intrinsic.DefaultArguments"/>), or null.
     /// </summary>
     public static Intrinsic? Resolve(string? container, string name, int arity)
     {
@@ -154,8 +161,8 @@ public static class IntrinsicTable
             _ => null,
         };
         if (prefix is null) return null;
-        return All.FirstOrDefault(i => i.CSharp.Contains(prefix + name)
-                                       && (arity == i.Arity || (i.DefaultArguments.Length > 0 && arity == i.Arity - i.DefaultArguments.Length)));
+        // C# may leave out the trailing arguments that have defaults (Newton-Schulz's coefficients, its schedule).
+        return All.FirstOrDefault(i => i.CSharp.Contains(prefix + name) && arity <= i.Arity && arity >= i.Arity - i.DefaultArguments.Length);
     }
 
     /// <summary>What a rule may call, for the message of a call it may not make.</summary>

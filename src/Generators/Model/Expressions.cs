@@ -33,7 +33,7 @@ public enum MathFunction
     Sqrt, Rsqrt, Abs, Sign, Min, Max, Pow, Exp, Log, Log2, Log10, Tanh, Sin, Cos, Tan, Atan,
     Floor, Ceiling, Round, Truncate, Square, Sigmoid, Clamp, Lerp, FusedMultiplyAdd,
     ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceMaxAbs, ReduceNorm, ReduceVar, ReduceStd, ReduceRms,
-    MatrixNewtonSchulz, MatrixRows, MatrixColumns,
+    MatrixNewtonSchulz, MatrixPolarExpress, MatrixRows, MatrixColumns,
     MatrixRowSum, MatrixRowMean, MatrixRowNorm, MatrixColumnSum, MatrixColumnMean, MatrixColumnNorm,
     GlobalSum, GlobalNorm, GlobalMaxAbs, GroupSum, GroupNorm, GroupMaxAbs,
 }

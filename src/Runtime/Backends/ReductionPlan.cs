@@ -31,7 +31,7 @@ public sealed record ReductionSpec(int Level, ReductionOp Op);
 /// and later phases read the result per element. The iteration's steps and coefficients are host values, in the
 /// scalar slots named here.
 /// </summary>
-public sealed record MatrixSpec(int Level, int StepsSlot, int ASlot, int BSlot, int CSlot);
+public sealed record MatrixSpec(int Level, int StepsSlot, int ASlot, int BSlot, int CSlot, int ScheduleSlot);
 
 /// <summary>
 /// How a fused rule with reductions runs (emitted by the generator): <see cref="Phases"/> passes over every element,

@@ -26,6 +26,7 @@ public class MatrixFusedAgreementTests
     [Theory]
     [InlineData("Muon", 2)]
     [InlineData("Muon, no Nesterov, decay", 2)]
+    [InlineData("Muon, Polar Express", 2)]
     [InlineData("AdaMuon", 3)]
     [InlineData("AdaMuon, released code", 3)]
     public void The_fused_CPU_path_agrees_with_the_portable_path(string name, int phases)
@@ -34,6 +35,7 @@ public class MatrixFusedAgreementTests
         {
             "Muon" => ps => new Muon(ps, lr: 0.02),
             "Muon, no Nesterov, decay" => ps => new Muon(ps, lr: 0.02, nesterov: false, weightDecay: 0.1, nsSteps: 3),
+            "Muon, Polar Express" => ps => new Muon(ps, lr: 0.02, polarExpress: true),
             "AdaMuon" => ps => new AdaMuon(ps, lr: 1e-2),
             _ => ps => new AdaMuon(ps, lr: 1e-2, signMomentum: false, nesterov: false),
         };

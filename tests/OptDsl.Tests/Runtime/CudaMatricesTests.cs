@@ -18,9 +18,9 @@ namespace OptDsl.Tests.Runtime;
 /// </summary>
 public class CudaMatricesTests
 {
-    // Slots 0-3 hold the iteration's steps and coefficients, as a generated FillScalars writes them.
-    static readonly MatrixSpec Spec = new(1, 0, 1, 2, 3);
-    static readonly float[] Quintic = { 5, 3.4445f, -4.775f, 2.0315f };
+    // Slots 0-4 hold the iteration's steps, coefficients and schedule, as a generated FillScalars writes them.
+    static readonly MatrixSpec Spec = new(1, 0, 1, 2, 3, 4);
+    static readonly float[] Quintic = { 5, 3.4445f, -4.775f, 2.0315f, 0 };
 
     static UpdateItem Item(long[] shape, int index, float[]? scalars = null)
     {
@@ -40,7 +40,7 @@ public class CudaMatricesTests
     public void Items_of_one_shape_and_iteration_share_a_batch_and_read_its_output()
     {
         var matrices = new CudaMatrices();
-        var items = new[] { Item(new long[] { 4, 6 }, 0), Item(new long[] { 6, 4 }, 1), Item(new long[] { 4, 6 }, 2), Item(new long[] { 4, 6 }, 3, new float[] { 3, 3.4445f, -4.775f, 2.0315f }) };
+        var items = new[] { Item(new long[] { 4, 6 }, 0), Item(new long[] { 6, 4 }, 1), Item(new long[] { 4, 6 }, 2), Item(new long[] { 4, 6 }, 3, new float[] { 3, 3.4445f, -4.775f, 2.0315f, 0 }) };
         matrices.Prepare(items, new[] { Spec });
         var input = matrices.Pointers(0, 4).ToArray();
         // Items 0 and 2 share a batch, 48 bytes (4 x 6 bf16) apart; the tall one and the one of 3 steps have their own.

@@ -55,7 +55,7 @@ internal sealed unsafe class CpuMatrices
         var buffer = _buffers[tensor][call]!;
         var (rows, columns) = MatrixMath.ViewOf(p);
         var matrix = buffer.view(rows, columns);
-        var result = MatrixMath.Orthogonalize(matrix, scalars[spec.StepsSlot], scalars[spec.ASlot], scalars[spec.BSlot], scalars[spec.CSlot]);
+        var result = MatrixMath.Orthogonalize(matrix, scalars[spec.StepsSlot], scalars[spec.ASlot], scalars[spec.BSlot], scalars[spec.CSlot], scalars[spec.ScheduleSlot]);
         matrix.copy_(result);
     }
 }

@@ -22,10 +22,10 @@ internal sealed class CudaMatrices
         public required Tensor Input;
         public readonly List<int> Items = new();
         public required long Rows, Columns;
-        public required double Steps, A, B, C;
+        public required double Steps, A, B, C, Schedule;
     }
 
-    readonly Dictionary<(int Call, int Device, long Rows, long Columns, double Steps, double A, double B, double C), Batch> _batches = new();
+    readonly Dictionary<(int Call, int Device, long Rows, long Columns, double Steps, double A, double B, double C, double Schedule), Batch> _batches = new();
     readonly List<Tensor> _outputs = new();
     IntPtr[] _pointers = Array.Empty<IntPtr>();
     int _calls;
@@ -48,9 +48,9 @@ internal sealed class CudaMatrices
             for (int j = 0; j < _calls; j++)
             {
                 var spec = specs[j];
-                var key = (j, device, rows, columns, (double)s[spec.StepsSlot], (double)s[spec.ASlot], (double)s[spec.BSlot], (double)s[spec.CSlot]);
+                var key = (j, device, rows, columns, (double)s[spec.StepsSlot], (double)s[spec.ASlot], (double)s[spec.BSlot], (double)s[spec.CSlot], (double)s[spec.ScheduleSlot]);
                 if (!_batches.TryGetValue(key, out var batch))
-                    _batches[key] = batch = new Batch { Input = null!, Rows = key.Item3, Columns = key.Item4, Steps = key.Item5, A = key.Item6, B = key.Item7, C = key.Item8 };
+                    _batches[key] = batch = new Batch { Input = null!, Rows = key.Item3, Columns = key.Item4, Steps = key.Item5, A = key.Item6, B = key.Item7, C = key.Item8, Schedule = key.Item9 };
                 batch.Items.Add(i);
             }
         }
@@ -75,18 +75,18 @@ internal sealed class CudaMatrices
 
     /// <summary>
     /// Orthogonalises every batch of call <paramref name="call"/> and points its items at the results. Batches of one
-    /// device and iteration go to <see cref="MatrixMath.Orthogonalize(IReadOnlyList{Tensor}, double, double, double, double)"/>
+    /// device and iteration go to <see cref="MatrixMath.Orthogonalize(IReadOnlyList{Tensor}, double, double, double, double, double)"/>
     /// together, which runs the Gram matrices of all their shapes as one chain where it can.
     /// </summary>
     public void Orthogonalize(int call)
     {
         foreach (var together in _batches.Where(kv => kv.Key.Call == call && kv.Value.Items.Count > 0)
-                     .GroupBy(kv => (kv.Key.Device, kv.Key.Steps, kv.Key.A, kv.Key.B, kv.Key.C)))
+                     .GroupBy(kv => (kv.Key.Device, kv.Key.Steps, kv.Key.A, kv.Key.B, kv.Key.C, kv.Key.Schedule)))
         {
             var batches = together.Select(kv => kv.Value).ToArray();
             // The chain's intermediates are freed at once; the queued kernels that use them run first (one stream).
             using var scope = torch.NewDisposeScope();
-            var outputs = MatrixMath.Orthogonalize(batches.Select(b => b.Input).ToArray(), together.Key.Steps, together.Key.A, together.Key.B, together.Key.C);
+            var outputs = MatrixMath.Orthogonalize(batches.Select(b => b.Input).ToArray(), together.Key.Steps, together.Key.A, together.Key.B, together.Key.C, together.Key.Schedule);
             for (int k = 0; k < batches.Length; k++)
             {
                 // A tall matrix comes back as a transposed view: the kernel reads it in the parameter's layout.

@@ -57,8 +57,8 @@ internal static class GramForm
     /// <paramref name="steps"/> iterations on a wide matrix or batch <paramref name="x"/> of unit norm, in its type
     /// (tests pass other <paramref name="first"/> and <paramref name="then"/> to show what the fresh starts prevent).
     /// </summary>
-    public static Tensor Iterate(Tensor x, int steps, double a, double b, double c, int first = First, int then = Then) =>
-        Iterate(new[] { x }, steps, a, b, c, first, then)[0];
+    public static Tensor Iterate(Tensor x, int steps, double a, double b, double c, int first = First, int then = Then, int schedule = Coefficients.Constant) =>
+        Iterate(new[] { x }, steps, a, b, c, first, then, schedule)[0];
 
     /// <summary>
     /// The iterations on several wide batches <paramref name="xs"/> ([count, m, n], or one m x n matrix) of unit norm
@@ -66,11 +66,11 @@ internal static class GramForm
     /// chain, so a step issues its products once instead of once per shape (the host, not the device, bounds a Muon
     /// step on GPT-2's four shapes). Only forming G and the final Q X go shape by shape.
     /// </summary>
-    public static Tensor[] Iterate(IReadOnlyList<Tensor> xs, int steps, double a, double b, double c, int first = First, int then = Then)
+    public static Tensor[] Iterate(IReadOnlyList<Tensor> xs, int steps, double a, double b, double c, int first = First, int then = Then, int schedule = Coefficients.Constant)
     {
         using var kept = KeptScalars.Rent();
-        var (ka, kb) = (kept[a], kept[b]);
         var x = xs.ToArray();
+        int iteration = 0;
         long m = x[0].shape[^2];
         if (x.Any(t => t.shape[^2] != m)) throw new ArgumentException("The Gram form's batches must share their row count.", nameof(xs));
         bool one = x.Length == 1;
@@ -81,11 +81,12 @@ internal static class GramForm
             // a batch that has its three dimensions already.
             var g = one ? x[0].matmul(x[0].mT) : torch.cat(x.Select(t => t.dim() == 3 ? t.matmul(t.mT) : t.matmul(t.mT).unsqueeze(0)).ToArray(), 0);
             Tensor? q = null;
-            for (int i = 0; i < k; i++)
+            for (int i = 0; i < k; i++, iteration++)
             {
                 // P = aI + bG + cG²: the product and the sum in one matmul where the type allows (MatrixMath.AddMatmul).
-                var p = c == 0 ? g.mul(kb) : MatrixMath.AddMatmul(g, g, g, b, c);
-                p.diagonal(0, -2, -1).add_(ka, ScalarCalls.One);
+                var (ai, bi, ci) = Coefficients.At(schedule, iteration, a, b, c);
+                var p = ci == 0 ? g.mul(kept[bi]) : MatrixMath.AddMatmul(g, g, g, bi, ci);
+                p.diagonal(0, -2, -1).add_(kept[ai], ScalarCalls.One);
                 q = q is null ? p : p.matmul(q);
                 if (i + 1 < k) g = p.matmul(g.matmul(p));
             }

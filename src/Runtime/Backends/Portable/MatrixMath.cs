@@ -14,10 +14,10 @@ public static class MatrixMath
     /// (<c>shape[0]</c> rows), returned in <paramref name="like"/>'s shape and <paramref name="x"/>'s type. On CUDA the
     /// iterations run in bfloat16 (tensor cores); elsewhere in <paramref name="x"/>'s type.
     /// </summary>
-    public static Tensor NewtonSchulz(Tensor x, Tensor like, double steps, double a, double b, double c)
+    public static Tensor NewtonSchulz(Tensor x, Tensor like, double steps, double a, double b, double c, double schedule = Coefficients.Constant)
     {
         var matrix = x.expand_as(like).reshape(like.shape[0], ColumnCount(like));
-        return Orthogonalize(matrix, steps, a, b, c).reshape(like.shape);
+        return Orthogonalize(matrix, steps, a, b, c, schedule).reshape(like.shape);
     }
 
     /// <summary>
@@ -25,17 +25,19 @@ public static class MatrixMath
     /// <paramref name="x"/>'s type: in bfloat16 on CUDA (tensor cores), in <paramref name="x"/>'s type elsewhere.
     /// In bfloat16 an oblong matrix iterates on its Gram matrix where that takes fewer products (<see cref="GramForm"/>).
     /// </summary>
-    public static Tensor Orthogonalize(Tensor x, double steps, double a, double b, double c) => Orthogonalize(new[] { x }, steps, a, b, c)[0];
+    public static Tensor Orthogonalize(Tensor x, double steps, double a, double b, double c, double schedule = Coefficients.Constant) =>
+        Orthogonalize(new[] { x }, steps, a, b, c, schedule)[0];
 
     /// <summary>
-    /// <see cref="Orthogonalize(Tensor, double, double, double, double)"/> of each of <paramref name="xs"/> (matrices or
+    /// <see cref="Orthogonalize(Tensor, double, double, double, double, double)"/> of each of <paramref name="xs"/> (matrices or
     /// batches of any shapes, with one iteration). In bfloat16, those whose Gram form saves work, and square ones of the
-    /// same size beside them, iterate on their Gram matrices as one chain per size (<see cref="GramForm.Iterate(IReadOnlyList{Tensor}, int, double, double, double, int, int)"/>):
+    /// same size beside them, iterate on their Gram matrices as one chain per size (<see cref="GramForm.Iterate(IReadOnlyList{Tensor}, int, double, double, double, int, int, int)"/>):
     /// a square matrix costs a little more there than on X, but joins a chain that is issued anyway.
     /// </summary>
-    public static Tensor[] Orthogonalize(IReadOnlyList<Tensor> xs, double steps, double a, double b, double c)
+    public static Tensor[] Orthogonalize(IReadOnlyList<Tensor> xs, double steps, double a, double b, double c, double schedule = Coefficients.Constant)
     {
         if (steps < 0 || steps != Math.Floor(steps)) throw new ArgumentOutOfRangeException(nameof(steps), steps, "Newton–Schulz needs a whole number of steps, 0 or more.");
+        int kind = Coefficients.Schedule(schedule);
         var work = new Tensor[xs.Count];
         var tall = new bool[xs.Count];
         for (int i = 0; i < xs.Count; i++)
@@ -43,23 +45,24 @@ public static class MatrixMath
             work[i] = xs[i].dtype == WorkType(xs[i]) ? xs[i] : xs[i].to(WorkType(xs[i]));
             tall[i] = work[i].shape[^2] > work[i].shape[^1];
             if (tall[i]) work[i] = work[i].mT;
-            work[i] = UnitNorm(work[i]);
+            work[i] = UnitNorm(work[i], Coefficients.NormScale(kind));
         }
-        bool Gram(int i) => work[i].dtype == ScalarType.BFloat16 && GramForm.Saves(work[i].shape[^2], work[i].shape[^1], (int)steps, c);
+        double cost = Coefficients.Quintic(kind, c) ? 1 : 0;
+        bool Gram(int i) => work[i].dtype == ScalarType.BFloat16 && GramForm.Saves(work[i].shape[^2], work[i].shape[^1], (int)steps, cost);
         var chains = Enumerable.Range(0, xs.Count).Where(Gram).GroupBy(i => work[i].shape[^2]).ToDictionary(g => g.Key, g => g.ToList());
         for (int i = 0; i < xs.Count; i++)
             if (!Gram(i) && work[i].dtype == ScalarType.BFloat16 && work[i].shape[^2] == work[i].shape[^1] && chains.TryGetValue(work[i].shape[^2], out var chain))
                 chain.Add(i);
         foreach (var chain in chains.Values)
         {
-            var results = GramForm.Iterate(chain.Select(i => work[i]).ToArray(), (int)steps, a, b, c);
+            var results = GramForm.Iterate(chain.Select(i => work[i]).ToArray(), (int)steps, a, b, c, schedule: kind);
             for (int k = 0; k < chain.Count; k++) work[chain[k]] = results[k];
         }
         var done = chains.Values.SelectMany(ch => ch).ToHashSet();
         var outputs = new Tensor[xs.Count];
         for (int i = 0; i < xs.Count; i++)
         {
-            var w = done.Contains(i) ? work[i] : Iterate(work[i], (int)steps, a, b, c);
+            var w = done.Contains(i) ? work[i] : Iterate(work[i], (int)steps, a, b, c, kind);
             if (tall[i]) w = w.mT;
             outputs[i] = w.dtype == xs[i].dtype ? w : w.to(xs[i].dtype);
         }
@@ -67,24 +70,29 @@ public static class MatrixMath
     }
 
     /// <summary>
-    /// Each matrix divided by its Frobenius norm (plus 1e-7): every singular value is then at most 1, inside the
-    /// iteration's basin. The reduction accumulates in float32 whatever the work type.
+    /// Each matrix divided by its Frobenius norm (times <paramref name="scale"/>, plus 1e-7): every singular value is
+    /// then at most 1, inside the iteration's basin. The reduction accumulates in float32 whatever the work type.
     /// </summary>
-    internal static Tensor UnitNorm(Tensor work)
+    internal static Tensor UnitNorm(Tensor work, double scale = 1)
     {
         var norm = Norms.Vector(work, 2, new long[] { -2, -1 }, keepdim: true);
-        using var tiny = 1e-7.ToScalar();
-        return work.div(norm.add(tiny, ScalarCalls.One));
+        using var kept = KeptScalars.Rent();
+        if (scale != 1) norm = norm.mul(kept[scale]);
+        return work.div(norm.add(kept[1e-7], ScalarCalls.One));
     }
 
-    /// <summary><paramref name="steps"/> iterations on a wide matrix (or batch): X &lt;- aX + (bA + cA²)X with A = XXᵀ.</summary>
-    internal static Tensor Iterate(Tensor work, int steps, double a, double b, double c)
+    /// <summary>
+    /// <paramref name="steps"/> iterations on a wide matrix (or batch): X &lt;- aX + (bA + cA²)X with A = XXᵀ, the
+    /// coefficients of each iteration from <paramref name="schedule"/> (<see cref="Coefficients"/>).
+    /// </summary>
+    internal static Tensor Iterate(Tensor work, int steps, double a, double b, double c, int schedule = Coefficients.Constant)
     {
         for (int i = 0; i < steps; i++)
         {
+            var (ai, bi, ci) = Coefficients.At(schedule, i, a, b, c);
             // The cubic iteration (c = 0) needs no A².
             var gram = work.matmul(work.mT);
-            work = c == 0 ? AddMatmul(work, gram, work, a, b) : AddMatmul(work, AddMatmul(gram, gram, gram, b, c), work, a, 1);
+            work = ci == 0 ? AddMatmul(work, gram, work, ai, bi) : AddMatmul(work, AddMatmul(gram, gram, gram, bi, ci), work, ai, 1);
         }
         return work;
     }

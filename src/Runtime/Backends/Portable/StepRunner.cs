@@ -66,7 +66,7 @@ public static class StepRunner
         var first = requests[0];
         if (requests.Count == 1)
         {
-            first.Result = MatrixMath.NewtonSchulz(first.Input, first.Like, first.Steps, first.A, first.B, first.C);
+            first.Result = MatrixMath.NewtonSchulz(first.Input, first.Like, first.Steps, first.A, first.B, first.C, first.Schedule);
             return;
         }
         var shapes = requests.GroupBy(r => (Rows: r.Like.shape[0], Columns: MatrixMath.ColumnCount(r.Like))).Select(g => g.ToList()).ToList();
@@ -78,7 +78,7 @@ public static class StepRunner
             for (int i = 0; i < same.Count; i++) stacked[i].copy_(same[i].Full.reshape(rows, columns));
             return stacked;
         }).ToArray();
-        var results = MatrixMath.Orthogonalize(batches, first.Steps, first.A, first.B, first.C);
+        var results = MatrixMath.Orthogonalize(batches, first.Steps, first.A, first.B, first.C, first.Schedule);
         for (int k = 0; k < shapes.Count; k++)
         {
             var matrices = results[k].to(first.Input.dtype).unbind(0);
