@@ -44,5 +44,7 @@ public static class CatalogIndex
             ["Prodigy"] = ps => new Prodigy(ps),
             ["NagGs"] = ps => new NagGs(ps),
             ["MomentumSam"] = ps => new MomentumSam(ps),
+            ["Rprop"] = ps => new Rprop(ps),
+            ["ASGD"] = ps => new ASGD(ps),
         };
 }

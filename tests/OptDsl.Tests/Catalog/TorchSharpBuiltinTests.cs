@@ -35,6 +35,12 @@ public class TorchSharpBuiltinTests
         ("Adamax", ps => new Adamax(ps, lr: 0.01, weightDecay: 0.01), ps => torch.optim.Adamax(ps, lr: 0.01, weight_decay: 0.01)),
         ("NAdam", ps => new NAdam(ps, lr: 0.01), ps => torch.optim.NAdam(ps, lr: 0.01)),
         ("Adadelta", ps => new Adadelta(ps, lr: 0.5, weightDecay: 0.01), ps => torch.optim.Adadelta(ps, lr: 0.5, weight_decay: 0.01)),
+        ("Rprop", ps => new Rprop(ps, lr: 0.01), ps => torch.optim.Rprop(ps, lr: 0.01)),
+        ("Rprop etas step sizes maximize", ps => new Rprop(ps, lr: 0.02, etaMinus: 0.3, etaPlus: 1.5, stepSizeMin: 1e-3, stepSizeMax: 0.05, maximize: true),
+            ps => torch.optim.Rprop(ps, lr: 0.02, etaminus: 0.3, etaplus: 1.5, min_step: 1e-3, max_step: 0.05, maximize: true)),
+        ("ASGD", ps => new ASGD(ps, lr: 0.05), ps => torch.optim.ASGD(ps, lr: 0.05)),
+        ("ASGD averaging decay", ps => new ASGD(ps, lr: 0.05, lambd: 0.01, alpha: 0.5, t0: 10, weightDecay: 0.01),
+            ps => torch.optim.ASGD(ps, lr: 0.05, lambd: 0.01, alpha: 0.5, t0: 10, weight_decay: 0.01)),
     }.Select(p => new object[] { p.Name, p.Ours, p.Theirs });
 #pragma warning restore RS0030
 
