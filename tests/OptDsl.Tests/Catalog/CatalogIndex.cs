@@ -46,5 +46,7 @@ public static class CatalogIndex
             ["MomentumSam"] = ps => new MomentumSam(ps),
             ["Rprop"] = ps => new Rprop(ps),
             ["ASGD"] = ps => new ASGD(ps),
+            ["Yogi"] = ps => new Yogi(ps),
+            ["Adopt"] = ps => new Adopt(ps),
         };
 }
