@@ -119,7 +119,7 @@ public abstract class KroneckerOptimizer : OptimizerHelper, IStateMemory
         group.Options = options;
         group.Parameters = parameters;
         _parameter_groups.Add(group);
-        foreach (var p in parameters) _state[p.Handle] = new KroneckerState(p, _name, _stateNames, this);
+        foreach (var p in parameters) _state[p.Handle] = new KroneckerState(p, _name, _stateNames, ShapeOf);
     }
 
     /// <inheritdoc/>

@@ -14,11 +14,17 @@ public sealed class KroneckerState : OptimizerState, IDisposable
 {
     readonly string _name;
     readonly string[] _names;
-    readonly KroneckerOptimizer _owner;
+    readonly Func<Parameter, int, long[]?> _shapeOf;
+    readonly bool _everySlot;
 
-    internal KroneckerState(Parameter parameter, string name, string[] names, KroneckerOptimizer owner) : base(parameter)
+    /// <param name="parameter">The parameter.</param>
+    /// <param name="name">The method's name in messages.</param>
+    /// <param name="names">The slots' names.</param>
+    /// <param name="shapeOf">The shape a slot must have for a parameter, or null where the slot is not used.</param>
+    /// <param name="everySlot">After the first step every used slot is set (a loaded state missing one is refused); otherwise only the first must be.</param>
+    internal KroneckerState(Parameter parameter, string name, string[] names, Func<Parameter, int, long[]?> shapeOf, bool everySlot = false) : base(parameter)
     {
-        (_name, _names, _owner) = (name, names, owner);
+        (_name, _names, _shapeOf, _everySlot) = (name, names, shapeOf, everySlot);
         Tensors = new Tensor?[names.Length];
     }
 
@@ -96,11 +102,13 @@ public sealed class KroneckerState : OptimizerState, IDisposable
     void Check(long step, Tensor?[] t)
     {
         for (int i = 0; i < t.Length; i++)
-            if (t[i] is { } x && _owner.ShapeOf(_parameter, i) is var expected && (expected is null || !x.shape.SequenceEqual(expected)))
+            if (t[i] is { } x && _shapeOf(_parameter, i) is var expected && (expected is null || !x.shape.SequenceEqual(expected)))
                 throw new InvalidDataException(
                     $"{_name}: state '{_names[i]}' has shape [{string.Join(", ", x.shape)}]; a parameter of shape [{string.Join(", ", _parameter.shape)}] "
                     + (expected is null ? "keeps no such state." : $"needs [{string.Join(", ", expected)}]."));
-        if (step > 0 && t[0] is null) throw new InvalidDataException($"{_name}: state at step {step} without its '{_names[0]}'.");
+        for (int i = 0; i < t.Length; i++)
+            if (step > 0 && t[i] is null && (i == 0 || (_everySlot && _shapeOf(_parameter, i) is not null)))
+                throw new InvalidDataException($"{_name}: state at step {step} without its '{_names[i]}'.");
     }
 
     void Replace(long step, Tensor?[] tensors)
