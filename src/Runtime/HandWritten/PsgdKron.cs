@@ -139,7 +139,10 @@ public sealed class PsgdKron : OptimizerHelper, IStateMemory
         return Triangular(p, slot - 1, o) ? new[] { n, n } : new[] { n };
     }
 
-    PsgdKronOptions OptionsOf(Parameter p)
+    /// <summary>The options of parameter group <paramref name="group"/> (in the order the groups were added).</summary>
+    public PsgdKronOptions OptionsOf(int group) => (PsgdKronOptions)_parameter_groups[group].Options;
+
+    PsgdKronOptions OptionsFor(Parameter p)
     {
         foreach (var group in _parameter_groups)
             foreach (var q in group.Parameters)
@@ -169,7 +172,7 @@ public sealed class PsgdKron : OptimizerHelper, IStateMemory
         {
             var names = new[] { "m" }.Concat(Enumerable.Range(0, Dims(p).Length).Select(i => $"q{i}")).ToArray();
             _index[p.Handle] = _index.Count;
-            _state[p.Handle] = new KroneckerState(p, Name, names, (q, slot) => SlotShape(q, slot, OptionsOf(q)), everySlot: true);
+            _state[p.Handle] = new KroneckerState(p, Name, names, (q, slot) => SlotShape(q, slot, OptionsFor(q)), everySlot: true);
         }
     }
 
