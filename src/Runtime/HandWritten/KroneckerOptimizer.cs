@@ -165,7 +165,7 @@ public abstract class KroneckerOptimizer : OptimizerHelper, IStateMemory
     private protected abstract void Update(Parameter p, KroneckerState state, KroneckerOptions options, Tensor g, bool left, bool right);
 
     /// <summary>Sets a state slot, keeping the tensor beyond the step's dispose scope and freeing the one it replaces.</summary>
-    private protected static void Keep(KroneckerState s, int slot, Tensor value)
+    internal static void Keep(KroneckerState s, int slot, Tensor value)
     {
         var old = s.Tensors[slot];
         s.Tensors[slot] = value.contiguous().DetachFromDisposeScope();

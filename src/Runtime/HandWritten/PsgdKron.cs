@@ -12,8 +12,9 @@ using static TorchSharp.torch;
 namespace OptDsl.Runtime.HandWritten;
 
 /// <summary>
-/// PSGD Kron (Xi-Lin Li, 2015–2024, "Preconditioned Stochastic Gradient Descent"; psgd_torch's <c>Kron</c> of December
-/// 2024 as a gradient-whitening preconditioner, run the way kron_torch and heavyball's <c>ForeachPSGDKron</c> run it).
+/// PSGD Kron (Xi-Lin Li, 2018, "Preconditioned Stochastic Gradient Descent", arXiv:1512.04202; 2024, "Stochastic Hessian
+/// Fittings with Lie Groups", arXiv:2402.11858): psgd_torch's <c>Kron</c> of December 2024 as a gradient-whitening
+/// preconditioner, run the way kron_torch and heavyball's <c>ForeachPSGDKron</c> run it.
 /// A parameter with dimensions n₁…n_d keeps one factor Q_i per dimension — upper-triangular n_i×n_i, or diagonal where
 /// n_i exceeds <c>maxSizeTriangular</c>, is 1, or the parameter is a vector — and its preconditioner is
 /// <c>P = QᵀQ</c> with <c>Q = Q₁ ⊗ … ⊗ Q_d</c>, fitted on the Lie group of such matrices so that P whitens the momentum.
@@ -223,7 +224,7 @@ public sealed class PsgdKron : OptimizerHelper, IStateMemory
         long t = s.Step;
         ulong seed = o.Seed!.Value;
         var g = p.grad!.detach().to(type).reshape(dims);
-        if (t == 1) Keep(s, 0, zeros(dims, type, p.device));
+        if (t == 1) KroneckerOptimizer.Keep(s, 0, zeros(dims, type, p.device));
         double beta1 = o.Beta1!.Value;
         var m = s.Tensors[0]!;
         m.mul_(kept[beta1]).add_(g, alpha: kept[1 - beta1]);
@@ -268,7 +269,7 @@ public sealed class PsgdKron : OptimizerHelper, IStateMemory
         for (int i = 0; i < dims.Length; i++)
         {
             var start = Triangular(p, i, o) ? eye(dims[i], dtype: momentum.dtype, device: momentum.device) : ones(dims[i], momentum.dtype, momentum.device);
-            Keep(s, 1 + i, start.mul(perFactor));
+            KroneckerOptimizer.Keep(s, 1 + i, start.mul(perFactor));
         }
     }
 
@@ -351,13 +352,5 @@ public sealed class PsgdKron : OptimizerHelper, IStateMemory
         var norms = stack(q.Select(f => f.abs().max()));
         var mean = norms.log().mean().exp();
         for (int i = 0; i < q.Length; i++) q[i].mul_(mean.div(norms[i]));
-    }
-
-    /// <summary>Sets a state slot, keeping the tensor beyond the step's dispose scope and freeing the one it replaces.</summary>
-    static void Keep(KroneckerState s, int slot, Tensor value)
-    {
-        var old = s.Tensors[slot];
-        s.Tensors[slot] = value.contiguous().DetachFromDisposeScope();
-        if (old is not null && !ReferenceEquals(old, s.Tensors[slot])) old.Dispose();
     }
 }

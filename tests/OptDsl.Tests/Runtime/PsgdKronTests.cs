@@ -308,6 +308,14 @@ public class PsgdKronTests(Xunit.Abstractions.ITestOutputHelper output)
         zero.step();
         Assert.True(zero.StateOf(z)["q0"]!.isfinite().all().item<bool>());
         Assert.True(z.eq(kept[1.0]).all().item<bool>(), "a zero gradient does not move the weights");
+
+        // A scalar parameter is a 1-vector with a 1-element diagonal factor: its first step is lr·sign(g), as above.
+        var scalar = new Parameter(torch.tensor(2.0f));
+        using var one = new PsgdKron(new[] { scalar }, lr: 0.5, beta1: 0, preconditionerLr: 1e-6);
+        using (torch.no_grad()) scalar.grad = torch.tensor(-3.0f);
+        one.step();
+        Assert.Equal(new long[] { 1 }, one.StateOf(scalar)["q0"]!.shape);
+        Assert.Equal(2.5f, scalar.item<float>(), 3);
     }
 
     [Fact]
