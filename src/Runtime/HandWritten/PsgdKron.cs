@@ -32,8 +32,9 @@ namespace OptDsl.Runtime.HandWritten;
 /// (their geometric mean; P is unchanged) when <c>CounterRandom.Uniform(seed, 1, t)</c> ≤ 0.01 and d &gt; 1, as
 /// kron_torch does about once in 100 updates. Then Q is fitted on the pair (V, h) with the probe V =
 /// <c>CounterRandomTensors.Normal(seed, 2 + k, shape, device, (t − 1)·numel)</c> (k: the parameter's position in the
-/// groups) and <c>h = m̂ + √ε₃₂·mean|m̂|·V</c> (kron_torch's damping; unlike kron_torch the damped h is not what is
-/// preconditioned afterwards): with <c>A = Q h</c> and <c>B = Q⁻ᵀ V</c> (each factor applied along its
+/// groups) and <c>h = m̂ + √ε₃₂·mean|m̂|·V</c>: the momentum is whitened (kron_torch's
+/// <c>momentum_into_precond_update</c>; the author's whitening fits on the gradient), with kron_torch's damping (the
+/// author's is 2⁻¹³), and unlike kron_torch the damped h is not what is preconditioned afterwards. With <c>A = Q h</c> and <c>B = Q⁻ᵀ V</c> (each factor applied along its
 /// dimension), for each i, with X₍ᵢ₎ the unfolding of X along dimension i,
 /// <c>Q_i ← Q_i − η/‖A₍ᵢ₎A₍ᵢ₎ᵀ + B₍ᵢ₎B₍ᵢ₎ᵀ‖ · triu(A₍ᵢ₎A₍ᵢ₎ᵀ − B₍ᵢ₎B₍ᵢ₎ᵀ) Q_i</c> — the classic update
 /// <c>dQ = E·Q</c>, the step normalised by second-order information (<c>step_normalizer='2nd'</c>), the norm the
