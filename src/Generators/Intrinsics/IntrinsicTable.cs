@@ -61,6 +61,12 @@ public static class IntrinsicTable
         Standard(MathFunction.Cos, "Cos", "cos", "cosf"),
         Standard(MathFunction.Tan, "Tan", "tan", "tanf"),
         Standard(MathFunction.Atan, "Atan", "atan", "atanf"),
+        // atan2(y, x): the angle of (x, y), finite for every pair but (0, 0), where it is 0 (Adam-atan2's whole point).
+        new(MathFunction.Atan2, IntrinsicKind.Elementwise, 2, new[] { "Math.Atan2" })
+        {
+            Host = $"{Math}.Atan2({{0}}, {{1}})", Portable = a => $"{RuntimeApi.TensorMath}.Atan2({a[0]}, {a[1]})",
+            Cuda = "atan2f({0}, {1})", CpuScalar = $"{MathF}.Atan2({{0}}, {{1}})", CpuVector = $"{RuntimeApi.VectorMath}.Atan2({{0}}, {{1}})",
+        },
         Unary(MathFunction.Floor, "Math.Floor", $"{Math}.Floor({{0}})", "floor", "floorf({0})", $"{MathF}.Floor({{0}})", $"{Vector}.Floor({{0}})"),
         Unary(MathFunction.Ceiling, "Math.Ceiling", $"{Math}.Ceiling({{0}})", "ceil", "ceilf({0})", $"{MathF}.Ceiling({{0}})", $"{Vector}.Ceiling({{0}})"),
         // C#'s Math.Round rounds half to even, as CUDA's rintf and torch.round do.

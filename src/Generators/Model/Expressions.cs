@@ -30,7 +30,7 @@ public enum BinaryOp { Add, Subtract, Multiply, Divide, Remainder, Less, LessEqu
 /// </summary>
 public enum MathFunction
 {
-    Sqrt, Rsqrt, Abs, Sign, Min, Max, Pow, Exp, Log, Log2, Log10, Tanh, Sin, Cos, Tan, Atan,
+    Sqrt, Rsqrt, Abs, Sign, Min, Max, Pow, Exp, Log, Log2, Log10, Tanh, Sin, Cos, Tan, Atan, Atan2,
     Floor, Ceiling, Round, Truncate, Square, Sigmoid, Clamp, Lerp, FusedMultiplyAdd,
     ReduceSum, ReduceMean, ReduceMax, ReduceMin, ReduceMaxAbs, ReduceNorm, ReduceVar, ReduceStd, ReduceRms,
     MatrixNewtonSchulz, MatrixPolarExpress, MatrixRows, MatrixColumns,

@@ -48,5 +48,6 @@ public static class CatalogIndex
             ["ASGD"] = ps => new ASGD(ps),
             ["Yogi"] = ps => new Yogi(ps),
             ["Adopt"] = ps => new Adopt(ps),
+            ["AdamAtan2"] = ps => new AdamAtan2(ps),
         };
 }

@@ -87,6 +87,8 @@ public static class VectorMath
     public static Vector<float> Round(Vector<float> x) => Lanes(x, MathF.Round);
     /// <summary>Lane-wise <c>MathF.Truncate</c>.</summary>
     public static Vector<float> Truncate(Vector<float> x) => Lanes(x, MathF.Truncate);
+    /// <summary>Lane-wise <c>MathF.Atan2</c>.</summary>
+    public static Vector<float> Atan2(Vector<float> y, Vector<float> x) => Lanes(y, x, MathF.Atan2);
     /// <summary>Lane-wise <c>MathF.Pow</c>.</summary>
     public static Vector<float> Pow(Vector<float> x, Vector<float> y) => Lanes(x, y, MathF.Pow);
     /// <summary>Lane-wise <c>x % y</c>.</summary>

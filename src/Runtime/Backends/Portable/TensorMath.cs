@@ -32,6 +32,15 @@ public static class TensorMath
     /// <summary><c>a ^ b</c> for a scalar base.</summary>
     public static Tensor Pow(double a, Tensor b) => Scalar(a, b).pow(b);
 
+    /// <summary><c>atan2(y, x)</c> elementwise, as <see cref="MathF.Atan2(float, float)"/>.</summary>
+    public static Tensor Atan2(Tensor y, Tensor x) => torch.atan2(y, x);
+
+    /// <inheritdoc cref="Atan2(Tensor, Tensor)"/>
+    public static Tensor Atan2(Tensor y, double x) => torch.atan2(y, Scalar(x, y));
+
+    /// <inheritdoc cref="Atan2(Tensor, Tensor)"/>
+    public static Tensor Atan2(double y, Tensor x) => torch.atan2(Scalar(y, x), x);
+
     /// <summary><c>min(a, b)</c>; NaN in either gives NaN, as <see cref="MathF.Min(float, float)"/>.</summary>
     public static Tensor Min(Tensor a, Tensor b) => torch.minimum(a, b);
 
