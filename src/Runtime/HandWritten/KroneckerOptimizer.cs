@@ -130,20 +130,7 @@ public abstract class KroneckerOptimizer : OptimizerHelper, IStateMemory
         if (closure is not null) using (enable_grad()) loss = closure();
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        var work = new List<(Parameter P, KroneckerOptions O)>();
-        for (int i = 0; i < _parameter_groups.Count; i++)
-        {
-            var options = (KroneckerOptions)_parameter_groups[i].Options;
-            options.Validate(_name, $"parameter group {i}");
-            foreach (var p in _parameter_groups[i].Parameters.Where(p => p.grad is not null))
-            {
-                if (!p.grad!.shape.SequenceEqual(p.shape))
-                    throw new InvalidOperationException($"{_name}: a gradient has shape [{string.Join(", ", p.grad.shape)}] but its parameter [{string.Join(", ", p.shape)}].");
-                work.Add((p, options));
-            }
-        }
-        if (!Backends.Portable.Finite.All(work.Select(w => w.P.grad!)))
-            throw new InvalidOperationException($"{_name}: a gradient holds NaN or infinity; nothing was changed.");
+        var work = StepChecks.Work<KroneckerOptions>(_name, _parameter_groups, (o, where) => o.Validate(_name, where));
         foreach (var (p, o) in work)
         {
             using var inner = NewDisposeScope();

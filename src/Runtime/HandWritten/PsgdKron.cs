@@ -186,25 +186,14 @@ public sealed class PsgdKron : OptimizerHelper, IStateMemory
         if (closure is not null) using (enable_grad()) loss = closure();
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        var work = new List<(Parameter P, PsgdKronOptions O)>();
-        for (int i = 0; i < _parameter_groups.Count; i++)
+        var work = StepChecks.Work<PsgdKronOptions>(Name, _parameter_groups, (o, where) => o.Validate(Name, where), (p, options) =>
         {
-            var options = (PsgdKronOptions)_parameter_groups[i].Options;
-            options.Validate(Name, $"parameter group {i}");
-            foreach (var p in _parameter_groups[i].Parameters.Where(p => p.grad is not null))
-            {
-                if (!p.grad!.shape.SequenceEqual(p.shape))
-                    throw new InvalidOperationException($"{Name}: a gradient has shape [{string.Join(", ", p.grad.shape)}] but its parameter [{string.Join(", ", p.shape)}].");
-                var s = (KroneckerState)_state[p.Handle];
-                for (int slot = 1; s.Step > 0 && slot <= Dims(p).Length; slot++)
-                    if (s.Tensors[slot] is { } q && !q.shape.SequenceEqual(SlotShape(p, slot, options)))
-                        throw new InvalidOperationException($"{Name}: factor {slot - 1} of a parameter of shape [{string.Join(", ", p.shape)}] is " +
-                            $"[{string.Join(", ", q.shape)}], but its group's maxSizeTriangular and diagonalVectors now ask for [{string.Join(", ", SlotShape(p, slot, options))}]; they cannot change after the first step.");
-                work.Add((p, options));
-            }
-        }
-        if (!Finite.All(work.Select(w => w.P.grad!)))
-            throw new InvalidOperationException($"{Name}: a gradient holds NaN or infinity; nothing was changed.");
+            var s = (KroneckerState)_state[p.Handle];
+            for (int slot = 1; s.Step > 0 && slot <= Dims(p).Length; slot++)
+                if (s.Tensors[slot] is { } q && !q.shape.SequenceEqual(SlotShape(p, slot, options)))
+                    throw new InvalidOperationException($"{Name}: factor {slot - 1} of a parameter of shape [{string.Join(", ", p.shape)}] is " +
+                        $"[{string.Join(", ", q.shape)}], but its group's maxSizeTriangular and diagonalVectors now ask for [{string.Join(", ", SlotShape(p, slot, options))}]; they cannot change after the first step.");
+        });
         foreach (var (p, o) in work)
         {
             using var inner = NewDisposeScope();
