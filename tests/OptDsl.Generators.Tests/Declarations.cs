@@ -48,11 +48,11 @@ public static class Declarations
     {
         "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adamax", "NAdam", "RAdam", "Adadelta", "Lion", "DiffGrad",
         "AdaBelief", "Adan", "AdEMAMix", "ScheduleFreeAdamW", "Lamb", "Lars", "CautiousAdamW", "CautiousLion", "Muon", "SgdSai", "Adafactor", "Swan", "SignSgd", "DoG",
-        "NorMuon", "AdaMuon", "Scion", "ScionBias", "Rprop", "ASGD", "Yogi", "Adopt", "AdamAtan2",
+        "NorMuon", "AdaMuon", "Scion", "ScionBias", "Rprop", "ASGD", "Yogi", "Adopt", "AdamAtan2", "ScheduleFreeSgd",
     };
 
     /// <summary>Hand-written parts of catalog optimizers, beside their declarations.</summary>
-    public static readonly string[] CatalogPartFiles = { "ScheduleFreeAdamW.Average" };
+    public static readonly string[] CatalogPartFiles = { "ScheduleFreeAdamW.Average", "ScheduleFreeSgd.Average" };
 
     public static string Catalog(string name) => GeneratorHarness.RepositoryFile($"src/Optimizers/{name}.cs");
 

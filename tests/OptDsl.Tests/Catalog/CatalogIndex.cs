@@ -49,5 +49,6 @@ public static class CatalogIndex
             ["Yogi"] = ps => new Yogi(ps),
             ["Adopt"] = ps => new Adopt(ps),
             ["AdamAtan2"] = ps => new AdamAtan2(ps),
+            ["ScheduleFreeSgd"] = ps => new ScheduleFreeSgd(ps),
         };
 }
