@@ -18,18 +18,8 @@ public partial class ScheduleFreeAdamW
     /// ship — until the returned handle is disposed, which puts the training point y back exactly. Steps and
     /// checkpoint loads are refused meanwhile. Parameters not yet stepped have x = y = z and stay as they are.
     /// </summary>
-    public IDisposable SwapInAverage()
-    {
-        var beta1 = new System.Collections.Generic.Dictionary<IntPtr, double>();
-        foreach (var group in Groups)
-            foreach (var p in group.Parameters) beta1[p.Handle] = group.Options.Beta1 ?? Defaults.Beta1!.Value;
-        return _average.SwapIn(Groups.SelectMany(g => g.Parameters), p =>
-        {
-            var state = StateOf(p);
-            // x = lerp(y, z, 1 - 1/beta1), in the state's precision (float32 for half-precision parameters).
-            return state.Step == 0 ? null : OptDsl.Runtime.Backends.Portable.TensorMath.Lerp(p.detach().to(state.Z.dtype), state.Z, 1 - 1 / beta1[p.Handle]);
-        });
-    }
+    public IDisposable SwapInAverage() => ScheduleFreeAverage.SwapIn(_average,
+        Groups.Select(g => (g.Parameters, g.Options.Beta1 ?? Defaults.Beta1!.Value)), p => (StateOf(p).Z, StateOf(p).Step));
 
     /// <inheritdoc/>
     protected override string? Locked => _average.Locked;

@@ -51,8 +51,8 @@ public static class Declarations
         "NorMuon", "AdaMuon", "Scion", "ScionBias", "Rprop", "ASGD", "Yogi", "Adopt", "AdamAtan2", "ScheduleFreeSgd",
     };
 
-    /// <summary>Hand-written parts of catalog optimizers, beside their declarations.</summary>
-    public static readonly string[] CatalogPartFiles = { "ScheduleFreeAdamW.Average", "ScheduleFreeSgd.Average" };
+    /// <summary>Hand-written parts of catalog optimizers, beside their declarations, and what they share.</summary>
+    public static readonly string[] CatalogPartFiles = { "ScheduleFreeAdamW.Average", "ScheduleFreeSgd.Average", "ScheduleFreeAverage" };
 
     public static string Catalog(string name) => GeneratorHarness.RepositoryFile($"src/Optimizers/{name}.cs");
 
