@@ -7,8 +7,8 @@ namespace OptDsl.Optimizers;
 /// Adam-atan2 (Everett et al., 2024, "Scaling Exponents Across Parameterizations and Optimizers"): Adam's bias-corrected
 /// moments, with the step <c>a·atan2(m̂, b·√v̂)</c> in place of <c>m̂ / (√v̂ + ε)</c>. There is no ε to tune, the step
 /// is bounded by a·π/2 and does not change when the gradient is scaled, and a zero second moment gives a zero step.
-/// a = 1.27 (about 4/π, so a step where m̂ = √v̂ matches Adam's 1) and b = 1 are the constants the authors use; the
-/// weight decay is decoupled, as in AdamW.
+/// By default a = 1.27 (about 4/π, so that a step where m̂ = √v̂ matches Adam's 1) and b = 1; both are options, as the
+/// paper leaves them to the user. The weight decay is decoupled, as in AdamW.
 /// </summary>
 [Optimizer]
 public partial class AdamAtan2
