@@ -24,7 +24,7 @@ public static class OptimizerFactory
         ("RMSprop", ps => new RMSprop(ps)), ("Adamax", ps => new Adamax(ps)), ("NAdam", ps => new NAdam(ps)), ("RAdam", ps => new RAdam(ps)),
         ("Adadelta", ps => new Adadelta(ps)), ("Rprop", ps => new Rprop(ps)), ("ASGD", ps => new ASGD(ps)), ("Lion", ps => new Lion(ps)),
         ("DiffGrad", ps => new DiffGrad(ps)), ("AdaBelief", ps => new AdaBelief(ps)), ("Adan", ps => new Adan(ps)), ("AdEMAMix", ps => new AdEMAMix(ps)),
-        ("Yogi", ps => new Yogi(ps)), ("Adopt", ps => new Adopt(ps)), ("AdamAtan2", ps => new AdamAtan2(ps)), ("ScheduleFreeAdamW", ps => new ScheduleFreeAdamW(ps)), ("ScheduleFreeSgd", ps => new ScheduleFreeSgd(ps)),
+        ("Yogi", ps => new Yogi(ps)), ("Adopt", ps => new Adopt(ps)), ("AdamAtan2", ps => new AdamAtan2(ps)), ("MarsAdamW", ps => new MarsAdamW(ps)), ("ScheduleFreeAdamW", ps => new ScheduleFreeAdamW(ps)), ("ScheduleFreeSgd", ps => new ScheduleFreeSgd(ps)),
         ("Lamb", ps => new Lamb(ps)), ("Lars", ps => new Lars(ps)), ("CautiousAdamW", ps => new CautiousAdamW(ps)),
         ("CautiousLion", ps => new CautiousLion(ps)), ("SgdSai", ps => new SgdSai(ps)), ("SignSgd", ps => new SignSgd(ps)), ("DoG", ps => new DoG(ps)),
         ("Prodigy", ps => new Prodigy(ps)), ("Sophia", ps => new Sophia(ps)), ("NagGs", ps => new NagGs(ps)), ("MomentumSam", ps => new MomentumSam(ps)),

@@ -50,5 +50,6 @@ public static class CatalogIndex
             ["Adopt"] = ps => new Adopt(ps),
             ["AdamAtan2"] = ps => new AdamAtan2(ps),
             ["ScheduleFreeSgd"] = ps => new ScheduleFreeSgd(ps),
+            ["MarsAdamW"] = ps => new MarsAdamW(ps),
         };
 }
