@@ -18,22 +18,55 @@ namespace OptDsl.Optimizers;
 /// </summary>
 public static class OptimizerFactory
 {
-    static readonly (string Name, Func<IEnumerable<Parameter>, DeclaredOptimizer> Create)[] Catalog =
+    /// <summary>Each declaration's spec (its name and options, known without building one) and how to build it.</summary>
+    static readonly (OptimizerSpec Spec, Func<IEnumerable<Parameter>, DeclaredOptimizer> Create)[] Catalog =
     {
-        ("SGD", ps => new SGD(ps)), ("Adam", ps => new Adam(ps)), ("AdamW", ps => new AdamW(ps)), ("Adagrad", ps => new Adagrad(ps)),
-        ("RMSprop", ps => new RMSprop(ps)), ("Adamax", ps => new Adamax(ps)), ("NAdam", ps => new NAdam(ps)), ("RAdam", ps => new RAdam(ps)),
-        ("Adadelta", ps => new Adadelta(ps)), ("Rprop", ps => new Rprop(ps)), ("ASGD", ps => new ASGD(ps)), ("Lion", ps => new Lion(ps)),
-        ("DiffGrad", ps => new DiffGrad(ps)), ("AdaBelief", ps => new AdaBelief(ps)), ("Adan", ps => new Adan(ps)), ("AdEMAMix", ps => new AdEMAMix(ps)),
-        ("Yogi", ps => new Yogi(ps)), ("Adopt", ps => new Adopt(ps)), ("AdamAtan2", ps => new AdamAtan2(ps)), ("MarsAdamW", ps => new MarsAdamW(ps)), ("ScheduleFreeAdamW", ps => new ScheduleFreeAdamW(ps)), ("ScheduleFreeSgd", ps => new ScheduleFreeSgd(ps)),
-        ("Lamb", ps => new Lamb(ps)), ("Lars", ps => new Lars(ps)), ("CautiousAdamW", ps => new CautiousAdamW(ps)),
-        ("CautiousLion", ps => new CautiousLion(ps)), ("SgdSai", ps => new SgdSai(ps)), ("SignSgd", ps => new SignSgd(ps)), ("DoG", ps => new DoG(ps)),
-        ("Prodigy", ps => new Prodigy(ps)), ("Sophia", ps => new Sophia(ps)), ("NagGs", ps => new NagGs(ps)), ("MomentumSam", ps => new MomentumSam(ps)),
-        ("Adafactor", ps => new Adafactor(ps)), ("Muon", ps => new Muon(ps)), ("NorMuon", ps => new NorMuon(ps)), ("AdaMuon", ps => new AdaMuon(ps)),
-        ("Scion", ps => new Scion(ps)), ("ScionBias", ps => new ScionBias(ps)), ("Swan", ps => new Swan(ps)),
+        Entry(SGD.Declaration, ps => new SGD(ps)),
+        Entry(Adam.Declaration, ps => new Adam(ps)),
+        Entry(AdamW.Declaration, ps => new AdamW(ps)),
+        Entry(Adagrad.Declaration, ps => new Adagrad(ps)),
+        Entry(RMSprop.Declaration, ps => new RMSprop(ps)),
+        Entry(Adamax.Declaration, ps => new Adamax(ps)),
+        Entry(NAdam.Declaration, ps => new NAdam(ps)),
+        Entry(RAdam.Declaration, ps => new RAdam(ps)),
+        Entry(Adadelta.Declaration, ps => new Adadelta(ps)),
+        Entry(Rprop.Declaration, ps => new Rprop(ps)),
+        Entry(ASGD.Declaration, ps => new ASGD(ps)),
+        Entry(Lion.Declaration, ps => new Lion(ps)),
+        Entry(DiffGrad.Declaration, ps => new DiffGrad(ps)),
+        Entry(AdaBelief.Declaration, ps => new AdaBelief(ps)),
+        Entry(Adan.Declaration, ps => new Adan(ps)),
+        Entry(AdEMAMix.Declaration, ps => new AdEMAMix(ps)),
+        Entry(Yogi.Declaration, ps => new Yogi(ps)),
+        Entry(Adopt.Declaration, ps => new Adopt(ps)),
+        Entry(AdamAtan2.Declaration, ps => new AdamAtan2(ps)),
+        Entry(MarsAdamW.Declaration, ps => new MarsAdamW(ps)),
+        Entry(ScheduleFreeAdamW.Declaration, ps => new ScheduleFreeAdamW(ps)),
+        Entry(ScheduleFreeSgd.Declaration, ps => new ScheduleFreeSgd(ps)),
+        Entry(Lamb.Declaration, ps => new Lamb(ps)),
+        Entry(Lars.Declaration, ps => new Lars(ps)),
+        Entry(CautiousAdamW.Declaration, ps => new CautiousAdamW(ps)),
+        Entry(CautiousLion.Declaration, ps => new CautiousLion(ps)),
+        Entry(SgdSai.Declaration, ps => new SgdSai(ps)),
+        Entry(SignSgd.Declaration, ps => new SignSgd(ps)),
+        Entry(DoG.Declaration, ps => new DoG(ps)),
+        Entry(Prodigy.Declaration, ps => new Prodigy(ps)),
+        Entry(Sophia.Declaration, ps => new Sophia(ps)),
+        Entry(NagGs.Declaration, ps => new NagGs(ps)),
+        Entry(MomentumSam.Declaration, ps => new MomentumSam(ps)),
+        Entry(Adafactor.Declaration, ps => new Adafactor(ps)),
+        Entry(Muon.Declaration, ps => new Muon(ps)),
+        Entry(NorMuon.Declaration, ps => new NorMuon(ps)),
+        Entry(AdaMuon.Declaration, ps => new AdaMuon(ps)),
+        Entry(Scion.Declaration, ps => new Scion(ps)),
+        Entry(ScionBias.Declaration, ps => new ScionBias(ps)),
+        Entry(Swan.Declaration, ps => new Swan(ps)),
     };
 
+    static (OptimizerSpec, Func<IEnumerable<Parameter>, DeclaredOptimizer>) Entry(OptimizerSpec spec, Func<IEnumerable<Parameter>, DeclaredOptimizer> create) => (spec, create);
+
     /// <summary>Every optimizer the factory makes, as the catalog names them.</summary>
-    public static IReadOnlyList<string> Names { get; } = Catalog.Select(c => c.Name).ToArray();
+    public static IReadOnlyList<string> Names { get; } = Catalog.Select(c => c.Spec.Name).ToArray();
 
     /// <summary>
     /// <paramref name="name"/> over <paramref name="parameters"/>, with <paramref name="options"/> written as
@@ -48,27 +81,18 @@ public static class OptimizerFactory
     {
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentNullException.ThrowIfNull(options);
-        var create = Find(name);
-        var values = options.SelectMany(o => Expand(o.Key, o.Value)).ToList();
+        var (spec, create) = Find(name);
+        // Every option is resolved and checked against the declaration before anything is built.
+        var resolved = options.SelectMany(o => Expand(o.Key, o.Value)).Select(v => (Index: Resolve(spec, v.Key), v.Value)).ToList();
+        foreach (var (index, value) in resolved) DeclaredOptions.Check(spec, index, value, "the options");
         var optimizer = create(parameters);
-        try
+        for (int g = 0; g < optimizer.GroupCount; g++)
         {
-            var spec = optimizer.Spec;
-            var resolved = values.Select(v => (Index: Resolve(spec, v.Key), v.Value)).ToList();
-            foreach (var (index, value) in resolved) DeclaredOptions.Check(spec, index, value, "the options");
-            for (int g = 0; g < optimizer.GroupCount; g++)
-            {
-                var group = optimizer.OptionsOf(g);
-                foreach (var (index, value) in resolved) group.Set(index, value);
-                if (spec.LearningRateIndex >= 0) group.InitialLearningRate = group.LearningRate ?? 0;
-            }
-            return optimizer;
+            var group = optimizer.OptionsOf(g);
+            foreach (var (index, value) in resolved) group.Set(index, value);
+            if (spec.LearningRateIndex >= 0) group.InitialLearningRate = group.LearningRate ?? 0;
         }
-        catch
-        {
-            optimizer.Dispose();
-            throw;
-        }
+        return optimizer;
     }
 
     /// <summary>
@@ -100,17 +124,13 @@ public static class OptimizerFactory
     }
 
     /// <summary>The options <paramref name="name"/> takes: each one's name, kind, default and range.</summary>
-    public static IReadOnlyList<HyperSpec> OptionsOf(string name)
-    {
-        using var probe = Find(name)(new[] { new Parameter(TorchSharp.torch.zeros(2, 2)) });
-        return probe.Spec.Hypers;
-    }
+    public static IReadOnlyList<HyperSpec> OptionsOf(string name) => Find(name).Spec.Hypers;
 
-    static Func<IEnumerable<Parameter>, DeclaredOptimizer> Find(string name)
+    static (OptimizerSpec Spec, Func<IEnumerable<Parameter>, DeclaredOptimizer> Create) Find(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
-        foreach (var (known, create) in Catalog)
-            if (Key(known) == Key(name)) return create;
+        foreach (var entry in Catalog)
+            if (Key(entry.Spec.Name) == Key(name)) return entry;
         var near = Nearest(name, Names);
         throw new ArgumentException($"No optimizer '{name}' in the catalog{(near is null ? "" : $"; did you mean '{near}'?")} It has: {string.Join(", ", Names)}.", nameof(name));
     }
