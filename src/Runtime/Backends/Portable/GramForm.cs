@@ -71,6 +71,8 @@ internal static class GramForm
         using var kept = KeptScalars.Rent();
         var x = xs.ToArray();
         int iteration = 0;
+        // Constant coefficients take their Scalars once: each is a native allocation, and the step is bound by the host.
+        var (constantA, constantB) = schedule == Coefficients.Constant ? (kept[a], kept[b]) : (null, null);
         long m = x[0].shape[^2];
         if (x.Any(t => t.shape[^2] != m)) throw new ArgumentException("The Gram form's batches must share their row count.", nameof(xs));
         bool one = x.Length == 1;
@@ -85,8 +87,8 @@ internal static class GramForm
             {
                 // P = aI + bG + cG²: the product and the sum in one matmul where the type allows (MatrixMath.AddMatmul).
                 var (ai, bi, ci) = Coefficients.At(schedule, iteration, a, b, c);
-                var p = ci == 0 ? g.mul(kept[bi]) : MatrixMath.AddMatmul(g, g, g, bi, ci);
-                p.diagonal(0, -2, -1).add_(kept[ai], ScalarCalls.One);
+                var p = ci == 0 ? g.mul(constantB ?? kept[bi]) : MatrixMath.AddMatmul(g, g, g, bi, ci);
+                p.diagonal(0, -2, -1).add_(constantA ?? kept[ai], ScalarCalls.One);
                 q = q is null ? p : p.matmul(q);
                 if (i + 1 < k) g = p.matmul(g.matmul(p));
             }
