@@ -136,6 +136,10 @@ public static class DiagnosticDescriptors
         "Constructor clashes with the generated ones",
         "The constructor of '{0}' {1}; the generated constructors take the parameters and every hyperparameter: remove it, or give it other parameters and call a generated one with ': this(...)'");
 
+    public static readonly DiagnosticDescriptor InvalidComposition = Error("OPT0031",
+        "Base or modifiers cannot be applied",
+        "'{0}' cannot be composed: {1}");
+
     public static readonly IReadOnlyList<DiagnosticDescriptor> All = new[]
     {
         NotPartial, NoUpdateMethod, SeveralUpdateMethods, InvalidUpdateSignature, UnsupportedStatement,
@@ -143,7 +147,7 @@ public static class DiagnosticDescriptors
         DefaultNotConstant, InvalidRange, DefaultOutsideRange, UnsupportedClassShape, DeclaresBaseClass,
         FieldWithoutRole, StepAssigned, InvalidStateInit, ConditionalStateOutsideCondition,
         ScalarStateAssignedPerElement, ConflictingRoles, RoleOnStaticField, StateNeverWritten, InternalError,
-        InvalidReduction, LineStateAssigned, InvalidRefresh, NestedTooDeeply, ConstructorClash,
+        InvalidReduction, LineStateAssigned, InvalidRefresh, NestedTooDeeply, ConstructorClash, InvalidComposition,
     };
 
     static readonly Dictionary<string, DiagnosticDescriptor> _byId = All.ToDictionary(d => d.Id);

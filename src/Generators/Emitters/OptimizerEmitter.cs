@@ -46,6 +46,9 @@ public static partial class OptimizerEmitter
         if (model.Namespace is not null) w.Open("namespace " + model.Namespace);
 
         ClassDocs(model, w);
+        // What a declaration elsewhere takes when it names this one as its base.
+        if (model.Source is { } source && !model.RuleHasErrors)
+            w.Line($"[global::OptDsl.DeclarationSource({Verbatim(source.Usings)}, {Verbatim(source.Members)})]");
         var name = ClassName(model);
         w.Open($"partial class {name} : {RuntimeApi.DeclaredOptimizer}<{name}.Options, {name}.State>");
         Declaration(model, w);
@@ -96,6 +99,9 @@ public static partial class OptimizerEmitter
             w.Line($"protected override string NoFusedCode => \"no fused code: the rule works on whole tensors ({names}) and {model.Phases.Blocker}; the portable path runs it\";");
         }
     }
+
+    /// <summary><paramref name="text"/> as a C# verbatim string literal.</summary>
+    static string Verbatim(string text) => "@\"" + text.Replace("\"", "\"\"") + "\"";
 
     static string Bool(bool b) => b ? "true" : "false";
 

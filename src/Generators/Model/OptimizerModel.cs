@@ -22,6 +22,9 @@ public sealed record OptimizerModel(
     /// <summary>How the fused backends run the update: its phases, or why they cannot (from the analysis step).</summary>
     public PhasePlan Phases { get; init; } = PhasePlan.Elementwise;
 
+    /// <summary>The declaration's members as source, which the generated class carries for declarations that take it as their base.</summary>
+    public RuleSource? Source { get; init; }
+
     /// <summary>
     /// Whether the rules have errors (reported as diagnostics, or C#'s own): the model then holds the class's surface
     /// only — hyperparameters and state — and the generated class an update that cannot run.

@@ -52,13 +52,25 @@ public static class DeclarationParser
             .OrderBy(d => d.SyntaxTree.FilePath, System.StringComparer.Ordinal).ThenBy(d => d.SpanStart);
         if (marked.FirstOrDefault() is { } first && first != syntax)
             return new ParseResult(null, diagnostics.ToEquatableArray());
-        var model = ParseClass(type, syntax, context.SemanticModel, diagnostics, cancellationToken);
+        var (baseType, modifiers) = Composition.Requested(context.Attributes.FirstOrDefault());
+        OptimizerModel? model;
+        if (baseType is not null) model = Composition.Parse(type, syntax, context.SemanticModel, diagnostics, cancellationToken);
+        else
+        {
+            // A rule of its own is checked as written first, so its problems are reported where they are.
+            model = ParseClass(type, syntax, context.SemanticModel, diagnostics, cancellationToken);
+            if (model is not null && !diagnostics.Any(IsError))
+                model = modifiers == 0
+                    ? model with { Source = RuleSources.FromSyntax(type, context.SemanticModel.Compilation, cancellationToken) }
+                    : Composition.Parse(type, syntax, context.SemanticModel, diagnostics, cancellationToken, errorsOnly: true);
+        }
         // With an error, only a model of the class's surface (its rules left out) is kept.
         bool failed = diagnostics.Any(IsError);
         return new ParseResult(failed && model is not { RuleHasErrors: true } ? null : model, diagnostics.ToEquatableArray());
     }
 
-    static OptimizerModel? ParseClass(INamedTypeSymbol type, TypeDeclarationSyntax syntax, SemanticModel semanticModel,
+    /// <summary>Parses a class of the declaration's members (also one composed from a base and modifiers).</summary>
+    internal static OptimizerModel? ParseClass(INamedTypeSymbol type, TypeDeclarationSyntax syntax, SemanticModel semanticModel,
         List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
     {
         var name = type.Name;
