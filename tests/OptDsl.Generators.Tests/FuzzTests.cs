@@ -39,6 +39,9 @@ public class FuzzTests
         // Names the generated class or C# reserve, verbatim identifiers, constructors.
         "State", "Options", "ParamGroup", "Declaration", "var", "@class", "@params", "options", "Backend", "StepCount",
         "public Foo() { }", "public Foo(float x) : this(null!) { }",
+        // Compositions: modifiers on the class's own rule, a base (maybe itself, maybe missing), a flag that is none.
+        "[Optimizer(Modifiers = Modifier.Cautious | Modifier.Mars | Modifier.Grokfast)]", "[Optimizer(Base = typeof(Lion), Modifiers = Modifier.Cautious)]",
+        "Modifiers = (Modifier)8", "Base = typeof(Missing)", "Base = typeof(float)", "Modifier.Grokfast", "cautiousMask", "marsPrevious",
         // Line terminators C# knows besides CR and LF.
         "\u2028", "\u2029", "\u0085", "\r",
     };
