@@ -13,4 +13,6 @@ namespace OptDsl.Runtime.Backends;
 /// <param name="Quantized">The state slots kept in 8 bits between steps, or null for none.</param>
 /// <param name="Scalars">The rule's host scalars for this parameter at this step, which the fused code reads.</param>
 /// <param name="Index">Which of the step's parameters it is: the core's delegates (the portable update) find it so.</param>
-internal readonly record struct UpdateItem(Tensor Parameter, Tensor Gradient, Tensor?[] States, QuantizedSlots? Quantized, float[] Scalars, int Index);
+/// <param name="RoundingKey">For a bfloat16 parameter rounded stochastically, its key at this step (<see cref="StochasticRounding.Key"/>); else null.</param>
+internal readonly record struct UpdateItem(Tensor Parameter, Tensor Gradient, Tensor?[] States, QuantizedSlots? Quantized, float[] Scalars, int Index,
+    uint? RoundingKey = null);

@@ -138,8 +138,9 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
     }
 
     /// <summary>Parameter <paramref name="index"/> of the step as the backends take it.</summary>
-    static UpdateItem ItemOf(Parameter p, Tensor g, TState state, int index) =>
-        new(p, g, state.Tensors, state.Quantized, state.FusedScalars ?? Array.Empty<float>(), index);
+    UpdateItem ItemOf(Parameter p, Tensor g, TState state, int index) =>
+        new(p, g, state.Tensors, state.Quantized, state.FusedScalars ?? Array.Empty<float>(), index,
+            Rounding == HalfPrecisionRounding.Stochastic && p.dtype == ScalarType.BFloat16 ? StochasticRounding.Key(RoundingSeed, state.Step, state.Ordinal) : null);
 
     internal override void ScaleGradientsInUpdate(Tensor coefficient)
     {
@@ -163,6 +164,7 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
     void CollectAndCheck()
     {
         _portableAtLastStep = default;
+        int ordinal = 0;
         for (int i = 0; i < _parameter_groups.Count; i++)
         {
             var group = _parameter_groups[i];
@@ -171,8 +173,11 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
             foreach (var p in group.Parameters)
             {
                 var g = p.grad;
-                if (g is null) continue;
                 var state = (TState)_state[p.Handle];
+                state.Ordinal = ordinal++;
+                if (g is null) continue;
+                if (Rounding == HalfPrecisionRounding.Stochastic && p.dtype == ScalarType.Float16)
+                    throw new InvalidOperationException($"{Spec.Name}: stochastic rounding takes bfloat16 parameters; a parameter is Float16 (its steps are not a truncation of float32's bits). Use bfloat16, or Rounding = Nearest.");
                 _work.Add((options, p, g, state, _portable));
                 if (!state.IsCheckedFor(g))
                 {
@@ -207,6 +212,10 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
     {
         if (Backend == UpdateBackend.Portable) return Portable(PortableReason.Asked, item);
         bool forced = Backend == UpdateBackend.Fused;
+        if (Rounding == HalfPrecisionRounding.Stochastic && item.Parameter.dtype == ScalarType.BFloat16 && FusedKernel is not null)
+            return forced
+                ? throw new InvalidOperationException($"{Spec.Name}: stochastic rounding runs on the portable path (the fused kernels round to nearest); set Backend to Auto or Portable.")
+                : Portable(PortableReason.Rounding, item);
         if (FusedKernel is null)
             return forced ? throw new InvalidOperationException($"{Spec.Name} has no fused update.") : _portable;
         if (accepted == _portable)
@@ -225,7 +234,7 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
     }
 
     /// <summary>Why parameters of a declaration with fused code took the portable path at the last step, for <c>FusedStatus</c>.</summary>
-    enum PortableReason { None, Asked, NotTaken, Unavailable }
+    enum PortableReason { None, Asked, NotTaken, Unavailable, Rounding }
 
     // What the last step sent to the portable path although the declaration has fused code: how many parameters, why,
     // and the type and device of one the fused update does not take (values only: nothing is formatted per step).
@@ -249,6 +258,7 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
         {
             PortableReason.Asked => "Backend is Portable",
             PortableReason.NotTaken => $"{type} on {device}, which the fused update does not take",
+            PortableReason.Rounding => "stochastic rounding, which the fused kernels do not do yet",
             _ => "the fused path is unavailable",
         };
         return $"portable path for {count} of {parameters} parameters at the last step ({reason})";

@@ -29,6 +29,16 @@ public abstract class DeclaredOptimizer : OptimizerHelper, Composition.IAtomicOp
     /// <summary>Which generated code updates the parameters; <see cref="UpdateBackend.Auto"/> by default.</summary>
     public UpdateBackend Backend { get; set; } = UpdateBackend.Auto;
 
+    /// <summary>
+    /// How bfloat16 parameters take their float32 update: <see cref="HalfPrecisionRounding.Nearest"/> by default, or
+    /// <see cref="HalfPrecisionRounding.Stochastic"/> (which float16 parameters refuse: their steps are not a truncation
+    /// of float32's bits). Applies from the next step.
+    /// </summary>
+    public HalfPrecisionRounding Rounding { get; set; } = HalfPrecisionRounding.Nearest;
+
+    /// <summary>The seed of stochastic rounding's draws; with the step and the parameter's place it fixes every bit.</summary>
+    public ulong RoundingSeed { get; set; }
+
     /// <summary>What the fused CUDA path did: how its kernel was built, or why it is not used.</summary>
     public abstract string FusedStatus { get; }
 

@@ -38,6 +38,9 @@ public abstract partial class DeclaredState : OptimizerState, IDisposable
     /// <summary>Per-tensor scalar state, indexed as declared.</summary>
     public double[] Scalars { get; }
 
+    /// <summary>The parameter's place among the optimizer's (over every group), as of the last step: stochastic rounding's counter.</summary>
+    internal int Ordinal { get; set; }
+
     /// <summary>The host scalars of this parameter's last fused update (reused each step).</summary>
     internal float[]? FusedScalars { get; set; }
 

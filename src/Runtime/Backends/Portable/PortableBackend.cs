@@ -71,7 +71,7 @@ internal sealed class PortableBackend(PortableUpdate update, PortableSteps? step
         {
             using var scope = torch.NewDisposeScope();
             var updates = new List<IEnumerator<WholeTensorRequest>>();
-            var halves = new List<(Tensor P, Tensor P32)>();
+            var halves = new List<(Tensor P, Tensor P32, uint? Key)>();
             foreach (var item in group)
             {
                 Tensor target = item.Parameter, gradient = item.Gradient;
@@ -79,12 +79,12 @@ internal sealed class PortableBackend(PortableUpdate update, PortableSteps? step
                 {
                     target = item.Parameter.to(ScalarType.Float32);
                     gradient = item.Gradient.to(ScalarType.Float32);
-                    halves.Add((item.Parameter, target));
+                    halves.Add((item.Parameter, target, item.RoundingKey));
                 }
                 updates.Add(steps!(item.Index, target, gradient).GetEnumerator());
             }
             StepRunner.Run(updates);
-            foreach (var (p, p32) in halves) p.copy_(p32);
+            foreach (var (p, p32, key) in halves) Store(p, p32, key);
         }
     }
 
@@ -101,6 +101,13 @@ internal sealed class PortableBackend(PortableUpdate update, PortableSteps? step
         }
         var p32 = p.to(ScalarType.Float32);
         update(item.Index, p32, g.to(ScalarType.Float32));
-        p.copy_(p32);
+        Store(p, p32, item.RoundingKey);
+    }
+
+    /// <summary>The float32 result into the half-precision parameter: rounded to nearest, or stochastically under a key.</summary>
+    static void Store(Tensor p, Tensor p32, uint? key)
+    {
+        if (key is { } k) StochasticRounding.Store(p, p32, k);
+        else p.copy_(p32);
     }
 }

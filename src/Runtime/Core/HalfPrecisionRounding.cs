@@ -1,0 +1,15 @@
+namespace OptDsl.Runtime.Core;
+
+/// <summary>How a bfloat16 parameter takes the float32 value its update computes (<see cref="DeclaredOptimizer.Rounding"/>).</summary>
+public enum HalfPrecisionRounding
+{
+    /// <summary>Round to nearest (even), as a cast does: an update smaller than half the parameter's bfloat16 step is lost.</summary>
+    Nearest,
+
+    /// <summary>
+    /// Stochastic rounding, reproducible from <see cref="DeclaredOptimizer.RoundingSeed"/>: up or down with probabilities
+    /// that make the stored value right in expectation, so small updates add up over steps. The same bits on the CPU and
+    /// on CUDA for the same seed, step and parameter. It runs on the portable path (not fused yet).
+    /// </summary>
+    Stochastic,
+}
