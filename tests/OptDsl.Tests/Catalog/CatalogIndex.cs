@@ -51,5 +51,6 @@ public static class CatalogIndex
             ["AdamAtan2"] = ps => new AdamAtan2(ps),
             ["ScheduleFreeSgd"] = ps => new ScheduleFreeSgd(ps),
             ["MarsAdamW"] = ps => new MarsAdamW(ps),
+            ["LaProp"] = ps => new LaProp(ps),
         };
 }
