@@ -41,6 +41,7 @@ public static class OptimizerFactory
         Entry(Adopt.Declaration, ps => new Adopt(ps)),
         Entry(AdamAtan2.Declaration, ps => new AdamAtan2(ps)),
         Entry(MarsAdamW.Declaration, ps => new MarsAdamW(ps)),
+        Entry(MarsLion.Declaration, ps => new MarsLion(ps)),
         Entry(LaProp.Declaration, ps => new LaProp(ps)),
         Entry(ScheduleFreeAdamW.Declaration, ps => new ScheduleFreeAdamW(ps)),
         Entry(ScheduleFreeSgd.Declaration, ps => new ScheduleFreeSgd(ps)),

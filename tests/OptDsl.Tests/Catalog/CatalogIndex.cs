@@ -52,5 +52,6 @@ public static class CatalogIndex
             ["ScheduleFreeSgd"] = ps => new ScheduleFreeSgd(ps),
             ["MarsAdamW"] = ps => new MarsAdamW(ps),
             ["LaProp"] = ps => new LaProp(ps),
+            ["MarsLion"] = ps => new MarsLion(ps),
         };
 }
