@@ -45,6 +45,7 @@ public static class OptimizerFactory
         Entry(LaProp.Declaration, ps => new LaProp(ps)),
         Entry(ScheduleFreeAdamW.Declaration, ps => new ScheduleFreeAdamW(ps)),
         Entry(ScheduleFreeSgd.Declaration, ps => new ScheduleFreeSgd(ps)),
+        Entry(ScheduleFreeRAdam.Declaration, ps => new ScheduleFreeRAdam(ps)),
         Entry(Lamb.Declaration, ps => new Lamb(ps)),
         Entry(Lars.Declaration, ps => new Lars(ps)),
         Entry(CautiousAdamW.Declaration, ps => new CautiousAdamW(ps)),

@@ -49,11 +49,11 @@ public static class Declarations
         "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adamax", "NAdam", "RAdam", "Adadelta", "Lion", "DiffGrad",
         "AdaBelief", "Adan", "AdEMAMix", "ScheduleFreeAdamW", "Lamb", "Lars", "CautiousAdamW", "CautiousLion", "Muon", "SgdSai", "Adafactor", "Swan", "SignSgd", "DoG",
         "NorMuon", "AdaMuon", "Scion", "ScionBias", "Rprop", "ASGD", "Yogi", "Adopt", "AdamAtan2", "ScheduleFreeSgd", "MarsAdamW",
-        "LaProp", "MarsLion",
+        "LaProp", "MarsLion", "ScheduleFreeRAdam",
     };
 
     /// <summary>Hand-written parts of catalog optimizers, beside their declarations, and what they share.</summary>
-    public static readonly string[] CatalogPartFiles = { "ScheduleFreeAdamW.Average", "ScheduleFreeSgd.Average", "ScheduleFreeAverage" };
+    public static readonly string[] CatalogPartFiles = { "ScheduleFreeAdamW.Average", "ScheduleFreeSgd.Average", "ScheduleFreeRAdam.Average", "ScheduleFreeAverage" };
 
     public static string Catalog(string name) => GeneratorHarness.RepositoryFile($"src/Optimizers/{name}.cs");
 

@@ -53,5 +53,6 @@ public static class CatalogIndex
             ["MarsAdamW"] = ps => new MarsAdamW(ps),
             ["LaProp"] = ps => new LaProp(ps),
             ["MarsLion"] = ps => new MarsLion(ps),
+            ["ScheduleFreeRAdam"] = ps => new ScheduleFreeRAdam(ps),
         };
 }
