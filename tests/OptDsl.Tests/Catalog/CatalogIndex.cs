@@ -54,5 +54,6 @@ public static class CatalogIndex
             ["LaProp"] = ps => new LaProp(ps),
             ["MarsLion"] = ps => new MarsLion(ps),
             ["ScheduleFreeRAdam"] = ps => new ScheduleFreeRAdam(ps),
+            ["Spam"] = ps => new Spam(ps),
         };
 }
