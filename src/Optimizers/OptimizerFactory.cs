@@ -44,6 +44,7 @@ public static class OptimizerFactory
         Entry(MarsLion.Declaration, ps => new MarsLion(ps)),
         Entry(LaProp.Declaration, ps => new LaProp(ps)),
         Entry(Spam.Declaration, ps => new Spam(ps)),
+        Entry(StableSpam.Declaration, ps => new StableSpam(ps)),
         Entry(ScheduleFreeAdamW.Declaration, ps => new ScheduleFreeAdamW(ps)),
         Entry(ScheduleFreeSgd.Declaration, ps => new ScheduleFreeSgd(ps)),
         Entry(ScheduleFreeRAdam.Declaration, ps => new ScheduleFreeRAdam(ps)),

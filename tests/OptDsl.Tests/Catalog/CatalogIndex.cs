@@ -55,5 +55,6 @@ public static class CatalogIndex
             ["MarsLion"] = ps => new MarsLion(ps),
             ["ScheduleFreeRAdam"] = ps => new ScheduleFreeRAdam(ps),
             ["Spam"] = ps => new Spam(ps),
+            ["StableSpam"] = ps => new StableSpam(ps),
         };
 }

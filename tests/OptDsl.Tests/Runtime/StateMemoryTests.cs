@@ -24,7 +24,7 @@ public class StateMemoryTests
     public static readonly IReadOnlyDictionary<string, double> PerElement = new Dictionary<string, double>
     {
         ["SGD"] = 0, ["Adam"] = 8, ["AdamW"] = 8, ["Adagrad"] = 4, ["RMSprop"] = 4, ["Adamax"] = 8, ["NAdam"] = 8, ["RAdam"] = 8,
-        ["Adadelta"] = 8, ["Rprop"] = 8, ["ASGD"] = 4, ["Yogi"] = 8, ["Adopt"] = 8, ["AdamAtan2"] = 8, ["ScheduleFreeSgd"] = 4, ["MarsAdamW"] = 12, ["LaProp"] = 8, ["MarsLion"] = 8, ["ScheduleFreeRAdam"] = 8, ["Spam"] = 8, ["Lion"] = 4, ["DiffGrad"] = 12, ["AdaBelief"] = 8, ["Adan"] = 16, ["AdEMAMix"] = 12,
+        ["Adadelta"] = 8, ["Rprop"] = 8, ["ASGD"] = 4, ["Yogi"] = 8, ["Adopt"] = 8, ["AdamAtan2"] = 8, ["ScheduleFreeSgd"] = 4, ["MarsAdamW"] = 12, ["LaProp"] = 8, ["MarsLion"] = 8, ["ScheduleFreeRAdam"] = 8, ["Spam"] = 8, ["StableSpam"] = 8, ["Lion"] = 4, ["DiffGrad"] = 12, ["AdaBelief"] = 8, ["Adan"] = 16, ["AdEMAMix"] = 12,
         ["ScheduleFreeAdamW"] = 8, ["Lamb"] = 8, ["Lars"] = 4, ["CautiousAdamW"] = 8, ["CautiousLion"] = 4, ["SgdSai"] = 4,
         ["SignSgd"] = 0, ["DoG"] = 4, ["Sophia"] = 8, ["Prodigy"] = 16, ["NagGs"] = 4, ["MomentumSam"] = 4, ["ScionBias"] = 4,
     };
