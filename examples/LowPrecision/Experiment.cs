@@ -32,7 +32,8 @@ public sealed record RunResult(Variant Variant, IReadOnlyList<double> Losses, do
 /// <summary>
 /// A student network learns a fixed random teacher (regression on Gaussian inputs) with AdamW at a learning rate whose
 /// updates (about lr a step, Adam's) are below half a bfloat16 step for most weights: float32 parameters, bfloat16 ones
-/// rounded to nearest (which lose those updates), and bfloat16 ones rounded stochastically. Every run sees the same
+/// rounded to nearest (which lose those updates), bfloat16 ones rounded stochastically, and bfloat16 ones with Kahan
+/// compensation (a bfloat16 buffer of what rounding took). Every run sees the same
 /// batches and starts from the same weights (rounded to bfloat16 for the bfloat16 runs).
 /// </summary>
 public static class Experiment
@@ -45,6 +46,7 @@ public static class Experiment
         new("float32", ScalarType.Float32, HalfPrecisionRounding.Nearest),
         new("bfloat16, to nearest", ScalarType.BFloat16, HalfPrecisionRounding.Nearest),
         new("bfloat16, stochastic", ScalarType.BFloat16, HalfPrecisionRounding.Stochastic),
+        new("bfloat16, Kahan", ScalarType.BFloat16, HalfPrecisionRounding.Kahan),
     };
 
     static nn.Module<Tensor, Tensor> Network(long seed)

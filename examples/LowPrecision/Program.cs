@@ -5,7 +5,7 @@ using LowPrecision;
 using OptDsl.Examples;
 
 // bfloat16 parameters at a learning rate whose updates are below half their step: to nearest they stall, stochastic
-// rounding tracks float32. Writes low-precision.png.
+// rounding and Kahan compensation track float32. Writes low-precision.png.
 // Usage: dotnet run --project examples/LowPrecision [-- steps [output.png]] (by default the PNG goes to the example's
 // output folder, bin/Debug/net10.0/, and its path is printed)
 int steps = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 3000;

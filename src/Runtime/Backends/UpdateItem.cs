@@ -14,5 +14,6 @@ namespace OptDsl.Runtime.Backends;
 /// <param name="Scalars">The rule's host scalars for this parameter at this step, which the fused code reads.</param>
 /// <param name="Index">Which of the step's parameters it is: the core's delegates (the portable update) find it so.</param>
 /// <param name="RoundingKey">For a bfloat16 parameter rounded stochastically, its key at this step (<see cref="StochasticRounding.Key"/>); else null.</param>
+/// <param name="Compensation">For a half-precision parameter under Kahan compensation, its buffer (the parameter's type); else null.</param>
 internal readonly record struct UpdateItem(Tensor Parameter, Tensor Gradient, Tensor?[] States, QuantizedSlots? Quantized, float[] Scalars, int Index,
-    uint? RoundingKey = null);
+    uint? RoundingKey = null, Tensor? Compensation = null);

@@ -104,6 +104,7 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
                 state.Step++;
                 if (backends[backend].Fused)
                 {
+                    if (state.Compensation is not null) state.Compensate(false);
                     state.AllocateMissing(options);
                     InitializeOnFirstStep(p, g, state);
                     // 8-bit state starts in 8 bits before the kernel reads it (after this, it never leaves them).
@@ -117,6 +118,7 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
                     state.Unpack();
                     state.AllocateMissing(options);
                     InitializeOnFirstStep(p, g, state);
+                    state.Compensate(Rounding == HalfPrecisionRounding.Kahan && Precision.ComputeType(p.dtype) != p.dtype);
                 }
                 backends[backend].Add(ItemOf(p, g, state, i));
             }
@@ -140,7 +142,8 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
     /// <summary>Parameter <paramref name="index"/> of the step as the backends take it.</summary>
     UpdateItem ItemOf(Parameter p, Tensor g, TState state, int index) =>
         new(p, g, state.Tensors, state.Quantized, state.FusedScalars ?? Array.Empty<float>(), index,
-            Rounding == HalfPrecisionRounding.Stochastic && p.dtype == ScalarType.BFloat16 ? StochasticRounding.Key(RoundingSeed, state.Step, state.Ordinal) : null);
+            Rounding == HalfPrecisionRounding.Stochastic && p.dtype == ScalarType.BFloat16 ? StochasticRounding.Key(RoundingSeed, state.Step, state.Ordinal) : null,
+            state.Compensation);
 
     internal override void ScaleGradientsInUpdate(Tensor coefficient)
     {
@@ -212,9 +215,9 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
     {
         if (Backend == UpdateBackend.Portable) return Portable(PortableReason.Asked, item);
         bool forced = Backend == UpdateBackend.Fused;
-        if (Rounding == HalfPrecisionRounding.Stochastic && item.Parameter.dtype == ScalarType.BFloat16 && FusedKernel is not null)
+        if (Rounding != HalfPrecisionRounding.Nearest && Precision.ComputeType(item.Parameter.dtype) != item.Parameter.dtype && FusedKernel is not null)
             return forced
-                ? throw new InvalidOperationException($"{Spec.Name}: stochastic rounding runs on the portable path (the fused kernels round to nearest); set Backend to Auto or Portable.")
+                ? throw new InvalidOperationException($"{Spec.Name}: {(Rounding == HalfPrecisionRounding.Kahan ? "Kahan compensation" : "stochastic rounding")} runs on the portable path (the fused kernels round to nearest); set Backend to Auto or Portable.")
                 : Portable(PortableReason.Rounding, item);
         if (FusedKernel is null)
             return forced ? throw new InvalidOperationException($"{Spec.Name} has no fused update.") : _portable;
@@ -258,7 +261,7 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
         {
             PortableReason.Asked => "Backend is Portable",
             PortableReason.NotTaken => $"{type} on {device}, which the fused update does not take",
-            PortableReason.Rounding => "stochastic rounding, which the fused kernels do not do yet",
+            PortableReason.Rounding => $"{(Rounding == HalfPrecisionRounding.Kahan ? "Kahan compensation" : "stochastic rounding")}, which the fused kernels do not do yet",
             _ => "the fused path is unavailable",
         };
         return $"portable path for {count} of {parameters} parameters at the last step ({reason})";

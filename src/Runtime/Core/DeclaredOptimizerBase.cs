@@ -32,7 +32,8 @@ public abstract class DeclaredOptimizer : OptimizerHelper, Composition.IAtomicOp
     /// <summary>
     /// How bfloat16 parameters take their float32 update: <see cref="HalfPrecisionRounding.Nearest"/> by default, or
     /// <see cref="HalfPrecisionRounding.Stochastic"/> (which float16 parameters refuse: their steps are not a truncation
-    /// of float32's bits). Applies from the next step.
+    /// of float32's bits), or <see cref="HalfPrecisionRounding.Kahan"/> (bfloat16 and float16). Applies from the next step;
+    /// leaving Kahan frees the compensation buffers (what they held, under half a step a weight, is dropped).
     /// </summary>
     public HalfPrecisionRounding Rounding { get; set; } = HalfPrecisionRounding.Nearest;
 

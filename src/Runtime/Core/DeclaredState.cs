@@ -38,6 +38,27 @@ public abstract partial class DeclaredState : OptimizerState, IDisposable
     /// <summary>Per-tensor scalar state, indexed as declared.</summary>
     public double[] Scalars { get; }
 
+    /// <summary>Under Kahan compensation, what rounding took from the half-precision parameter (its type); else null.</summary>
+    internal Tensor? Compensation { get; private set; }
+
+    /// <summary>Allocates the compensation buffer (zero) where there is none, or frees it (<paramref name="kept"/> false).</summary>
+    internal void Compensate(bool kept)
+    {
+        if (kept && Compensation is null)
+        {
+            using var _ = torch.no_grad();
+            Compensation = torch.zeros_like(_parameter).DetachFromDisposeScope();
+        }
+        else if (!kept && Compensation is not null)
+        {
+            Compensation.Dispose();
+            Compensation = null;
+        }
+    }
+
+    /// <summary>The name the compensation buffer is saved under, after the declared state (no declared name can start with '~').</summary>
+    const string CompensationRecord = "~compensation";
+
     /// <summary>The parameter's place among the optimizer's (over every group), as of the last step: stochastic rounding's counter.</summary>
     internal int Ordinal { get; set; }
 
@@ -86,6 +107,7 @@ public abstract partial class DeclaredState : OptimizerState, IDisposable
             Tensors[i] = null;
         }
         FreeQuantized();
+        Compensate(false);
         for (int i = 0; i < Scalars.Length; i++) Scalars[i] = Spec.ScalarStates[i].Initial;
     }
 
@@ -116,7 +138,7 @@ public abstract partial class DeclaredState : OptimizerState, IDisposable
             bytes += IsQuantized(i) ? (_quantized?[i] is not null || Exists(i, options) ? QuantizedBytes(i) : 0)
                 : Tensors[i] is { } t ? StateMemory.Bytes(t)
                 : Exists(i, options) ? StateMemory.Bytes(ShapeOf(Spec.States[i]), StateType(_parameter.dtype)) : 0;
-        return bytes;
+        return bytes + (Compensation is { } c ? StateMemory.Bytes(c) : 0);
     }
 
     bool Exists(int i, DeclaredOptions o) => Spec.States[i].OnlyIfHyper < 0 || o.Value(Spec.States[i].OnlyIfHyper) != 0;
@@ -135,6 +157,8 @@ public abstract partial class DeclaredState : OptimizerState, IDisposable
     /// <inheritdoc/>
     public override void to(Device device)
     {
+        if (Compensation is { } c && !Devices.Same(c.device, device))
+            Compensation = c.to(device, disposeAfter: true).DetachFromDisposeScope();
         for (int i = 0; i < Tensors.Length; i++)
         {
             if (Tensors[i] is not { } t || Devices.Same(t.device, device)) continue;
@@ -149,13 +173,19 @@ public abstract partial class DeclaredState : OptimizerState, IDisposable
         writer.Write(Step);
         writer.Write(Scalars.Length);
         foreach (var x in Scalars) writer.Write(x);
-        writer.Write(Tensors.Length);
+        writer.Write(Tensors.Length + (Compensation is null ? 0 : 1));
         for (int i = 0; i < Tensors.Length; i++)
         {
             writer.Write(Spec.States[i].Name);
             // 8-bit state is written at full precision: loading quantizes it again to the same codes.
             using var full = Tensors[i] is null ? FullPrecision(i) : null;
             TensorRecord.WriteOptional(writer, Tensors[i] ?? full);
+        }
+        // Kahan's buffer, as one more record (a checkpoint without one reads as before).
+        if (Compensation is not null)
+        {
+            writer.Write(CompensationRecord);
+            TensorRecord.WriteOptional(writer, Compensation);
         }
     }
 
@@ -171,12 +201,13 @@ public abstract partial class DeclaredState : OptimizerState, IDisposable
         var scalars = new double[scalarCount];
         for (int i = 0; i < scalarCount; i++) scalars[i] = reader.ReadDouble();
         int tensorCount = reader.ReadInt32();
-        if (tensorCount != Tensors.Length)
+        if (tensorCount != Tensors.Length && tensorCount != Tensors.Length + 1)
             throw new InvalidDataException($"{Spec.Name}: the checkpoint holds {tensorCount} state tensors per parameter, this optimizer declares {Tensors.Length}.");
-        var loaded = new Tensor?[tensorCount];
+        var loaded = new Tensor?[Tensors.Length];
+        Tensor? compensation = null;
         try
         {
-            for (int i = 0; i < tensorCount; i++)
+            for (int i = 0; i < Tensors.Length; i++)
             {
                 var name = reader.ReadString();
                 if (name != Spec.States[i].Name)
@@ -186,13 +217,26 @@ public abstract partial class DeclaredState : OptimizerState, IDisposable
                 loaded[i] = t;
                 CheckMatchesParameter(Spec.States[i], t);
             }
+            if (tensorCount > Tensors.Length)
+            {
+                var name = reader.ReadString();
+                if (name != CompensationRecord)
+                    throw new InvalidDataException($"{Spec.Name}: the checkpoint's state {Tensors.Length} is '{name}', past the {Tensors.Length} this optimizer declares.");
+                if (reader.ReadBoolean())
+                {
+                    compensation = TensorRecord.Read(reader);
+                    if (!compensation.shape.AsSpan().SequenceEqual(_parameter.shape) || compensation.dtype != _parameter.dtype)
+                        throw new InvalidDataException($"{Spec.Name}: the checkpoint's Kahan compensation is {compensation.dtype} [{string.Join(", ", compensation.shape)}]; the parameter is {_parameter.dtype} [{string.Join(", ", _parameter.shape)}].");
+                }
+            }
         }
         catch
         {
             foreach (var t in loaded) t?.Dispose();
+            compensation?.Dispose();
             throw;
         }
-        Replace(step, scalars, loaded);
+        Replace(step, scalars, loaded, compensation);
     }
 
     /// <inheritdoc/>
@@ -205,7 +249,7 @@ public abstract partial class DeclaredState : OptimizerState, IDisposable
         var copies = new Tensor?[other.Tensors.Length];
         for (int i = 0; i < copies.Length; i++)
             copies[i] = other.FullPrecision(i)?.to(_parameter.device, copy: true).DetachFromDisposeScope();
-        Replace(other.Step, (double[])other.Scalars.Clone(), copies);
+        Replace(other.Step, (double[])other.Scalars.Clone(), copies, other.Compensation?.to(_parameter.device, copy: true).DetachFromDisposeScope());
     }
 
     /// <summary>The shape of state <paramref name="s"/>: the parameter's, or its rows' or columns' broadcasting over it.</summary>
@@ -227,9 +271,13 @@ public abstract partial class DeclaredState : OptimizerState, IDisposable
             throw new InvalidDataException($"{Spec.Name}: state '{name}' is {t.dtype}; a {_parameter.dtype} parameter keeps {StateType(_parameter.dtype)} state.");
     }
 
-    void Replace(long step, double[] scalars, Tensor?[] tensors)
+    void Replace(long step, double[] scalars, Tensor?[] tensors, Tensor? compensation)
     {
         Step = step;
+        Compensation?.Dispose();
+        Compensation = compensation is not null && !compensation.SameDevice(_parameter)
+            ? compensation.to(_parameter.device, disposeAfter: true).DetachFromDisposeScope()
+            : compensation?.DetachFromDisposeScope();
         Array.Copy(scalars, Scalars, scalars.Length);
         FreeQuantized();
         for (int i = 0; i < Tensors.Length; i++)
@@ -255,7 +303,8 @@ public abstract partial class DeclaredState : OptimizerState, IDisposable
             if (a is null != b is null) return false;
             if (a is not null && !a.allclose(b!)) return false;
         }
-        return true;
+        if (Compensation is null != o.Compensation is null) return false;
+        return Compensation is null || Compensation.allclose(o.Compensation!);
     }
 
     /// <summary>Frees the state tensors.</summary>
@@ -267,6 +316,7 @@ public abstract partial class DeclaredState : OptimizerState, IDisposable
             Tensors[i] = null;
         }
         FreeQuantized();
+        Compensate(false);
         GC.SuppressFinalize(this);
     }
 }

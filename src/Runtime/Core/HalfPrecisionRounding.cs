@@ -12,4 +12,11 @@ public enum HalfPrecisionRounding
     /// on CUDA for the same seed, step and parameter. It runs on the portable path (not fused yet).
     /// </summary>
     Stochastic,
+
+    /// <summary>
+    /// Kahan-compensated: each parameter keeps a buffer of its own type (bfloat16 or float16) with what rounding took from
+    /// it, added back into the next update, so small updates add up exactly over steps at one half-precision buffer's
+    /// memory. The buffer is saved in checkpoints. It runs on the portable path (not fused yet).
+    /// </summary>
+    Kahan,
 }

@@ -71,7 +71,7 @@ internal sealed class PortableBackend(PortableUpdate update, PortableSteps? step
         {
             using var scope = torch.NewDisposeScope();
             var updates = new List<IEnumerator<WholeTensorRequest>>();
-            var halves = new List<(Tensor P, Tensor P32, uint? Key)>();
+            var halves = new List<(Tensor P, Tensor P32, uint? Key, Tensor? Before, Tensor? Compensation)>();
             foreach (var item in group)
             {
                 Tensor target = item.Parameter, gradient = item.Gradient;
@@ -79,12 +79,12 @@ internal sealed class PortableBackend(PortableUpdate update, PortableSteps? step
                 {
                     target = item.Parameter.to(ScalarType.Float32);
                     gradient = item.Gradient.to(ScalarType.Float32);
-                    halves.Add((item.Parameter, target, item.RoundingKey));
+                    halves.Add((item.Parameter, target, item.RoundingKey, item.Compensation is null ? null : target.clone(), item.Compensation));
                 }
                 updates.Add(steps!(item.Index, target, gradient).GetEnumerator());
             }
             StepRunner.Run(updates);
-            foreach (var (p, p32, key) in halves) Store(p, p32, key);
+            foreach (var (p, p32, key, before, compensation) in halves) Store(p, p32, key, before, compensation);
         }
     }
 
@@ -100,14 +100,19 @@ internal sealed class PortableBackend(PortableUpdate update, PortableSteps? step
             return;
         }
         var p32 = p.to(ScalarType.Float32);
+        var before = item.Compensation is null ? null : p32.clone();
         update(item.Index, p32, g.to(ScalarType.Float32));
-        Store(p, p32, item.RoundingKey);
+        Store(p, p32, item.RoundingKey, before, item.Compensation);
     }
 
-    /// <summary>The float32 result into the half-precision parameter: rounded to nearest, or stochastically under a key.</summary>
-    static void Store(Tensor p, Tensor p32, uint? key)
+    /// <summary>
+    /// The float32 result into the half-precision parameter: rounded to nearest, stochastically under a key, or with
+    /// Kahan compensation (<paramref name="before"/> the value the update started from, <paramref name="compensation"/> its buffer).
+    /// </summary>
+    static void Store(Tensor p, Tensor p32, uint? key, Tensor? before, Tensor? compensation)
     {
-        if (key is { } k) StochasticRounding.Store(p, p32, k);
+        if (compensation is not null) KahanCompensation.Store(p, before!, p32, compensation);
+        else if (key is { } k) StochasticRounding.Store(p, p32, k);
         else p.copy_(p32);
     }
 }
