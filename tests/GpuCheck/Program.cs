@@ -56,6 +56,47 @@ void PhasesSection()
         Console.WriteLine($"{"",-16} kernel: {kernel}");
     }
 }
+void RoundingSection()
+{
+    Console.WriteLine();
+    Console.WriteLine("16. Stochastic rounding and Kahan compensation fused on CUDA, composed modifiers and the newest catalog rules");
+    bool portable = OptDsl.GpuCheck.RoundingCheck.PortableSameBits();
+    if (!portable) failures++;
+    Console.WriteLine($"   portable stochastic rounding, CUDA vs CPU, 200,010 values of every kind, bit for bit: {portable} {(portable ? "" : "FAIL")}");
+    foreach (var (type, rounding) in new[] { (ScalarType.BFloat16, HalfPrecisionRounding.Stochastic), (ScalarType.BFloat16, HalfPrecisionRounding.Kahan), (ScalarType.Float16, HalfPrecisionRounding.Kahan) })
+    {
+        var (same, status) = OptDsl.GpuCheck.RoundingCheck.FusedAgainstCpu(type, rounding);
+        bool ok = same && status.Contains("sm_");
+        if (!ok) failures++;
+        Console.WriteLine($"   SGD {type} {rounding}, fused CUDA vs portable CPU, 8 exact steps, parameters{(rounding == HalfPrecisionRounding.Kahan ? " and buffers" : "")} bit for bit: {same} {(ok ? "" : "FAIL " + status)}");
+    }
+    Console.WriteLine($"{"rule",-28} {"dtype",-9} {"max |fused - portable|",24} {"max relative",14} {"beyond",7}");
+    var rules = new (string Name, Func<Parameter[], DeclaredOptimizer> Create)[]
+    {
+        ("LaProp", ps => new LaProp(ps)), ("MarsLion", ps => new MarsLion(ps)), ("ScheduleFreeRAdam", ps => new ScheduleFreeRAdam(ps)),
+        ("Spam", ps => new Spam(ps)), ("AdamAtan2", ps => new AdamAtan2(ps)), ("ScheduleFreeSgd", ps => new ScheduleFreeSgd(ps)),
+        ("MarsAdamW", ps => new MarsAdamW(ps)), ("GrokMarsCautiousYogi", ps => new GrokMarsCautiousYogi(ps)),
+        ("AdamW, bf16 stochastic", ps => new OptDsl.Optimizers.AdamW(ps) { Rounding = HalfPrecisionRounding.Stochastic }),
+        ("AdamW, bf16 Kahan", ps => new OptDsl.Optimizers.AdamW(ps) { Rounding = HalfPrecisionRounding.Kahan }),
+        ("Lamb, bf16 Kahan (phases)", ps => new Lamb(ps) { Rounding = HalfPrecisionRounding.Kahan }),
+    };
+    foreach (var (name, create) in rules)
+        foreach (var (dtype, limit) in new[] { (ScalarType.Float32, 1e-4), (ScalarType.BFloat16, 2.0 / 256) })
+        {
+            if (name.Contains("bf16") && dtype != ScalarType.BFloat16) continue;
+            // As section 14: fused and portable round in another order; elements beyond the limit must stay rarer than 1 in 10,000.
+            var (absolute, relative, beyond, status) = ManyTensors.Compare(OptDsl.GpuCheck.PhasesCheck.Case(name), steps: 30, dtype, beyondRelative: limit, create: create);
+            bool ok = beyond * 10_000 <= ManyTensors.Elements && status.Contains("sm_");
+            if (!ok) failures++;
+            Console.WriteLine($"{name,-28} {dtype,-9} {absolute,24:E2} {relative,14:E2} {beyond,7} {(ok ? "" : "FAIL " + status)}");
+        }
+}
+if (args.Contains("--rounding"))
+{
+    RoundingSection();
+    Console.WriteLine(failures == 0 ? "ALL PASSED" : $"{failures} FAILED");
+    return failures == 0 ? 0 : 1;
+}
 if (args.Contains("--phases"))
 {
     PhasesSection();
@@ -286,6 +327,7 @@ Console.WriteLine("13. 8-bit AdamW state in the fused CUDA kernel against the po
 }
 
 PhasesSection();
+RoundingSection();
 
 Console.WriteLine();
 Console.WriteLine(failures == 0 ? $"all checks passed on {torch.cuda.device_count()} CUDA device(s)" : $"{failures} checks failed");

@@ -102,9 +102,10 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
             {
                 var (options, p, g, state, backend) = _work[i];
                 state.Step++;
+                bool compensated = Rounding == HalfPrecisionRounding.Kahan && Precision.ComputeType(p.dtype) != p.dtype;
                 if (backends[backend].Fused)
                 {
-                    if (state.Compensation is not null) state.Compensate(false);
+                    state.Compensate(compensated);
                     state.AllocateMissing(options);
                     InitializeOnFirstStep(p, g, state);
                     // 8-bit state starts in 8 bits before the kernel reads it (after this, it never leaves them).
@@ -118,7 +119,7 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
                     state.Unpack();
                     state.AllocateMissing(options);
                     InitializeOnFirstStep(p, g, state);
-                    state.Compensate(Rounding == HalfPrecisionRounding.Kahan && Precision.ComputeType(p.dtype) != p.dtype);
+                    state.Compensate(compensated);
                 }
                 backends[backend].Add(ItemOf(p, g, state, i));
             }
@@ -182,11 +183,13 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
                 if (Rounding == HalfPrecisionRounding.Stochastic && p.dtype == ScalarType.Float16)
                     throw new InvalidOperationException($"{Spec.Name}: stochastic rounding takes bfloat16 parameters; a parameter is Float16 (its steps are not a truncation of float32's bits). Use bfloat16, or Rounding = Nearest.");
                 _work.Add((options, p, g, state, _portable));
-                if (!state.IsCheckedFor(g))
+                // How half-precision results are stored decides the backend too (the 8-bit kernel rounds to nearest only).
+                if (!state.IsCheckedFor(g) || state.CheckedRounding != Rounding)
                 {
                     CheckGradient(p, g);
                     CheckState(p, state);
                     state.RememberChecked(g, AcceptingBackend(ItemOf(p, g, state, -1)));
+                    state.CheckedRounding = Rounding;
                 }
                 var backend = Choose(ItemOf(p, g, state, -1), state.AcceptedBy);
                 if (backend != _portable) _work[^1] = _work[^1] with { Backend = backend };
@@ -215,10 +218,6 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
     {
         if (Backend == UpdateBackend.Portable) return Portable(PortableReason.Asked, item);
         bool forced = Backend == UpdateBackend.Fused;
-        if (Rounding != HalfPrecisionRounding.Nearest && Precision.ComputeType(item.Parameter.dtype) != item.Parameter.dtype && FusedKernel is not null)
-            return forced
-                ? throw new InvalidOperationException($"{Spec.Name}: {(Rounding == HalfPrecisionRounding.Kahan ? "Kahan compensation" : "stochastic rounding")} runs on the portable path (the fused kernels round to nearest); set Backend to Auto or Portable.")
-                : Portable(PortableReason.Rounding, item);
         if (FusedKernel is null)
             return forced ? throw new InvalidOperationException($"{Spec.Name} has no fused update.") : _portable;
         if (accepted == _portable)
@@ -237,7 +236,7 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
     }
 
     /// <summary>Why parameters of a declaration with fused code took the portable path at the last step, for <c>FusedStatus</c>.</summary>
-    enum PortableReason { None, Asked, NotTaken, Unavailable, Rounding }
+    enum PortableReason { None, Asked, NotTaken, Unavailable }
 
     // What the last step sent to the portable path although the declaration has fused code: how many parameters, why,
     // and the type and device of one the fused update does not take (values only: nothing is formatted per step).
@@ -261,7 +260,6 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
         {
             PortableReason.Asked => "Backend is Portable",
             PortableReason.NotTaken => $"{type} on {device}, which the fused update does not take",
-            PortableReason.Rounding => $"{(Rounding == HalfPrecisionRounding.Kahan ? "Kahan compensation" : "stochastic rounding")}, which the fused kernels do not do yet",
             _ => "the fused path is unavailable",
         };
         return $"portable path for {count} of {parameters} parameters at the last step ({reason})";

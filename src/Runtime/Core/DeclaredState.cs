@@ -59,6 +59,9 @@ public abstract partial class DeclaredState : OptimizerState, IDisposable
     /// <summary>The name the compensation buffer is saved under, after the declared state (no declared name can start with '~').</summary>
     const string CompensationRecord = "~compensation";
 
+    /// <summary>The optimizer's <c>Rounding</c> when the backend was last chosen for this parameter.</summary>
+    internal HalfPrecisionRounding CheckedRounding { get; set; }
+
     /// <summary>The parameter's place among the optimizer's (over every group), as of the last step: stochastic rounding's counter.</summary>
     internal int Ordinal { get; set; }
 

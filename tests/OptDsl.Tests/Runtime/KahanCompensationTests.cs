@@ -46,7 +46,6 @@ public class KahanCompensationTests
         Assert.All(values, v => Assert.InRange(v, expected - step, expected + step));
         Assert.All(values.Zip(compensation), x => Assert.InRange(x.First + x.Second, expected - step / 256, expected + step / 256));
         Assert.Equal(1.0, nearest.to(ScalarType.Float64).mean().item<double>());
-        Assert.Contains("Kahan compensation", kahan.FusedStatus);
         // One buffer of the parameter's type beside SGD's (momentum-free: no state of its own).
         Assert.Equal(n * 2, kahan.StateBytes);
     }

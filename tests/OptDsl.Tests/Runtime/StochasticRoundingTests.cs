@@ -103,7 +103,6 @@ public class StochasticRoundingTests
         Assert.Equal(1 - steps / 4096.0, Mean(fp32), 5);
         Assert.InRange(Mean(stochastic), Mean(fp32) - 0.025, Mean(fp32) + 0.025);
         Assert.True(stochastic.to(ScalarType.Float32).eq(again.to(ScalarType.Float32)).all().item<bool>(), "the same seed gave other bits");
-        Assert.Contains("stochastic rounding", optimizers[2].FusedStatus);
         foreach (var o in optimizers) o.Dispose();
     }
 

@@ -35,9 +35,12 @@ internal sealed class FusedCudaBackend(CudaKernel kernel) : IUpdateBackend
     public string? Report => _launcher?.Report ?? _unavailable;
 
     /// <inheritdoc/>
-    /// <remarks>The phases of a rule with reductions do not read 8-bit state (yet): such items take the portable path.</remarks>
+    /// <remarks>The phases of a rule with reductions do not read 8-bit state (yet): such items take the portable path.
+    /// The kernel that reads 8-bit state rounds to nearest: items that round otherwise and keep 8-bit state take the portable path too.</remarks>
     public bool Accepts(in UpdateItem item) =>
-        (kernel.Reductions is null || QuantizedMask(item) == 0) && FusedCudaLauncher.Accepts(item.Parameter) && FusedCudaLauncher.Accepts(item.Gradient)
+        ((kernel.Reductions is null && item.RoundingKey is null && item.Compensation is null) || QuantizedMask(item) == 0)
+        && FusedCudaLauncher.Accepts(item.Parameter) && FusedCudaLauncher.Accepts(item.Gradient)
+        && (item.Compensation is null || FusedCudaLauncher.Accepts(item.Compensation))
         && Array.TrueForAll(item.States, s => s is null || FusedCudaLauncher.AcceptsState(s));
 
     /// <inheritdoc/>
@@ -45,7 +48,7 @@ internal sealed class FusedCudaBackend(CudaKernel kernel) : IUpdateBackend
     public string? Prepare(in UpdateItem item)
     {
         if (_unavailable is not null) return _unavailable;
-        var target = (item.Parameter.device_index, FusedCudaLauncher.KindOf(item.Parameter.dtype)!.Value);
+        var target = (item.Parameter.device_index, FusedCudaLauncher.KindOf(item));
         if (target == _prepared) return null;
         string? why = null;
         try
@@ -138,7 +141,7 @@ internal sealed class FusedCudaBackend(CudaKernel kernel) : IUpdateBackend
             int end = start + 1;
             var first = items[start];
             while (end < items.Length && items[end].Parameter.device_index == first.Parameter.device_index
-                   && items[end].Parameter.dtype == first.Parameter.dtype
+                   && FusedCudaLauncher.KindOf(items[end]) == FusedCudaLauncher.KindOf(first)
                    && QuantizedMask(items[end]) == QuantizedMask(first)
                    && items[end].Scalars.AsSpan().SequenceEqual(first.Scalars))
                 end++;

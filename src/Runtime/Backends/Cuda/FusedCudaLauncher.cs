@@ -90,6 +90,15 @@ internal sealed unsafe class FusedCudaLauncher
     ParamKind _kind;
     readonly System.Collections.Generic.Dictionary<(int Device, ParamKind Kind, int Mask, int Phase), (IntPtr Function, IntPtr Context)> _functions = new();
 
+    /// <summary>The kernel variant for an item: its parameter's type, and how a half-precision result is stored.</summary>
+    public static ParamKind KindOf(in UpdateItem item) => KindOf(item.Parameter.dtype)!.Value switch
+    {
+        ParamKind.BFloat16 when item.RoundingKey is not null => ParamKind.BFloat16Stochastic,
+        ParamKind.BFloat16 when item.Compensation is not null => ParamKind.BFloat16Kahan,
+        ParamKind.Float16 when item.Compensation is not null => ParamKind.Float16Kahan,
+        var kind => kind,
+    };
+
     /// <summary>The kernel variant for a parameter type, or null when the kernel takes no such parameters.</summary>
     public static ParamKind? KindOf(ScalarType dtype) => dtype switch
     {
@@ -119,7 +128,7 @@ internal sealed unsafe class FusedCudaLauncher
         if (items.Length == 0) return;
         _gradientScale = gradientScale;
         (_partials, _capacity) = (partials, capacity);
-        Prepare(items[0].Parameter.device_index, KindOf(items[0].Parameter.dtype)!.Value, FusedCudaBackend.QuantizedMask(items[0]), phase);
+        Prepare(items[0].Parameter.device_index, KindOf(items[0]), FusedCudaBackend.QuantizedMask(items[0]), phase);
         scalars.CopyTo(_scalars);
         _blocks = _tensors = 0;
         _slot = -1;
@@ -165,6 +174,7 @@ internal sealed unsafe class FusedCudaLauncher
             }
             else WritePointer(2 + k, slot, states[k] is { } s ? TensorAddress.Of(s) : IntPtr.Zero);
         }
+        WritePointer(_layout.RoundingRow, slot, item.Compensation is { } c ? TensorAddress.Of(c) : new IntPtr((long)(item.RoundingKey ?? 0)));
         BinaryPrimitives.WriteInt64LittleEndian(_meta.AsSpan(_layout.NumelOffset + 8 * slot), n);
     }
 

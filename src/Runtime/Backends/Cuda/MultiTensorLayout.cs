@@ -28,9 +28,10 @@ internal sealed class MultiTensorLayout
         States = kernel.StateCount;
         QuantizedMask = quantizedMask;
         // 8-bit states take a second pointer row each (after all code rows) for their block scales; a phased rule's
-        // matrix calls a row each (after the states) for the runtime's bf16 matrices.
+        // matrix calls a row each (after the states) for the runtime's bf16 matrices; the last row holds each tensor's
+        // rounding word (a stochastic key or a Kahan buffer's address, ParamKind).
         Matrices = kernel.Reductions?.Matrices.Length ?? 0;
-        Depth = 2 + States + (quantizedMask != 0 ? States : 0) + Matrices;
+        Depth = 2 + States + (quantizedMask != 0 ? States : 0) + Matrices + 1;
         ScalarSlots = Math.Max(1, kernel.ScalarCount);
         int parameterBytes = largeParameters ? 32764 : 4096;
         MaxBlocks = largeParameters ? 4096 : 320;
@@ -47,11 +48,16 @@ internal sealed class MultiTensorLayout
         TensorOffset = ChunkOffset + 4 * MaxBlocks;
         MetaBytes = (TensorOffset + MaxBlocks + 7) / 8 * 8;
         int phases = Reductions?.Phases ?? 1;
-        _sources = new string[3 * phases];
-        foreach (var kind in new[] { ParamKind.Float32, ParamKind.BFloat16, ParamKind.Float16 })
+        _sources = new string[Kinds * phases];
+        foreach (var kind in Enum.GetValues<ParamKind>())
             for (int phase = 1; phase <= phases; phase++)
-                _sources[3 * (phase - 1) + (int)kind] = Reductions is null ? Compose(kernel, kind) : ComposePhase(kernel, kind, phase);
+                _sources[Kinds * (phase - 1) + (int)kind] = Reductions is null ? Compose(kernel, kind) : ComposePhase(kernel, kind, phase);
     }
+
+    static readonly int Kinds = Enum.GetValues<ParamKind>().Length;
+
+    /// <summary>The pointer row of each tensor's rounding word: the last.</summary>
+    public int RoundingRow => Depth - 1;
 
     readonly string[] _sources;
 
@@ -59,7 +65,7 @@ internal sealed class MultiTensorLayout
     /// The kernel source for parameters (and gradients) of <paramref name="kind"/>, and for a rule with reductions, of
     /// phase <paramref name="phase"/>; state is always float32.
     /// </summary>
-    public string SourceFor(ParamKind kind, int phase = 1) => _sources[3 * (phase - 1) + (int)kind];
+    public string SourceFor(ParamKind kind, int phase = 1) => _sources[Kinds * (phase - 1) + (int)kind];
 
     /// <summary>The rule's reductions, for a phased kernel; null for a one-pass kernel.</summary>
     public ReductionPlan? Reductions { get; }

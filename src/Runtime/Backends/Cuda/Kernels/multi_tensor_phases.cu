@@ -168,6 +168,8 @@ extern "C" __global__ void __launch_bounds__(OPTDSL_THREADS) optdsl_update(const
 
     optdsl_param* p = (optdsl_param*)meta.ptr[0][t];
     const optdsl_param* g = (const optdsl_param*)meta.ptr[1][t];
+    // The last pointer row: the tensor's rounding word (optdsl_put).
+    const unsigned long long r = (unsigned long long)meta.ptr[OPTDSL_DEPTH - 1][t];
     float* st[OPTDSL_STATE_SLOTS];
     bool aligned = (((unsigned long long)p | (unsigned long long)g) & OPTDSL_PARAM_ALIGN) == 0;
 #pragma unroll
@@ -190,6 +192,7 @@ extern "C" __global__ void __launch_bounds__(OPTDSL_THREADS) optdsl_update(const
         for (long long i = start + 4LL * threadIdx.x; i + 3 < end; i += 4LL * OPTDSL_THREADS)
         {
             float4 pv = optdsl_load4(p + i);
+            const float4 before = pv;
             float4 gv = optdsl_load4(g + i);
             gv.x *= gs; gv.y *= gs; gv.z *= gs; gv.w *= gs;
             float4 sv[OPTDSL_STATE_SLOTS];
@@ -200,7 +203,7 @@ extern "C" __global__ void __launch_bounds__(OPTDSL_THREADS) optdsl_update(const
             OPTDSL_LANE(x, 0) OPTDSL_LANE(y, 1) OPTDSL_LANE(z, 2) OPTDSL_LANE(w, 3)
             OPTDSL_MATRIX_STORE4(i)
 #if OPTDSL_STORES
-            optdsl_store4(p + i, pv);
+            optdsl_put4(p, i, before, pv, r);
 #pragma unroll
             for (int k = 0; k < OPTDSL_STATES; k++)
                 if (st[k]) *reinterpret_cast<float4*>(st[k] + i) = sv[k];
@@ -211,6 +214,7 @@ extern "C" __global__ void __launch_bounds__(OPTDSL_THREADS) optdsl_update(const
     for (long long i = scalarFrom + threadIdx.x; i < end; i += OPTDSL_THREADS)
     {
         float pv = optdsl_load(p[i]);
+        const float before = pv;
         float sl[OPTDSL_STATE_SLOTS];
 #pragma unroll
         for (int k = 0; k < OPTDSL_STATES; k++) sl[k] = st[k] ? st[k][i] : 0.f;
@@ -218,7 +222,7 @@ extern "C" __global__ void __launch_bounds__(OPTDSL_THREADS) optdsl_update(const
         OPTDSL_RUN(pv, optdsl_load(g[i]) * gs, sl);
         OPTDSL_MATRIX_OUT(i)
 #if OPTDSL_STORES
-        p[i] = optdsl_store(pv);
+        optdsl_put(p, i, before, pv, r);
 #pragma unroll
         for (int k = 0; k < OPTDSL_STATES; k++) if (st[k]) st[k][i] = sl[k];
 #endif

@@ -29,14 +29,16 @@ struct OptDslMeta
 
 struct OptDslScalars { float v[OPTDSL_SCALARS]; };
 
-__device__ __forceinline__ void optdsl_element(optdsl_param* __restrict__ p, const optdsl_param* __restrict__ g, float gs, float** st, long long i, const float* s)
+__device__ __forceinline__ void optdsl_element(optdsl_param* __restrict__ p, const optdsl_param* __restrict__ g, float gs, float** st, long long i, const float* s,
+    unsigned long long r)
 {
     float pv = optdsl_load(p[i]);
+    const float before = pv;
     float sv[OPTDSL_STATE_SLOTS];
 #pragma unroll
     for (int k = 0; k < OPTDSL_STATES; k++) sv[k] = st[k] ? st[k][i] : 0.f;
     optdsl_body(pv, optdsl_load(g[i]) * gs, sv, s);
-    p[i] = optdsl_store(pv);
+    optdsl_put(p, i, before, pv, r);
 #pragma unroll
     for (int k = 0; k < OPTDSL_STATES; k++) if (st[k]) st[k][i] = sv[k];
 }
@@ -58,6 +60,8 @@ extern "C" __global__ void __launch_bounds__(OPTDSL_THREADS) optdsl_update(const
     const long long end = start + OPTDSL_CHUNK < n ? start + OPTDSL_CHUNK : n;
     optdsl_param* p = (optdsl_param*)meta.ptr[0][t];
     const optdsl_param* g = (const optdsl_param*)meta.ptr[1][t];
+    // The last pointer row: the tensor's rounding word (optdsl_put).
+    const unsigned long long r = (unsigned long long)meta.ptr[OPTDSL_DEPTH - 1][t];
     float* st[OPTDSL_STATE_SLOTS];
     bool aligned = (((unsigned long long)p | (unsigned long long)g) & OPTDSL_PARAM_ALIGN) == 0;
 #pragma unroll
@@ -73,6 +77,7 @@ extern "C" __global__ void __launch_bounds__(OPTDSL_THREADS) optdsl_update(const
         for (long long i = start + 4LL * threadIdx.x; i + 3 < end; i += 4LL * OPTDSL_THREADS)
         {
             float4 pv = optdsl_load4(p + i);
+            const float4 before = pv;
             float4 gv = optdsl_load4(g + i);
             gv.x *= gs; gv.y *= gs; gv.z *= gs; gv.w *= gs;
             float4 sv[OPTDSL_STATE_SLOTS];
@@ -80,7 +85,7 @@ extern "C" __global__ void __launch_bounds__(OPTDSL_THREADS) optdsl_update(const
             for (int k = 0; k < OPTDSL_STATES; k++)
                 sv[k] = st[k] ? *reinterpret_cast<float4*>(st[k] + i) : make_float4(0.f, 0.f, 0.f, 0.f);
             OPTDSL_LANE(x) OPTDSL_LANE(y) OPTDSL_LANE(z) OPTDSL_LANE(w)
-            optdsl_store4(p + i, pv);
+            optdsl_put4(p, i, before, pv, r);
 #pragma unroll
             for (int k = 0; k < OPTDSL_STATES; k++)
                 if (st[k]) *reinterpret_cast<float4*>(st[k] + i) = sv[k];
@@ -88,7 +93,7 @@ extern "C" __global__ void __launch_bounds__(OPTDSL_THREADS) optdsl_update(const
         scalarFrom = start + ((end - start) & ~3LL);
     }
     for (long long i = scalarFrom + threadIdx.x; i < end; i += OPTDSL_THREADS)
-        optdsl_element(p, g, gs, st, i, sc.v);
+        optdsl_element(p, g, gs, st, i, sc.v, r);
 }
 #else
 // 8-bit states (bit k of OPTDSL_Q8_MASK): codes in row 2 + k, block scales in row 2 + OPTDSL_STATES + k; a block's

@@ -1,4 +1,7 @@
 // Parameters and gradients in their own type, all math and state in float32: convert on load, round once on store.
+// Kinds: 0 float32, 1 bfloat16, 2 float16, to nearest; 3 bfloat16 stochastically; 4 bfloat16, 5 float16 with Kahan
+// compensation (Backends/StochasticRounding.cs and KahanCompensation.cs define them; ParamKind.cs names them).
+#define OPTDSL_BF16 (OPTDSL_PARAM_KIND == 1 || OPTDSL_PARAM_KIND == 3 || OPTDSL_PARAM_KIND == 4)
 #if OPTDSL_PARAM_KIND == 0
 typedef float optdsl_param;
 #define OPTDSL_PARAM_ALIGN 15
@@ -9,7 +12,7 @@ __device__ __forceinline__ void optdsl_store4(float* p, float4 v) { *reinterpret
 #else
 typedef unsigned short optdsl_param;
 #define OPTDSL_PARAM_ALIGN 7
-#if OPTDSL_PARAM_KIND == 1
+#if OPTDSL_BF16
 __device__ __forceinline__ float optdsl_load(unsigned short x) { return __uint_as_float(((unsigned int)x) << 16); }
 __device__ __forceinline__ unsigned short optdsl_store(float x)
 {
@@ -36,3 +39,37 @@ __device__ __forceinline__ void optdsl_store4(unsigned short* p, float4 v)
     *reinterpret_cast<uint2*>(p) = u;
 }
 #endif
+
+// The update's result into element i: rounded to nearest, stochastically, or with Kahan compensation. r is the
+// tensor's rounding word: its key (kind 3) or its compensation buffer's address (kinds 4, 5); before, the value loaded.
+__device__ __forceinline__ unsigned int optdsl_mix(unsigned int x)
+{
+    x ^= x >> 16; x *= 0x7feb352du; x ^= x >> 15; x *= 0x846ca68bu; x ^= x >> 16;
+    return x;
+}
+__device__ __forceinline__ void optdsl_put(optdsl_param* p, long long i, float before, float after, unsigned long long r)
+{
+#if OPTDSL_PARAM_KIND == 3
+    const unsigned int u = __float_as_uint(after);
+    // 16 drawn bits added below the kept 16: up with the probability of the part past the lower neighbour.
+    p[i] = (u & 0x7f800000u) == 0x7f800000u ? optdsl_store(after)
+        : (unsigned short)((u + (optdsl_mix((unsigned int)r + (unsigned int)i) & 0xffffu)) >> 16);
+#elif OPTDSL_PARAM_KIND >= 4
+    optdsl_param* c = (optdsl_param*)r;
+    const float carried = (after - before) + optdsl_load(c[i]);
+    const optdsl_param stored = optdsl_store(before + carried);
+    c[i] = optdsl_store(carried - (optdsl_load(stored) - before));
+    p[i] = stored;
+#else
+    p[i] = optdsl_store(after);
+#endif
+}
+__device__ __forceinline__ void optdsl_put4(optdsl_param* p, long long i, float4 before, float4 after, unsigned long long r)
+{
+#if OPTDSL_PARAM_KIND >= 3
+    optdsl_put(p, i, before.x, after.x, r); optdsl_put(p, i + 1, before.y, after.y, r);
+    optdsl_put(p, i + 2, before.z, after.z, r); optdsl_put(p, i + 3, before.w, after.w, r);
+#else
+    optdsl_store4(p + i, after);
+#endif
+}
