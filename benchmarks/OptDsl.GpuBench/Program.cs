@@ -50,7 +50,8 @@ if (Array.IndexOf(args, "--trace-muon") is int at and >= 0)
 }
 
 var results = new Dictionary<string, double>();
-bool onlyMuon = args.Contains("--muon"), onlyClip = args.Contains("--clip"), onlyQ8 = args.Contains("--q8"), onlyPhases = args.Contains("--phases");
+bool onlyMuon = args.Contains("--muon"), onlyClip = args.Contains("--clip"), onlyQ8 = args.Contains("--q8"), onlyPhases = args.Contains("--phases"),
+    onlyRounding = args.Contains("--rounding");
 
 double Median(Action step, int windows = 15, int perWindow = 10)
 {
@@ -94,6 +95,26 @@ void CopyFloor(int bytesPerElement)
     using var source = torch.randn(floats, device: torch.CUDA);
     using var target = torch.empty(floats, device: torch.CUDA);
     Record($"copy floor ({bytesPerElement} B/element)", Median(() => target.copy_(source)));
+}
+
+if (onlyRounding)
+{
+    // bfloat16 parameters and gradients, float32 moments, stored three ways: to nearest and stochastically move 22 bytes
+    // an element (read 2 + 2 + 4 + 4, write 2 + 4 + 4); Kahan reads and writes its bfloat16 buffer too, 26.
+    CopyFloor(22);
+    CopyFloor(26);
+    foreach (var (name, rounding) in new[] { ("to nearest", HalfPrecisionRounding.Nearest), ("stochastic rounding", HalfPrecisionRounding.Stochastic), ("Kahan", HalfPrecisionRounding.Kahan) })
+    {
+        var ps = shapes.Select(s => new Parameter(torch.randn(s, device: torch.CUDA).mul(kept[0.02]).to(ScalarType.BFloat16))).ToArray();
+        using (torch.no_grad())
+            foreach (var p in ps) p.grad = torch.randn_like(p, dtype: ScalarType.Float32).mul(kept[1e-3]).to(ScalarType.BFloat16);
+        using var adamw = new OptDsl.Optimizers.AdamW(ps, lr: 1e-3) { Backend = UpdateBackend.Fused, Rounding = rounding, RoundingSeed = 1 };
+        adamw.step();
+        Console.WriteLine($"  {name}: {adamw.FusedStatus}");
+        Record($"OptDsl AdamW bf16 params, {name}, fused CUDA", Median(() => adamw.step()));
+    }
+    File.WriteAllText(args.FirstOrDefault(a => !a.StartsWith("--")) ?? "csharp.json", JsonSerializer.Serialize(results));
+    return 0;
 }
 
 if (onlyPhases)

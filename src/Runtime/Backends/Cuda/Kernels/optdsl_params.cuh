@@ -64,11 +64,37 @@ __device__ __forceinline__ void optdsl_put(optdsl_param* p, long long i, float b
     p[i] = optdsl_store(after);
 #endif
 }
+#if OPTDSL_PARAM_KIND >= 3
+// Four elements' results packed into one 8-byte store (and Kahan's buffer read and written 8 bytes at a time: it is
+// allocated like the parameter, so aligned wherever the parameter is).
+__device__ __forceinline__ unsigned short optdsl_round1(long long i, float before, float after, unsigned long long r, float* kept)
+{
+#if OPTDSL_PARAM_KIND == 3
+    const unsigned int u = __float_as_uint(after);
+    return (u & 0x7f800000u) == 0x7f800000u ? optdsl_store(after)
+        : (unsigned short)((u + (optdsl_mix((unsigned int)r + (unsigned int)i) & 0xffffu)) >> 16);
+#else
+    const float carried = (after - before) + *kept;
+    const unsigned short stored = optdsl_store(before + carried);
+    *kept = carried - (optdsl_load(stored) - before);
+    return stored;
+#endif
+}
+#endif
 __device__ __forceinline__ void optdsl_put4(optdsl_param* p, long long i, float4 before, float4 after, unsigned long long r)
 {
 #if OPTDSL_PARAM_KIND >= 3
-    optdsl_put(p, i, before.x, after.x, r); optdsl_put(p, i + 1, before.y, after.y, r);
-    optdsl_put(p, i + 2, before.z, after.z, r); optdsl_put(p, i + 3, before.w, after.w, r);
+    float4 c = make_float4(0.f, 0.f, 0.f, 0.f);
+#if OPTDSL_PARAM_KIND >= 4
+    c = optdsl_load4((optdsl_param*)r + i);
+#endif
+    uint2 u;
+    u.x = (unsigned int)optdsl_round1(i, before.x, after.x, r, &c.x) | ((unsigned int)optdsl_round1(i + 1, before.y, after.y, r, &c.y) << 16);
+    u.y = (unsigned int)optdsl_round1(i + 2, before.z, after.z, r, &c.z) | ((unsigned int)optdsl_round1(i + 3, before.w, after.w, r, &c.w) << 16);
+    *reinterpret_cast<uint2*>(p + i) = u;
+#if OPTDSL_PARAM_KIND >= 4
+    optdsl_store4((optdsl_param*)r + i, c);
+#endif
 #else
     optdsl_store4(p + i, after);
 #endif
