@@ -15,7 +15,7 @@ public static class ReservedNames
         "Options", "State", "ParamGroup", "Declaration", "CreateState", "CudaKernel", "FusedKernel", "FillScalars", "UpdateCpu", "UpdateCpuPhase",
         "UpdateSteps", "StepsKind", "NoFusedCode", "HasRefresh",
         // The runtime's DeclaredOptimizer.
-        "Spec", "Defaults", "Groups", "StateOf", "GroupCount", "OptionsOf", "CanRefresh", "RefreshCount", "Backend", "FusedStatus",
+        "Spec", "Defaults", "Groups", "StateOf", "GroupCount", "OptionsOf", "CanRefresh", "RefreshCount", "Backend", "Rounding", "RoundingSeed", "FusedStatus",
         "NonFiniteGradients", "SkippedSteps", "StepCount", "Schedule", "ApplySchedules", "SaveCheckpoint", "LoadCheckpoint",
         "WriteCheckpointBody", "StageCheckpointBody", "StateBytes", "QuantizeState", "IsStateQuantized", "ReducesAcrossTensors",
         "Locked", "ThrowIfLocked", "LossClosure",
