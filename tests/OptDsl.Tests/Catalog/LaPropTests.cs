@@ -95,12 +95,7 @@ public class LaPropTests
 
     static void AssertClose(TorchSharp.Modules.Parameter[] parameters, double[][] expected, double tolerance)
     {
-        for (int k = 0; k < parameters.Length; k++)
-        {
-            var ours = parameters[k].to(ScalarType.Float64).flatten().data<double>().ToArray();
-            double error = ours.Zip(expected[k], (x, y) => Math.Abs(x - y)).Max();
-            Assert.True(error <= tolerance * Math.Max(1, expected[k].Max(Math.Abs)), $"tensor {k}: off by {error:E2}");
-        }
+        TestData.AssertClose(parameters, expected, tolerance);
     }
 
     static double LargestDifference(double[][] a, double[][] b) => a.Zip(b, (x, y) => x.Zip(y, (u, w) => Math.Abs(u - w)).Max()).Max();

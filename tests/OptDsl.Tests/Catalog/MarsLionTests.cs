@@ -62,18 +62,9 @@ public class MarsLionTests
         var parameters = TestData.Parameters(dtype);
         using var optimizer = new MarsLion(parameters, lr: Lr, beta1: Beta1, gamma: Gamma, maxNorm: MaxNorm, weightDecay: Wd)
             { Backend = backend };
-        for (int t = 1; t <= 30; t++)
-        {
-            TestData.SetGradients(parameters, t);
-            optimizer.step();
-        }
+        TestData.Run(parameters, optimizer, 30);
         if (backend == UpdateBackend.Fused) Assert.Contains("2 phases", optimizer.FusedStatus);
-        for (int k = 0; k < parameters.Length; k++)
-        {
-            var ours = parameters[k].to(ScalarType.Float64).flatten().data<double>().ToArray();
-            double error = ours.Zip(expected[k], (x, y) => Math.Abs(x - y)).Max();
-            Assert.True(error <= tolerance * Math.Max(1, expected[k].Max(Math.Abs)), $"tensor {k}: off by {error:E2}");
-        }
+        TestData.AssertClose(parameters, expected, tolerance);
     }
 
     [Fact]

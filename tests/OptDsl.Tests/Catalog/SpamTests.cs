@@ -80,18 +80,9 @@ public class SpamTests
         var parameters = TestData.Parameters(dtype);
         using var optimizer = new Spam(parameters, lr: Lr, beta1: Beta1, beta2: Beta2, eps: Eps, weightDecay: Wd, threshold: Threshold,
             deltaT: DeltaT, warmupSteps: Warmup, clipDelay: ClipDelay) { Backend = backend };
-        for (int t = 1; t <= Steps; t++)
-        {
-            TestData.SetGradients(parameters, t);
-            optimizer.step();
-        }
+        TestData.Run(parameters, optimizer, Steps);
         if (backend == UpdateBackend.Fused) Assert.StartsWith("CPU:", optimizer.FusedStatus);
-        for (int k = 0; k < parameters.Length; k++)
-        {
-            var ours = parameters[k].to(ScalarType.Float64).flatten().data<double>().ToArray();
-            double error = ours.Zip(expected[k], (x, y) => Math.Abs(x - y)).Max();
-            Assert.True(error <= tolerance * Math.Max(1, expected[k].Max(Math.Abs)), $"tensor {k}: off by {error:E2}");
-        }
+        TestData.AssertClose(parameters, expected, tolerance);
     }
 
     [Fact]

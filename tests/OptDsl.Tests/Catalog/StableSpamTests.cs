@@ -83,17 +83,8 @@ public class StableSpamTests
         var parameters = TestData.Parameters(dtype);
         using var optimizer = new StableSpam(parameters, lr: Lr, beta1: Beta1, beta2: Beta2, eps: Eps, weightDecay: Wd,
             gamma1: Gamma1, gamma2: Gamma2, gamma3: Gamma3, deltaT: DeltaT);
-        for (int t = 1; t <= Steps; t++)
-        {
-            TestData.SetGradients(parameters, t);
-            optimizer.step();
-        }
-        for (int k = 0; k < parameters.Length; k++)
-        {
-            var ours = parameters[k].to(ScalarType.Float64).flatten().data<double>().ToArray();
-            double error = ours.Zip(expected[k], (x, y) => Math.Abs(x - y)).Max();
-            Assert.True(error <= tolerance * Math.Max(1, expected[k].Max(Math.Abs)), $"tensor {k}: off by {error:E2}");
-        }
+        TestData.Run(parameters, optimizer, Steps);
+        TestData.AssertClose(parameters, expected, tolerance);
     }
 
     [Fact]
