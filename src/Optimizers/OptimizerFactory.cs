@@ -45,6 +45,7 @@ public static class OptimizerFactory
         Entry(LaProp.Declaration, ps => new LaProp(ps)),
         Entry(Spam.Declaration, ps => new Spam(ps)),
         Entry(StableSpam.Declaration, ps => new StableSpam(ps)),
+        Entry(AdamMini.Declaration, ps => new AdamMini(ps)),
         Entry(ScheduleFreeAdamW.Declaration, ps => new ScheduleFreeAdamW(ps)),
         Entry(ScheduleFreeSgd.Declaration, ps => new ScheduleFreeSgd(ps)),
         Entry(ScheduleFreeRAdam.Declaration, ps => new ScheduleFreeRAdam(ps)),

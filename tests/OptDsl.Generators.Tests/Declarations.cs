@@ -49,7 +49,7 @@ public static class Declarations
         "SGD", "Adam", "AdamW", "Adagrad", "RMSprop", "Adamax", "NAdam", "RAdam", "Adadelta", "Lion", "DiffGrad",
         "AdaBelief", "Adan", "AdEMAMix", "ScheduleFreeAdamW", "Lamb", "Lars", "CautiousAdamW", "CautiousLion", "Muon", "SgdSai", "Adafactor", "Swan", "SignSgd", "DoG",
         "NorMuon", "AdaMuon", "Scion", "ScionBias", "Rprop", "ASGD", "Yogi", "Adopt", "AdamAtan2", "ScheduleFreeSgd", "MarsAdamW",
-        "LaProp", "MarsLion", "ScheduleFreeRAdam", "Spam", "StableSpam",
+        "LaProp", "MarsLion", "ScheduleFreeRAdam", "Spam", "StableSpam", "AdamMini",
     };
 
     /// <summary>Hand-written parts of catalog optimizers, beside their declarations, and what they share.</summary>

@@ -56,5 +56,6 @@ public static class CatalogIndex
             ["ScheduleFreeRAdam"] = ps => new ScheduleFreeRAdam(ps),
             ["Spam"] = ps => new Spam(ps),
             ["StableSpam"] = ps => new StableSpam(ps),
+            ["AdamMini"] = ps => new AdamMini(ps),
         };
 }

@@ -44,7 +44,7 @@ public class StateMemoryTests
         using var kept = KeptScalars.Rent();
         foreach (var (name, create) in CatalogIndex.Create)
         {
-            if (name is "Muon" or "NorMuon" or "AdaMuon" or "Scion" or "Swan" or "Adafactor") continue; // matrices only / rows and columns: below
+            if (name is "Muon" or "NorMuon" or "AdaMuon" or "Scion" or "Swan" or "Adafactor" or "AdamMini") continue; // matrices only / rows and columns: below
             var ps = Model();
             using var optimizer = create(ps);
             long predicted = optimizer.StateBytes;
@@ -88,6 +88,15 @@ public class StateMemoryTests
         Assert.Equal(Allocated(adafactor, ps), predicted);
         // 64 rows + 48 columns for the matrix; the vector, a matrix of one column: 48 rows + 1 column.
         Assert.Equal((64 + 48 + 48 + 1) * 4, predicted);
+
+        // Adam-mini: a first moment per element, a second moment per row (the vector's rows are its elements).
+        var mini = Model();
+        using var adamMini = new AdamMini(mini);
+        long predictedMini = adamMini.StateBytes;
+        using (torch.no_grad()) foreach (var p in mini) p.grad = torch.ones_like(p);
+        adamMini.step();
+        Assert.Equal(Allocated(adamMini, mini), predictedMini);
+        Assert.Equal((64 * 48 + 48) * 4 + (64 + 48) * 4, predictedMini);
 
         using var amsgrad = new OptDsl.Optimizers.AdamW(Model(), amsgrad: true);
         Assert.Equal(12.0, amsgrad.StateBytesPerElement());
