@@ -178,4 +178,38 @@ public class CompositionTests
         var composed = driver.GetRunResult().Results.Single().GeneratedSources.Single(s => s.HintName == "Mine.Cautious1.g.cs").SourceText.ToString();
         Assert.Contains("p -= 2 * lr * buffer;", composed);
     }
+
+    [Theory]
+    [InlineData("public static partial class Outer { [Optimizer(Base = typeof(Rules.HeavyBall))] public partial class Nested { } }", "OPT0015", "Nested")]
+    [InlineData("[Optimizer(Base = typeof(Rules.HeavyBall))] public partial class Generic<T> { }", "OPT0015", "<T>")]
+    [InlineData("[Optimizer(Base = typeof(Rules.HeavyBall))] public abstract partial class Abstract { }", "OPT0015", "Abstract")]
+    [InlineData("[Optimizer(Base = typeof(Rules.HeavyBall))] public class NotPartial { }", "OPT0001", "NotPartial")]
+    [InlineData("[Optimizer(Base = typeof(Rules.HeavyBall))] public partial class Derived : Plain { } public class Plain { }", "OPT0016", "Plain")]
+    public void A_composed_class_of_a_shape_no_optimizer_may_have_gets_the_shape_diagnostic_not_a_stray_class(string declaration, string id, string at)
+    {
+        // Review: the shape checks ran on the composed class only (top-level, partial, plain), so a nested or generic
+        // class got a second, unrelated top-level class generated, and the others got C# errors in generated code.
+        var run = GeneratorHarness.Generate(HeavyBall, "using OptDsl;\nnamespace Mine;\n" + declaration);
+        var d = Assert.Single(run.GeneratorDiagnostics);
+        Assert.Equal(id, d.Id);
+        Assert.Equal(at, At(run, d));
+        Assert.DoesNotContain(run.Result.GeneratedSources, s => s.HintName.StartsWith("Mine."));
+    }
+
+    [Fact]
+    public void A_rule_that_reads_a_constant_of_its_class_composes()
+    {
+        // Review: constants fold into a rule as written, but the composed source carried role members only, so a valid
+        // base (or modifiers on a rule of its own) that reads one got OPT0031 "CS0103: The name 'Mu' does not exist".
+        var withConstant = HeavyBall.Replace("[State] float buffer;", "const float Mu = 0.5f;\n    [State] float buffer;")
+            .Replace("buffer = beta1 * buffer + g;", "buffer = beta1 * buffer + Mu * g;");
+        var run = GeneratorHarness.Generate(withConstant, Composed("CautiousBall", "Base = typeof(Rules.HeavyBall), Modifiers = Modifier.Cautious"));
+        Assert.Empty(run.GeneratorDiagnostics);
+        Assert.Empty(run.CompilerDiagnostics());
+        Assert.Contains("cautiousMask", run.Generated("Mine.CautiousBall.g.cs"));
+
+        var own = GeneratorHarness.Generate(withConstant.Replace("[Optimizer]", "[Optimizer(Modifiers = Modifier.Mars)]"));
+        Assert.Empty(own.GeneratorDiagnostics);
+        Assert.Empty(own.CompilerDiagnostics());
+    }
 }
