@@ -90,6 +90,17 @@ static class Composition
             return null;
         }
         if (baseType is { TypeKind: TypeKind.Error }) return null; // the compiler reports the unknown type
+        if (baseType is not null)
+        {
+            // The composed class is always top-level, partial and plain: the class the user wrote is the one to check.
+            var shape = new List<DiagnosticInfo>();
+            DeclarationParser.CheckShape(type, syntax, semanticModel, shape, cancellationToken);
+            if (shape.Count > 0)
+            {
+                diagnostics.AddRange(shape);
+                return null;
+            }
+        }
         var (source, problem) = SourceOf(type, semanticModel.Compilation, cancellationToken);
         if (source is null)
         {

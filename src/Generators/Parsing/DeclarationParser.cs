@@ -69,8 +69,12 @@ public static class DeclarationParser
         return new ParseResult(failed && model is not { RuleHasErrors: true } ? null : model, diagnostics.ToEquatableArray());
     }
 
-    /// <summary>Parses a class of the declaration's members (also one composed from a base and modifiers).</summary>
-    internal static OptimizerModel? ParseClass(INamedTypeSymbol type, TypeDeclarationSyntax syntax, SemanticModel semanticModel,
+    /// <summary>
+    /// The class-level rules a declaring class must meet (a partial, top-level, plain class of a name the generated
+    /// optimizer can hold). A composed class is checked here on the class the user wrote, as its composed stand-in is
+    /// always of that shape.
+    /// </summary>
+    internal static void CheckShape(INamedTypeSymbol type, TypeDeclarationSyntax syntax, SemanticModel semanticModel,
         List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
     {
         var name = type.Name;
@@ -97,6 +101,17 @@ public static class DeclarationParser
                 ModelFor(semanticModel, t).GetTypeInfo(t.Type, cancellationToken).Type?.TypeKind == TypeKind.Class);
             if (baseClass is not null) Report(DiagnosticDescriptors.DeclaresBaseClass, baseClass.GetLocation(), name);
         }
+    }
+
+    /// <summary>Parses a class of the declaration's members (also one composed from a base and modifiers).</summary>
+    internal static OptimizerModel? ParseClass(INamedTypeSymbol type, TypeDeclarationSyntax syntax, SemanticModel semanticModel,
+        List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
+    {
+        var name = type.Name;
+        var at = syntax.Identifier.GetLocation();
+        void Report(DiagnosticDescriptor d, Location? where, params object?[] args) => diagnostics.Add(DiagnosticInfo.Create(d, where, args));
+
+        CheckShape(type, syntax, semanticModel, diagnostics, cancellationToken);
 
         var roles = new Roles();
         var hypers = new List<HyperModel>();

@@ -36,7 +36,8 @@ static class RuleSources
         var members = new List<MemberDeclarationSyntax>();
         foreach (var member in type.GetMembers())
         {
-            if (member is not (IFieldSymbol or IMethodSymbol) || !HasRole(member)) continue;
+            // Constants carry over too: a rule reads them as numbers it folds in.
+            if (!(member is IFieldSymbol { IsConst: true } || (member is IFieldSymbol or IMethodSymbol && HasRole(member)))) continue;
             var node = member.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax(cancellationToken);
             // A field's declarator sits in a declaration that may declare several fields: take the declaration once.
             var declaration = node?.FirstAncestorOrSelf<MemberDeclarationSyntax>();
