@@ -149,4 +149,47 @@ public class KahanCompensationTests
         Assert.All(ps, p => Assert.Null(optimizer.StateOf(p).Compensation));
         Assert.Equal(withBuffers - ps.Sum(p => p.NumberOfElements * 2), optimizer.StateBytes);
     }
+
+    [Fact]
+    public void An_in_memory_state_dict_with_a_buffer_of_another_type_is_refused_as_the_stream_format_is()
+    {
+        // Review: load_state_dict(state_dict) installed a bfloat16 buffer on a float16 parameter (the stream format and
+        // checkpoints refuse it); the fused CUDA kernel reads the buffer in the parameter's type, so its bits were misread.
+        var (ps, a) = Model();
+        Step(ps, a, 0);
+        var (qs, b) = Model(ScalarType.Float16);
+        Step(qs, b, 0);
+        var before = b.StateOf(qs[0]).Compensation!.clone();
+        var e = Assert.ThrowsAny<Exception>(() => b.load_state_dict(a.state_dict()));
+        Assert.Contains("Float16", e.ToString());
+        Assert.Equal(ScalarType.Float16, b.StateOf(qs[0]).Compensation!.dtype);
+        Assert.True(b.StateOf(qs[0]).Compensation!.eq(before).all().item<bool>());
+    }
+
+    /// <summary>
+    /// Review: at the first Kahan step the buffer does not exist yet when the backend is chosen, so the fused CUDA kernel
+    /// for 8-bit state (which rounds to nearest only) accepted the parameter and kept it: the buffer stayed zero and every
+    /// update below the step was lost. The portable path, which compensates, is the reference.
+    /// </summary>
+    [CudaFact]
+    public void Eight_bit_state_on_CUDA_under_Kahan_compensates_from_the_first_step()
+    {
+        const int steps = 50, n = 512;
+        Parameter Weights() => new(torch.ones(n, ScalarType.BFloat16, torch.CUDA));
+        var (fused, portable) = (Weights(), Weights());
+        using var a = new SGD(new[] { fused }, lr: 1.0 / 4096, momentum: 0.9) { Rounding = HalfPrecisionRounding.Kahan };
+        using var b = new SGD(new[] { portable }, lr: 1.0 / 4096, momentum: 0.9) { Rounding = HalfPrecisionRounding.Kahan, Backend = UpdateBackend.Portable };
+        a.QuantizeState(a.StateOf(fused).Spec.States[0].Name);
+        b.QuantizeState(b.StateOf(portable).Spec.States[0].Name);
+        for (int t = 0; t < steps; t++)
+        {
+            fused.grad = torch.ones(n, ScalarType.BFloat16, torch.CUDA);
+            portable.grad = torch.ones(n, ScalarType.BFloat16, torch.CUDA);
+            a.step();
+            b.step();
+        }
+        Assert.True(b.StateOf(portable).Compensation!.abs().max().item<float>() > 0, "the reference compensated nothing");
+        Assert.True(a.StateOf(fused).Compensation!.abs().max().item<float>() > 0, "the fused path left the buffer at zero");
+        Assert.True(fused.to(ScalarType.Float32).sub(portable.to(ScalarType.Float32)).abs().max().item<float>() <= 1f / 128, "the fused path lost the updates");
+    }
 }
