@@ -140,11 +140,17 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
         }
     }
 
-    /// <summary>Parameter <paramref name="index"/> of the step as the backends take it.</summary>
+    /// <summary>
+    /// Parameter <paramref name="index"/> of the step as the backends take it; index −1 is the item a backend is chosen
+    /// by, before the step allocates or frees the Kahan buffer: it carries the buffer as it will be (the parameter
+    /// itself stands in for one not allocated yet, being of its type, device and layout), so that a backend that cannot
+    /// compensate (the 8-bit CUDA kernel) does not take it, nor is refused one by a buffer about to be freed.
+    /// </summary>
     UpdateItem ItemOf(Parameter p, Tensor g, TState state, int index) =>
         new(p, g, state.Tensors, state.Quantized, state.FusedScalars ?? Array.Empty<float>(), index,
             Rounding == HalfPrecisionRounding.Stochastic && p.dtype == ScalarType.BFloat16 ? StochasticRounding.Key(RoundingSeed, state.Step, state.Ordinal) : null,
-            state.Compensation);
+            index >= 0 ? state.Compensation
+            : Rounding == HalfPrecisionRounding.Kahan && Precision.ComputeType(p.dtype) != p.dtype ? state.Compensation ?? p : null);
 
     internal override void ScaleGradientsInUpdate(Tensor coefficient)
     {

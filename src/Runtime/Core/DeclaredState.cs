@@ -249,6 +249,8 @@ public abstract partial class DeclaredState : OptimizerState, IDisposable
             throw new ArgumentException($"{Spec.Name}: cannot load state of {source.GetType().Name}.");
         for (int i = 0; i < other.Tensors.Length; i++)
             if (other.FullPrecision(i) is { } t) CheckMatchesParameter(Spec.States[i], t);
+        if (other.Compensation is { } c && (!c.shape.AsSpan().SequenceEqual(_parameter.shape) || c.dtype != _parameter.dtype))
+            throw new InvalidDataException($"{Spec.Name}: the state's Kahan compensation is {c.dtype} [{string.Join(", ", c.shape)}]; the parameter is {_parameter.dtype} [{string.Join(", ", _parameter.shape)}].");
         var copies = new Tensor?[other.Tensors.Length];
         for (int i = 0; i < copies.Length; i++)
             copies[i] = other.FullPrecision(i)?.to(_parameter.device, copy: true).DetachFromDisposeScope();
