@@ -47,7 +47,8 @@ internal static class StochasticRounding
     public static ushort Round(float x, uint key, long element)
     {
         uint bits = BitConverter.SingleToUInt32Bits(x);
-        if ((bits & 0x7F800000u) == 0x7F800000u) return (ushort)((bits & 0x7FFFFFFFu) > 0x7F800000u ? (bits >> 16) | 0x40u : bits >> 16);
+        // Infinities as they are; every NaN as the one quiet NaN the kernels and libtorch's conversion give.
+        if ((bits & 0x7F800000u) == 0x7F800000u) return (ushort)((bits & 0x7FFFFFFFu) > 0x7F800000u ? 0x7FC0u : bits >> 16);
         uint r = Mix(unchecked(key + (uint)element)) & 0xFFFFu;
         return (ushort)(unchecked(bits + r) >> 16);
     }
