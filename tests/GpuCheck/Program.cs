@@ -70,6 +70,12 @@ void RoundingSection()
         if (!ok) failures++;
         Console.WriteLine($"   SGD {type} {rounding}, fused CUDA vs portable CPU, 8 exact steps, parameters{(rounding == HalfPrecisionRounding.Kahan ? " and buffers" : "")} bit for bit: {same} {(ok ? "" : "FAIL " + status)}");
     }
+    {
+        var (compensated, apart) = OptDsl.GpuCheck.RoundingCheck.EightBitKahan();
+        bool ok = compensated && apart <= 1f / 128;
+        if (!ok) failures++;
+        Console.WriteLine($"   SGD, 8-bit momentum, bf16 Kahan on CUDA: buffer used {compensated}, apart from the portable path by {apart:E2} (at most 1/128) {(ok ? "" : "FAIL")}");
+    }
     Console.WriteLine($"{"rule",-28} {"dtype",-9} {"max |fused - portable|",24} {"max relative",14} {"beyond",7}");
     var rules = new (string Name, Func<Parameter[], DeclaredOptimizer> Create)[]
     {

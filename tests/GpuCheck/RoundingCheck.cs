@@ -29,6 +29,31 @@ public static class RoundingCheck
             || (float.IsNaN(v.First) && float.IsNaN(v.Second)));
     }
 
+    /// <summary>
+    /// SGD with momentum kept in 8 bits under Kahan on CUDA (the 8-bit kernel rounds to nearest, so these parameters
+    /// must take the portable path from the first step): 50 updates of 2^-12 on weights at 1 against the portable path
+    /// asked for. Returns whether the buffer compensated and how far the two ended apart.
+    /// </summary>
+    public static (bool Compensated, float Apart) EightBitKahan()
+    {
+        const int steps = 50, n = 512;
+        Parameter Weights() => new(torch.ones(n, ScalarType.BFloat16, CUDA));
+        var (auto, portable) = (Weights(), Weights());
+        using var a = new SGD(new[] { auto }, lr: 1.0 / 4096, momentum: 0.9) { Rounding = HalfPrecisionRounding.Kahan };
+        using var b = new SGD(new[] { portable }, lr: 1.0 / 4096, momentum: 0.9) { Rounding = HalfPrecisionRounding.Kahan, Backend = UpdateBackend.Portable };
+        a.QuantizeState(a.Spec.States[0].Name);
+        b.QuantizeState(b.Spec.States[0].Name);
+        for (int t = 0; t < steps; t++)
+        {
+            auto.grad = torch.ones(n, ScalarType.BFloat16, CUDA);
+            portable.grad = torch.ones(n, ScalarType.BFloat16, CUDA);
+            a.step();
+            b.step();
+        }
+        bool compensated = a.StateOf(auto).Compensation!.to(ScalarType.Float32).abs().max().item<float>() > 0;
+        return (compensated, auto.to(ScalarType.Float32).sub(portable.to(ScalarType.Float32)).abs().max().item<float>());
+    }
+
     /// <summary>The portable rounding of the same values on CUDA and on the CPU: the same bits.</summary>
     public static bool PortableSameBits()
     {

@@ -10,7 +10,7 @@ namespace OptDsl.Tests.Catalog;
 /// Deterministic parameters and gradients, computed exactly as tests/fixtures/make_fixtures.py computes them: an
 /// integer hash onto the grid k/1024, which float32 and float64 hold exactly, so both sides start from the same bits.
 /// </summary>
-public static class TestData
+public static partial class TestData
 {
     public static readonly long[][] Shapes = { new long[] { 7, 13 }, new long[] { 33 }, new long[] { 1 }, new long[] { 4, 3, 5 } };
 
@@ -75,30 +75,6 @@ public static class TestData
 
     /// <summary>Seeded float64 normal values from a generator of their own: tests run in parallel and share torch's global one.</summary>
     public static Tensor Normal(long[] shape, ulong seed) => torch.randn(shape, ScalarType.Float64, generator: new torch.Generator(seed));
-
-    /// <summary>Steps <paramref name="optimizer"/> <paramref name="steps"/> times, each after setting step t's gradients (t from 1).</summary>
-    public static void Run(Parameter[] parameters, torch.optim.Optimizer optimizer, int steps)
-    {
-        for (int t = 1; t <= steps; t++)
-        {
-            SetGradients(parameters, t);
-            optimizer.step();
-        }
-    }
-
-    /// <summary>
-    /// Asserts each parameter within <paramref name="tolerance"/> of <paramref name="expected"/> (its flattened float64
-    /// reference), relative to the reference's largest magnitude where that passes 1.
-    /// </summary>
-    public static void AssertClose(Parameter[] parameters, double[][] expected, double tolerance)
-    {
-        for (int k = 0; k < parameters.Length; k++)
-        {
-            var ours = parameters[k].to(ScalarType.Float64).flatten().data<double>().ToArray();
-            double error = ours.Zip(expected[k], (x, y) => System.Math.Abs(x - y)).Max();
-            Xunit.Assert.True(error <= tolerance * System.Math.Max(1, expected[k].Max(System.Math.Abs)), $"tensor {k}: off by {error:E2}");
-        }
-    }
 
     /// <summary>Detached copies of the parameters, as new parameters (for a second run from the same start).</summary>
     public static Parameter[] Copies(Parameter[] parameters) => parameters.Select(p => new Parameter(p.detach().clone())).ToArray();
