@@ -29,13 +29,7 @@ public class MarsLionTests
             for (int k = 0; k < p.Length; k++)
             {
                 var g = TestData.Gradient(t, k, ScalarType.Float64).flatten().data<double>().ToArray();
-                var c = g.Select((gi, i) => gi + Gamma * (Beta1 / (1 - Beta1)) * (gi - previous[k][i])).ToArray();
-                double norm = Math.Sqrt(c.Sum(x => x * x));
-                if (norm > MaxNorm)
-                {
-                    clipped++;
-                    for (int i = 0; i < c.Length; i++) c[i] /= norm;
-                }
+                var c = MarsReference.Corrected(g, previous[k], Gamma, Beta1, MaxNorm, ref clipped);
                 for (int i = 0; i < c.Length; i++)
                 {
                     m[k][i] = Beta1 * m[k][i] + (1 - Beta1) * c[i];

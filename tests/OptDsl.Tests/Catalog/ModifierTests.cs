@@ -36,11 +36,8 @@ public class ModifierTests
                     average[k][i] = t == 1 ? g[i] : Alpha * average[k][i] + (1 - Alpha) * g[i];
                     g[i] += Lambda * average[k][i];
                 }
-                var c = g.Select((gi, i) => gi + Gamma * (Beta1 / (1 - Beta1)) * (gi - previous[k][i])).ToArray();
+                var gc = MarsReference.Corrected(g, previous[k], Gamma, Beta1, MaxNorm, ref clipped);
                 previous[k] = g;
-                double norm = Math.Sqrt(c.Sum(x => x * x));
-                if (norm > MaxNorm) clipped++;
-                var gc = c.Select(x => x * Math.Min(1, MaxNorm / norm)).ToArray();
                 var change = new double[n];
                 for (int i = 0; i < n; i++)
                 {
