@@ -22,7 +22,27 @@ public sealed class RoutedOptimizer : optim.Optimizer, IAtomicOptimizer, IStateM
 
     readonly Route[] _routes;
 
-    internal RoutedOptimizer(Route[] routes) : base(IntPtr.Zero) => _routes = routes;
+    internal RoutedOptimizer(Route[] routes) : base(IntPtr.Zero)
+    {
+        _routes = routes;
+        // Stochastic rounding counts parameters from each optimizer's first: the routes count on from the last one's,
+        // so that two routes under one seed do not draw the same bits for their k-th parameters.
+        int first = 0;
+        foreach (var route in routes)
+        {
+            if (Declared(route.Optimizer) is { } declared) declared.RoundingOrdinalOffset = first;
+            first += route.ParameterNames.Count;
+        }
+    }
+
+    /// <summary>The declared optimizer that <paramref name="o"/> is or wraps, if any.</summary>
+    static DeclaredOptimizer? Declared(optim.Optimizer? o) => o switch
+    {
+        DeclaredOptimizer d => d,
+        ComposedOptimizer c => Declared(c.Inner),
+        ClosureOptimizer c => Declared(c.Inner),
+        _ => null,
+    };
 
     /// <summary>The routes, in the order they were given.</summary>
     public IReadOnlyList<Route> Routes => _routes;

@@ -174,7 +174,7 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
     void CollectAndCheck()
     {
         _portableAtLastStep = default;
-        int ordinal = 0;
+        int ordinal = RoundingOrdinalOffset;
         for (int i = 0; i < _parameter_groups.Count; i++)
         {
             var group = _parameter_groups[i];

@@ -40,6 +40,9 @@ public abstract class DeclaredOptimizer : OptimizerHelper, Composition.IAtomicOp
     /// <summary>The seed of stochastic rounding's draws; with the step and the parameter's place it fixes every bit.</summary>
     public ulong RoundingSeed { get; set; }
 
+    /// <summary>Where this optimizer's parameters start in stochastic rounding's count (a route's first parameter among all routes').</summary>
+    internal int RoundingOrdinalOffset { get; set; }
+
     /// <summary>What the fused CUDA path did: how its kernel was built, or why it is not used.</summary>
     public abstract string FusedStatus { get; }
 

@@ -2,6 +2,7 @@ using System;
 using System.Linq;
 using OptDsl.Optimizers;
 using OptDsl.Runtime.Backends;
+using OptDsl.Runtime.Composition;
 using OptDsl.Runtime.Core;
 using TorchSharp;
 using Parameter = TorchSharp.Modules.Parameter;
@@ -104,6 +105,22 @@ public class StochasticRoundingTests
         Assert.InRange(Mean(stochastic), Mean(fp32) - 0.025, Mean(fp32) + 0.025);
         Assert.True(stochastic.to(ScalarType.Float32).eq(again.to(ScalarType.Float32)).all().item<bool>(), "the same seed gave other bits");
         foreach (var o in optimizers) o.Dispose();
+    }
+
+    [Fact]
+    public void Routes_under_one_seed_draw_their_own_bits()
+    {
+        // Two routes of one parameter each, the same start and gradients, one seed: each route's first parameter would
+        // be parameter 0 of its optimizer; the routes count on from one another, so the two round differently.
+        var a = new Parameter(torch.ones(256, ScalarType.BFloat16));
+        var b = new Parameter(torch.ones(256, ScalarType.BFloat16));
+        using var routed = new[] { ("a", a), ("b", b) }
+            .Route("first", (name, _) => name == "a", ps => new SGD(ps.Select(p => p.parameter), lr: 1.0 / 4096) { Rounding = HalfPrecisionRounding.Stochastic })
+            .Otherwise("second", ps => new SGD(ps.Select(p => p.parameter), lr: 1.0 / 4096) { Rounding = HalfPrecisionRounding.Stochastic });
+        a.grad = torch.ones(256, ScalarType.BFloat16);
+        b.grad = torch.ones(256, ScalarType.BFloat16);
+        routed.step();
+        Assert.False(a.to(ScalarType.Float32).eq(b.to(ScalarType.Float32)).all().item<bool>(), "the two routes drew the same bits");
     }
 
     [Fact]
