@@ -83,6 +83,31 @@ public static class CurvatureCheck
             (x.First.cpu().to(ScalarType.Float64) - x.Second).abs().max().item<double>() / (x.Second - x.Third).abs().max().item<double>());
     }
 
+    /// <summary>
+    /// PSGD Kron over the test tensors (a 7×13 and a 4×3×5 with triangular factors, vectors with diagonal ones), 12 steps
+    /// with the preconditioner updated at every step: on CUDA in float64 and float32 against the CPU in float64, each
+    /// relative to how far the weights moved. Its probes are counter-based draws, the same on either device.
+    /// </summary>
+    public static (double Float64, double Float32) PsgdKron(Device device)
+    {
+        Parameter[] Run(ScalarType dtype, Device d)
+        {
+            var ps = TestData.Parameters(dtype, d);
+            using var optimizer = new PsgdKron(ps, lr: 0.01, updateProbability: 1, seed: 7);
+            for (int t = 1; t <= Steps; t++)
+            {
+                for (int k = 0; k < ps.Length; k++) ps[k].grad = Gradient(t, k, ps[k]);
+                optimizer.step();
+            }
+            return ps;
+        }
+        var start = TestData.Parameters(ScalarType.Float64);
+        var reference = Run(ScalarType.Float64, CPU);
+        double Relative(Parameter[] run) => run.Zip(reference, start).Max(x =>
+            (x.First.cpu().to(ScalarType.Float64) - x.Second).abs().max().item<double>() / Math.Max(1e-30, (x.Second - x.Third).abs().max().item<double>()));
+        return (Relative(Run(ScalarType.Float64, device)), Relative(Run(ScalarType.Float32, device)));
+    }
+
     /// <summary>(Hutchinson's largest relative difference, GNB's labels equal, GNB's largest relative difference), CUDA vs CPU.</summary>
     public static (double Hutchinson, bool SameLabels, double Gnb) Estimators(Device device)
     {

@@ -124,7 +124,7 @@ if (args.Contains("--curvature"))
 void CurvatureSection()
 {
     Console.WriteLine();
-    Console.WriteLine("12. Sophia, Prodigy, NAG-GS: 12 steps in float32 on CUDA against float64 on the CPU; SOAP against its characterisation; the curvature estimators");
+    Console.WriteLine("12. Sophia, Prodigy, NAG-GS: 12 steps in float32 on CUDA against float64 on the CPU; SOAP against its characterisation; PSGD Kron; the curvature estimators");
     foreach (var (name, path, error) in OptDsl.GpuCheck.CurvatureCheck.Optimizers(CUDA))
     {
         // float32 rounding over 12 steps; Prodigy's d amplifies it (its CPU test bounds float32 at ~1e-4), SOAP's
@@ -140,6 +140,15 @@ void CurvatureSection()
         bool close = soap < 1e-2;
         if (!close) failures++;
         Console.WriteLine($"   SOAP     (eigh, QR): against Adam on the coefficients, relative to the movement {soap:E2} {(close ? "" : "FAIL")}");
+    }
+    {
+        // float64 on either device: the same operations but for libraries' summation orders (1e-9 of the movement is
+        // room for them through 12 preconditioner updates); float32: its rounding through the triangular solves (8.4e-7 on
+        // an H200, 2026-12-04).
+        var (f64, f32) = OptDsl.GpuCheck.CurvatureCheck.PsgdKron(CUDA);
+        bool ok = f64 < 1e-9 && f32 < 1e-5;
+        if (!ok) failures++;
+        Console.WriteLine($"   PSGD Kron: CUDA f64 vs CPU f64 {f64:E2}, CUDA f32 vs CPU f64 {f32:E2} of the movement {(ok ? "" : "FAIL")}");
     }
     {
         var (hutchinson, sameLabels, gnb) = OptDsl.GpuCheck.CurvatureCheck.Estimators(CUDA);
