@@ -15,7 +15,8 @@ namespace OptDsl.Runtime.Backends;
 /// </summary>
 internal static class StochasticRounding
 {
-    const long Low32 = 0xFFFFFFFFL;
+    // 2^32 and 2^16: the word and the half word.
+    const long Word = 1L << 32, Half = 1L << 16;
 
     /// <summary>A 32-bit integer hash (the "lowbias32" constants): every input bit moves every output bit.</summary>
     public static uint Mix(uint x)
@@ -78,30 +79,31 @@ internal static class StochasticRounding
         p.copy_(kept.reshape(p.shape));
     }
 
-    /// <summary>The 16 drawn bits of elements 0..n−1 under <paramref name="key"/>, as int64 (32-bit arithmetic on int64 values that never overflow).</summary>
+    /// <summary>
+    /// The 16 drawn bits of elements 0..n−1 under <paramref name="key"/>, as int64: 32-bit arithmetic on values below 2^32,
+    /// with every product split below 2^48 and the bit operations written with Scalars (a floor division for a right
+    /// shift, a remainder for a mask), as CounterRandomTensors does, so no constant tensor is copied to the device.
+    /// </summary>
     static Tensor Bits(long n, uint key, Device device)
     {
         using var s = KeptScalars.Rent();
-        // TorchSharp's bitwise operations take tensors: the constants as 0-d int64 tensors on the device.
-        Tensor C(long value) => torch.tensor(value, ScalarType.Int64, device);
-        var (low32, low16) = (C(Low32), C(0xFFFFL));
-        var h = torch.arange(s[0L], s[n], s[1L], ScalarType.Int64, device).add_(s[(long)key], ScalarCalls.One).bitwise_and_(low32);
-        h = Shift(h, C(16));
-        h = MultiplyLow32(h, 0x7FEB352DL, low32, low16, C(16), s);
-        h = Shift(h, C(15));
-        h = MultiplyLow32(h, 0x846CA68BL, low32, low16, C(16), s);
-        h = Shift(h, C(16));
-        return h.bitwise_and_(low16);
+        var h = torch.arange(s[0L], s[n], s[1L], ScalarType.Int64, device).add_(s[(long)key], ScalarCalls.One).remainder_(s[Word]);
+        h = Shift(h, 1L << 16, s);
+        h = MultiplyLow32(h, 0x7FEB352DL, s);
+        h = Shift(h, 1L << 15, s);
+        h = MultiplyLow32(h, 0x846CA68BL, s);
+        h = Shift(h, 1L << 16, s);
+        return h.remainder_(s[Half]);
     }
 
-    /// <summary><c>h ^= h &gt;&gt; by</c>.</summary>
-    static Tensor Shift(Tensor h, Tensor by) => h.bitwise_xor_(h.bitwise_right_shift(by));
+    /// <summary><c>h ^= h &gt;&gt; k</c>, where <paramref name="by"/> is 2^k.</summary>
+    static Tensor Shift(Tensor h, long by, KeptScalars s) => h.bitwise_xor_(h.div(s[by], rounding_mode: RoundingMode.floor));
 
     /// <summary><c>h * c mod 2^32</c> for <c>h, c &lt; 2^32</c>, in halves so no product passes 2^48.</summary>
-    static Tensor MultiplyLow32(Tensor h, long c, Tensor low32, Tensor low16, Tensor sixteen, KeptScalars s)
+    static Tensor MultiplyLow32(Tensor h, long c, KeptScalars s)
     {
-        var low = h.bitwise_and(low16).mul_(s[c]);
-        var high = h.bitwise_right_shift(sixteen).mul_(s[c]).bitwise_and_(low16).bitwise_left_shift_(sixteen);
-        return low.Plus_(high).bitwise_and_(low32);
+        var low = h.remainder(s[Half]).mul_(s[c]);
+        var high = h.div(s[Half], rounding_mode: RoundingMode.floor).mul_(s[c]).remainder_(s[Half]).mul_(s[Half]);
+        return low.Plus_(high).remainder_(s[Word]);
     }
 }

@@ -47,26 +47,8 @@ __device__ __forceinline__ unsigned int optdsl_mix(unsigned int x)
     x ^= x >> 16; x *= 0x7feb352du; x ^= x >> 15; x *= 0x846ca68bu; x ^= x >> 16;
     return x;
 }
-__device__ __forceinline__ void optdsl_put(optdsl_param* p, long long i, float before, float after, unsigned long long r)
-{
-#if OPTDSL_PARAM_KIND == 3
-    const unsigned int u = __float_as_uint(after);
-    // 16 drawn bits added below the kept 16: up with the probability of the part past the lower neighbour.
-    p[i] = (u & 0x7f800000u) == 0x7f800000u ? optdsl_store(after)
-        : (unsigned short)((u + (optdsl_mix((unsigned int)r + (unsigned int)i) & 0xffffu)) >> 16);
-#elif OPTDSL_PARAM_KIND >= 4
-    optdsl_param* c = (optdsl_param*)r;
-    const float carried = (after - before) + optdsl_load(c[i]);
-    const optdsl_param stored = optdsl_store(before + carried);
-    c[i] = optdsl_store(carried - (optdsl_load(stored) - before));
-    p[i] = stored;
-#else
-    p[i] = optdsl_store(after);
-#endif
-}
 #if OPTDSL_PARAM_KIND >= 3
-// Four elements' results packed into one 8-byte store (and Kahan's buffer read and written 8 bytes at a time: it is
-// allocated like the parameter, so aligned wherever the parameter is).
+// One element's result, stochastically (kind 3) or with Kahan's buffer value in *kept (kinds 4, 5).
 __device__ __forceinline__ unsigned short optdsl_round1(long long i, float before, float after, unsigned long long r, float* kept)
 {
 #if OPTDSL_PARAM_KIND == 3
@@ -81,6 +63,21 @@ __device__ __forceinline__ unsigned short optdsl_round1(long long i, float befor
 #endif
 }
 #endif
+__device__ __forceinline__ void optdsl_put(optdsl_param* p, long long i, float before, float after, unsigned long long r)
+{
+#if OPTDSL_PARAM_KIND >= 4
+    optdsl_param* c = (optdsl_param*)r;
+    float kept = optdsl_load(c[i]);
+    p[i] = optdsl_round1(i, before, after, r, &kept);
+    c[i] = optdsl_store(kept);
+#elif OPTDSL_PARAM_KIND == 3
+    p[i] = optdsl_round1(i, before, after, r, 0);
+#else
+    p[i] = optdsl_store(after);
+#endif
+}
+// Four elements' results packed into one 8-byte store (and Kahan's buffer read and written 8 bytes at a time: it is
+// allocated like the parameter, so aligned wherever the parameter is).
 __device__ __forceinline__ void optdsl_put4(optdsl_param* p, long long i, float4 before, float4 after, unsigned long long r)
 {
 #if OPTDSL_PARAM_KIND >= 3
