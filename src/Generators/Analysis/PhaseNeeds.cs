@@ -99,7 +99,7 @@ public sealed class PhaseNeeds
         }
 
         /// <summary>Whether <paramref name="e"/> holds a reduction this phase accumulates.</summary>
-        bool Accumulates(Expr e) => e.Calls().Any(c => _reductions.TryGetValue(c, out var r) && r.Level == phase);
+        bool Accumulates(Expr e) => plan.In(e).Any(r => r.Level == phase);
 
         /// <summary>
         /// Marks what <paramref name="e"/> reads as needed: all of it (<paramref name="whole"/>), or only the arguments of
@@ -116,7 +116,7 @@ public sealed class PhaseNeeds
                     break;
                 case Call c when _reductions.TryGetValue(c, out var reduction):
                     // Its argument is read whole where it is accumulated; a later reduction may hold one accumulated here.
-                    if (reduction.Level >= phase) foreach (var argument in c.Arguments) Reads(argument, live, whole: reduction.Level == phase);
+                    if (reduction.Level >= phase) Reads(reduction.Argument, live, whole: reduction.Level == phase);
                     break;
                 case Call c:
                     foreach (var argument in c.Arguments) Reads(argument, live, whole);

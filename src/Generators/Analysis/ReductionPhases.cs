@@ -10,7 +10,11 @@ namespace OptDsl.Generators.Analysis;
 /// level is the number of reduction passes it waits for: the parameter, gradient and state start at 0; a reduction's
 /// result is one more than its argument's level; anything else takes the highest level it reads (a value assigned
 /// under a condition also the condition's). A reduction of level k is accumulated in phase k; the rule needs one phase
-/// more than its highest level.
+/// more than its highest level. A variance (<c>Reduce.Var</c>, <c>Std</c>) is two reductions: the mean of its argument,
+/// then the squared deviations from it one level later, in a pass over memory that the mean does not change.
+/// Scalar state may take a value computed from reductions (uniform over the tensor): the plan then has the host half
+/// run again after each phase (<see cref="PhasePlan.HostReadsResults"/>), computing on the host as well the locals such
+/// a value reads; a local assigned under a condition on a reduction, or from per-element values, has no host value.
 /// </summary>
 public static class ReductionPhases
 {
@@ -21,11 +25,15 @@ public static class ReductionPhases
             return Blocked($"state '{line.Name}' is kept per {(line.Shape == StateShapeModel.Rows ? "row" : "column")}");
         var walk = new Walk();
         walk.Statements(rule.Body, conditionLevel: 0, perElement: false);
+        // A local the host half computes must hold the same value for every element wherever it is assigned.
+        if (walk.HostReadsResults && walk.UniformLocals.FirstOrDefault(walk.PerElementLocals.Contains) is { } mixed)
+            walk.Block($"local '{mixed}' holds a value from reductions that scalar state may read, and elsewhere a per-element one");
         if (walk.Blocker is not null) return Blocked(walk.Blocker);
         // Whole-tensor work that is only the matrix view's shape (Matrix.Rows(), Columns()) is a host value: one pass.
         if (walk.Reductions.Count == 0) return PhasePlan.Elementwise;
         int phases = walk.Reductions.Max(r => r.Level) + 1;
-        return new PhasePlan(phases, walk.Reductions.ToEquatableArray(), null);
+        var hostLocals = walk.HostReadsResults ? walk.UniformLocals.OrderBy(n => n, System.StringComparer.Ordinal).ToEquatableArray() : default;
+        return new PhasePlan(phases, walk.Reductions.ToEquatableArray(), null, walk.HostReadsResults, hostLocals);
     }
 
     static PhasePlan Blocked(string why) => new(1, EquatableArray<PlannedReduction>.Empty, why);
@@ -34,7 +42,14 @@ public static class ReductionPhases
     {
         public readonly List<PlannedReduction> Reductions = new();
         public string? Blocker;
+        public bool HostReadsResults;
+        /// <summary>Locals assigned values from reductions (uniform over the tensor).</summary>
+        public readonly HashSet<string> UniformLocals = new();
+        /// <summary>Locals assigned per-element values, or any value under a per-element condition.</summary>
+        public readonly HashSet<string> PerElementLocals = new();
         int _sums, _matrices, _hostConditions;
+        /// <summary>The level of the conditions the statement being walked stands under: its reductions wait for them.</summary>
+        int _conditionLevel;
         Dictionary<(VarKind, string), int> _levels = new();
         readonly HashSet<Call> _seen = new(ByReference<Call>.Instance);
 
@@ -46,14 +61,25 @@ public static class ReductionPhases
                 {
                     case Assign a:
                     {
+                        _conditionLevel = conditionLevel;
                         int level = System.Math.Max(Level(a.Value, perElement), conditionLevel);
+                        bool uniform = !perElement && !PerElement(a.Value);
                         if (a.Target.Kind == VarKind.ScalarState && a.Value.Varying)
-                            Block($"scalar state '{a.Target.Name}' takes a per-element or reduced value (scalar state is computed on the host)");
+                        {
+                            if (!uniform) Block($"scalar state '{a.Target.Name}' takes a value from reductions under a condition on one (the host cannot tell which arm ran)");
+                            HostReadsResults = true;
+                        }
+                        if (a.Target.Kind == VarKind.Local)
+                        {
+                            if (!uniform) PerElementLocals.Add(a.Target.Name);
+                            if (a.Value.Varying && uniform) UniformLocals.Add(a.Target.Name);
+                        }
                         _levels[(a.Target.Kind, a.Target.Name)] = level;
                         break;
                     }
                     case If i:
                     {
+                        _conditionLevel = conditionLevel;
                         int level = System.Math.Max(Level(i.Condition, perElement), conditionLevel);
                         bool inner = perElement || i.Condition.Varying;
                         if (!i.Condition.Varying) _hostConditions++;
@@ -71,6 +97,23 @@ public static class ReductionPhases
                 }
             }
         }
+
+        /// <summary>
+        /// Whether <paramref name="e"/> differs per element: it reads the parameter, gradient, state, a matrix call's
+        /// result or a per-element local outside a reduction.
+        /// </summary>
+        bool PerElement(Expr e) => e switch
+        {
+            Reference r => r.Kind is VarKind.Param or VarKind.Grad or VarKind.State || (r.Kind == VarKind.Local && PerElementLocals.Contains(r.Name)),
+            Call c when c.Function.Kind() == IntrinsicKind.Orthogonalization => true,
+            Call c when c.Function.IsWholeTensor() => false,
+            Call c => c.Arguments.Any(PerElement),
+            Unary u => PerElement(u.Operand),
+            Binary b => PerElement(b.Left) || PerElement(b.Right),
+            Select s => PerElement(s.Condition) || PerElement(s.WhenTrue) || PerElement(s.WhenFalse),
+            Convert c => PerElement(c.Operand),
+            _ => false,
+        };
 
         int Level(Expr e, bool perElement)
         {
@@ -93,8 +136,25 @@ public static class ReductionPhases
                     // The runtime orthogonalises every stored matrix: one that a branch may leave unstored cannot be.
                     if (matrix && _hostConditions > 0) Block($"{intrinsic.Display} is called under a condition");
                     if (!_seen.Add(c)) Block($"{intrinsic.Display} is shared between two places of the rule");
-                    int argument = c.Arguments.Select(a => Level(a, perElement)).DefaultIfEmpty(0).Max();
-                    Reductions.Add(new PlannedReduction(matrix ? _matrices++ : _sums++, c, argument + 1, matrix));
+                    int argument = System.Math.Max(c.Arguments.Select(a => Level(a, perElement)).DefaultIfEmpty(0).Max(), _conditionLevel);
+                    var scope = intrinsic.Kind switch
+                    {
+                        IntrinsicKind.GlobalReduction => ReductionScope.Step,
+                        IntrinsicKind.GroupReduction => ReductionScope.Group,
+                        _ => ReductionScope.Tensor,
+                    };
+                    if (intrinsic.FusedReduction is "Var" or "Std")
+                    {
+                        // The mean first, then the squared deviations from it: two passes, as exact as torch's.
+                        var x = c.Arguments[0];
+                        var mean = new Call(MathFunction.ReduceMean, new[] { x }.ToEquatableArray(), ValueKind.Real);
+                        Reductions.Add(new PlannedReduction(_sums++, mean, argument + 1, Op: "Mean"));
+                        var deviation = new Binary(BinaryOp.Subtract, x, mean, ValueKind.Real);
+                        var squared = new Binary(BinaryOp.Multiply, deviation, deviation, ValueKind.Real);
+                        Reductions.Add(new PlannedReduction(_sums++, c, argument + 2, Op: intrinsic.FusedReduction, Accumuland: squared));
+                        return argument + 2;
+                    }
+                    Reductions.Add(new PlannedReduction(matrix ? _matrices++ : _sums++, c, argument + 1, matrix, intrinsic.FusedReduction ?? "Sum", scope));
                     return argument + 1;
                 }
                 case Call c:
@@ -112,6 +172,6 @@ public static class ReductionPhases
             }
         }
 
-        void Block(string why) => Blocker ??= why;
+        public void Block(string why) => Blocker ??= why;
     }
 }

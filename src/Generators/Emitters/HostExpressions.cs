@@ -15,11 +15,13 @@ static class HostExpressions
 {
     /// <summary>
     /// C# for <paramref name="e"/>; <paramref name="parameter"/> is the tensor the matrix view's shape is read from
-    /// (without one, the shape is written as the rule wrote it, for docs).
+    /// (without one, the shape is written as the rule wrote it, for docs); <paramref name="call"/>, where given, writes
+    /// the calls it knows (a reduction whose result the host has) and returns null for the rest.
     /// </summary>
-    public static string Write(Expr e, Func<Reference, string> name, Func<Hoisted, string> hoisted, string? parameter = null)
+    public static string Write(Expr e, Func<Reference, string> name, Func<Hoisted, string> hoisted, string? parameter = null, Func<Call, string?>? call = null)
     {
-        string Of(Expr x) => Write(x, name, hoisted, parameter);
+        string Of(Expr x) => Write(x, name, hoisted, parameter, call);
+        if (e is Call known && call?.Invoke(known) is { } written) return written;
         return e switch
         {
             Constant c => Wrap(Literals.Of(c.Value, c.Type), c.Value < 0),

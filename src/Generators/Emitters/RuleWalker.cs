@@ -199,7 +199,10 @@ abstract class RuleWalker<TPath> where TPath : class
     protected string? ShapeSource;
 
     /// <summary>C# over doubles for a host expression.</summary>
-    protected string Host(Expr e) => HostExpressions.Write(e, HostName, h => HoistedName(h.Index), ShapeSource);
+    protected string Host(Expr e) => HostExpressions.Write(e, HostName, h => HoistedName(h.Index), ShapeSource, HostCall);
+
+    /// <summary>How host code reads a whole-tensor call's result where the target has it on the host; null elsewhere.</summary>
+    protected virtual string? HostCall(Call c) => null;
 
     string HostName(Reference r) => r.Kind switch
     {

@@ -44,6 +44,7 @@ static class RuntimeApi
     public const string ReductionSpec = Backends + ".ReductionSpec";
     public const string MatrixSpec = Backends + ".MatrixSpec";
     public const string ReductionOp = Backends + ".ReductionOp";
+    public const string ReductionScope = Backends + ".ReductionScope";
     public const string CpuPhase = Backends + ".Cpu.CpuPhase";
 
     // The fused CUDA backend.

@@ -112,16 +112,16 @@ public static class IntrinsicTable
         Reduction(MathFunction.ReduceMin, IntrinsicKind.Reduction, "Reduce.Min", RuntimeApi.TensorMath + ".ReduceMin({0}, {p})") with { FusedReduction = "Min" },
         Reduction(MathFunction.ReduceMaxAbs, IntrinsicKind.Reduction, "Reduce.MaxAbs", RuntimeApi.TensorMath + ".ReduceMaxAbs({0}, {p})") with { FusedReduction = "MaxAbs" },
         Reduction(MathFunction.ReduceNorm, IntrinsicKind.Reduction, "Reduce.Norm", RuntimeApi.TensorMath + ".ReduceNorm({0}, {p})") with { FusedReduction = "Norm" },
-        Reduction(MathFunction.ReduceVar, IntrinsicKind.Reduction, "Reduce.Var", RuntimeApi.TensorMath + ".ReduceVar({0}, {p})"),
-        Reduction(MathFunction.ReduceStd, IntrinsicKind.Reduction, "Reduce.Std", RuntimeApi.TensorMath + ".ReduceStd({0}, {p})"),
+        Reduction(MathFunction.ReduceVar, IntrinsicKind.Reduction, "Reduce.Var", RuntimeApi.TensorMath + ".ReduceVar({0}, {p})") with { FusedReduction = "Var" },
+        Reduction(MathFunction.ReduceStd, IntrinsicKind.Reduction, "Reduce.Std", RuntimeApi.TensorMath + ".ReduceStd({0}, {p})") with { FusedReduction = "Std" },
         Reduction(MathFunction.ReduceRms, IntrinsicKind.Reduction, "Reduce.Rms", RuntimeApi.TensorMath + ".ReduceRms({0}, {p})") with { FusedReduction = "Rms" },
         // Reduce.Global*/Group*: the update pauses and the runtime reduces over every tensor (of the group) at once.
-        new(MathFunction.GlobalSum, IntrinsicKind.GlobalReduction, 1, new[] { "Reduce.GlobalSum" }),
-        new(MathFunction.GlobalNorm, IntrinsicKind.GlobalReduction, 1, new[] { "Reduce.GlobalNorm" }),
-        new(MathFunction.GlobalMaxAbs, IntrinsicKind.GlobalReduction, 1, new[] { "Reduce.GlobalMaxAbs" }),
-        new(MathFunction.GroupSum, IntrinsicKind.GroupReduction, 1, new[] { "Reduce.GroupSum" }),
-        new(MathFunction.GroupNorm, IntrinsicKind.GroupReduction, 1, new[] { "Reduce.GroupNorm" }),
-        new(MathFunction.GroupMaxAbs, IntrinsicKind.GroupReduction, 1, new[] { "Reduce.GroupMaxAbs" }),
+        new(MathFunction.GlobalSum, IntrinsicKind.GlobalReduction, 1, new[] { "Reduce.GlobalSum" }) { FusedReduction = "Sum" },
+        new(MathFunction.GlobalNorm, IntrinsicKind.GlobalReduction, 1, new[] { "Reduce.GlobalNorm" }) { FusedReduction = "Norm" },
+        new(MathFunction.GlobalMaxAbs, IntrinsicKind.GlobalReduction, 1, new[] { "Reduce.GlobalMaxAbs" }) { FusedReduction = "MaxAbs" },
+        new(MathFunction.GroupSum, IntrinsicKind.GroupReduction, 1, new[] { "Reduce.GroupSum" }) { FusedReduction = "Sum" },
+        new(MathFunction.GroupNorm, IntrinsicKind.GroupReduction, 1, new[] { "Reduce.GroupNorm" }) { FusedReduction = "Norm" },
+        new(MathFunction.GroupMaxAbs, IntrinsicKind.GroupReduction, 1, new[] { "Reduce.GroupMaxAbs" }) { FusedReduction = "MaxAbs" },
 
         // Matrix.*: the parameter viewed as a matrix (its first dimension by the rest).
         // Orthogonalisation takes (value, steps, a, b, c, schedule); the runtime's Coefficients reads the schedule: 0, the

@@ -20,10 +20,25 @@ public enum ReductionOp
     Min,
     /// <summary>The largest magnitude (NaN if any is NaN).</summary>
     MaxAbs,
+    /// <summary>The unbiased variance, as torch.var: the sum of squared deviations from a mean reduced in an earlier phase, over n − 1.</summary>
+    Var,
+    /// <summary>The unbiased standard deviation: the square root of <see cref="Var"/>.</summary>
+    Std,
 }
 
-/// <summary>One reduction of a fused rule: the phase that accumulates it (from 1) and how.</summary>
-public sealed record ReductionSpec(int Level, ReductionOp Op);
+/// <summary>What a reduction of a fused rule spans.</summary>
+public enum ReductionScope
+{
+    /// <summary>Its own tensor (<c>Reduce.Sum</c> and kin).</summary>
+    Tensor,
+    /// <summary>Every tensor of the parameter's group at the step (<c>Reduce.GroupNorm</c> and kin).</summary>
+    Group,
+    /// <summary>Every tensor of the step (<c>Reduce.GlobalNorm</c> and kin).</summary>
+    Step,
+}
+
+/// <summary>One reduction of a fused rule: the phase that accumulates it (from 1), how, and over which tensors.</summary>
+public sealed record ReductionSpec(int Level, ReductionOp Op, ReductionScope Scope = ReductionScope.Tensor);
 
 /// <summary>
 /// One matrix call of a fused rule (<c>Matrix.NewtonSchulz</c>): phase <paramref name="Level"/> stores its argument for
@@ -63,6 +78,15 @@ public sealed class ReductionPlan
     /// <summary>The matrix calls, by their index among the runtime's matrices.</summary>
     public MatrixSpec[] Matrices { get; }
 
+    /// <summary>
+    /// Whether scalar state takes values computed from reductions: the host half then runs again after each phase with
+    /// the results known by then, each time from the scalar state as it was at the start of the step.
+    /// </summary>
+    public bool HostReadsResults { get; init; }
+
+    /// <summary>Whether a reduction spans more than its own tensor (so every tensor of the step must run together).</summary>
+    public bool CrossesTensors => Reductions.Any(r => r.Scope != ReductionScope.Tensor);
+
     /// <summary>What an empty accumulation holds: 0 for sums, -inf for a maximum, +inf for a minimum.</summary>
     public static float Identity(ReductionOp op) => op switch
     {
@@ -85,6 +109,8 @@ public sealed class ReductionPlan
         ReductionOp.Mean => accumulated / count,
         ReductionOp.Norm => Math.Sqrt(accumulated),
         ReductionOp.Rms => Math.Sqrt(accumulated / count),
+        ReductionOp.Var => count < 2 ? double.NaN : accumulated / (count - 1),
+        ReductionOp.Std => count < 2 ? double.NaN : Math.Sqrt(accumulated / (count - 1)),
         _ => accumulated,
     };
 }

@@ -15,5 +15,6 @@ namespace OptDsl.Runtime.Backends;
 /// <param name="Index">Which of the step's parameters it is: the core's delegates (the portable update) find it so.</param>
 /// <param name="RoundingKey">For a bfloat16 parameter rounded stochastically, its key at this step (<see cref="StochasticRounding.Key"/>); else null.</param>
 /// <param name="Compensation">For a half-precision parameter under Kahan compensation, its buffer (the parameter's type); else null.</param>
+/// <param name="Group">Its parameter group's number (reductions over a group span the items of one number).</param>
 internal readonly record struct UpdateItem(Tensor Parameter, Tensor Gradient, Tensor?[] States, QuantizedSlots? Quantized, float[] Scalars, int Index,
-    uint? RoundingKey = null, Tensor? Compensation = null);
+    uint? RoundingKey = null, Tensor? Compensation = null, int Group = 0);

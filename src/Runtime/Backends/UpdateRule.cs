@@ -11,4 +11,6 @@ namespace OptDsl.Runtime.Backends;
 /// <param name="Kernel">The rule as a CUDA element body, or null without fused code.</param>
 /// <param name="Cpu">The rule over a float32 CPU chunk, or null without fused code or with reductions.</param>
 /// <param name="CpuPhases">The phases of a rule with reductions over a float32 CPU chunk (see <see cref="CudaKernel.Reductions"/>), or null.</param>
-internal sealed record UpdateRule(PortableUpdate Update, PortableSteps? Steps, UpdateStepsKind StepsKind, CudaKernel? Kernel, CpuUpdate? Cpu, CpuPhase? CpuPhases = null);
+/// <param name="Host">The host half run again after a phase, where scalar state takes values from reductions (<see cref="ReductionPlan.HostReadsResults"/>); else null.</param>
+internal sealed record UpdateRule(PortableUpdate Update, PortableSteps? Steps, UpdateStepsKind StepsKind, CudaKernel? Kernel, CpuUpdate? Cpu,
+    CpuPhase? CpuPhases = null, HostStage? Host = null);

@@ -24,7 +24,7 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
     public override Tensor step(Func<Tensor>? closure = null) => Closures.StepWith(closure, () => RunStep(null));
 
     // The parameters of the step under way, with the backend each goes to (an index into UpdatePaths).
-    readonly List<(TOptions Options, Parameter P, Tensor G, TState State, int Backend)> _work = new();
+    readonly List<(TOptions Options, Parameter P, Tensor G, TState State, int Backend, int Group)> _work = new();
 
     // The gradient factor of the update under way (ScaleGradientsInUpdate).
     readonly GradientFactor _gradientFactor = new();
@@ -49,7 +49,8 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
                 StepsKind,
                 FusedKernel,
                 FusedKernel is null || FusedKernel.Reductions is not null ? null : UpdateCpu,
-                FusedKernel?.Reductions is null ? null : UpdateCpuPhase);
+                FusedKernel?.Reductions is null ? null : UpdateCpuPhase,
+                FusedKernel?.Reductions is { HostReadsResults: true } ? RunHostAgain : null);
             var backends = UpdateBackends.For(rule);
             _portable = Array.FindIndex(backends, b => !b.Fused);
             _unavailableNoted = new bool[backends.Length];
@@ -100,7 +101,7 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
             ScaleGradientsOutsideKernel();
             for (int i = 0; i < _work.Count; i++)
             {
-                var (options, p, g, state, backend) = _work[i];
+                var (options, p, g, state, backend, group) = _work[i];
                 state.Step++;
                 bool compensated = Rounding == HalfPrecisionRounding.Kahan && Precision.ComputeType(p.dtype) != p.dtype;
                 if (backends[backend].Fused)
@@ -111,7 +112,14 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
                     // 8-bit state starts in 8 bits before the kernel reads it (after this, it never leaves them).
                     if (state.AnyQuantized) state.Pack();
                     state.FusedScalars ??= new float[Math.Max(1, FusedKernel!.ScalarCount)];
-                    FillScalars(options, state, state.FusedScalars);
+                    if (FusedKernel!.Reductions is { HostReadsResults: true } plan)
+                    {
+                        // Run again after each phase, from the scalar state of now (see RunHostAgain).
+                        state.RememberScalars();
+                        if (_noResults.Length != plan.Reductions.Length) _noResults = new float[plan.Reductions.Length];
+                        FillScalars(options, state, state.FusedScalars, _noResults);
+                    }
+                    else FillScalars(options, state, state.FusedScalars);
                 }
                 else
                 {
@@ -121,7 +129,7 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
                     InitializeOnFirstStep(p, g, state);
                     state.Compensate(compensated);
                 }
-                backends[backend].Add(ItemOf(p, g, state, i));
+                backends[backend].Add(ItemOf(p, g, state, i, group));
             }
             foreach (var backend in backends) backend.Run(_gradientFactor);
             StepCount++;
@@ -146,11 +154,26 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
     /// itself stands in for one not allocated yet, being of its type, device and layout), so that a backend that cannot
     /// compensate (the 8-bit CUDA kernel) does not take it, nor is refused one by a buffer about to be freed.
     /// </summary>
-    UpdateItem ItemOf(Parameter p, Tensor g, TState state, int index) =>
+    UpdateItem ItemOf(Parameter p, Tensor g, TState state, int index, int group = 0) =>
         new(p, g, state.Tensors, state.Quantized, state.FusedScalars ?? Array.Empty<float>(), index,
             Rounding == HalfPrecisionRounding.Stochastic && p.dtype == ScalarType.BFloat16 ? StochasticRounding.Key(RoundingSeed, state.Step, state.Ordinal) : null,
             index >= 0 ? state.Compensation
-            : Rounding == HalfPrecisionRounding.Kahan && Precision.ComputeType(p.dtype) != p.dtype ? state.Compensation ?? p : null);
+            : Rounding == HalfPrecisionRounding.Kahan && Precision.ComputeType(p.dtype) != p.dtype ? state.Compensation ?? p : null,
+            group);
+
+    // The results the host half reads before the first phase, where it reads them at all: none known yet.
+    float[] _noResults = Array.Empty<float>();
+
+    /// <summary>
+    /// The host half of item <paramref name="index"/> run again after a phase, with the results known by then, from the
+    /// scalar state of the step's start: its last run leaves the scalar state and scalars of the whole step.
+    /// </summary>
+    void RunHostAgain(int index, ReadOnlySpan<float> results)
+    {
+        var (options, _, _, state, _, _) = _work[index];
+        state.RestoreScalars();
+        FillScalars(options, state, state.FusedScalars!, results);
+    }
 
     internal override void ScaleGradientsInUpdate(Tensor coefficient)
     {
@@ -162,7 +185,7 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
     void ScaleGradientsOutsideKernel()
     {
         if (!_gradientFactor.IsSet) return;
-        foreach (var (_, _, g, _, backend) in _work)
+        foreach (var (_, _, g, _, backend, _) in _work)
             if (!UpdatePaths[backend].ScalesGradients) g.mul_(_gradientFactor.On(g.device, float32: false));
     }
 
@@ -188,7 +211,7 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
                 if (g is null) continue;
                 if (Rounding == HalfPrecisionRounding.Stochastic && p.dtype == ScalarType.Float16)
                     throw new InvalidOperationException($"{Spec.Name}: stochastic rounding takes bfloat16 parameters; a parameter is Float16 (its steps are not a truncation of float32's bits). Use bfloat16, or Rounding = Nearest.");
-                _work.Add((options, p, g, state, _portable));
+                _work.Add((options, p, g, state, _portable, i));
                 // How half-precision results are stored decides the backend too (the 8-bit kernel rounds to nearest only).
                 if (!state.IsCheckedFor(g) || state.CheckedRounding != Rounding)
                 {
@@ -200,6 +223,24 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
                 var backend = Choose(ItemOf(p, g, state, -1), state.AcceptedBy);
                 if (backend != _portable) _work[^1] = _work[^1] with { Backend = backend };
             }
+        }
+        KeepReductionsWhole();
+    }
+
+    /// <summary>
+    /// A rule that reduces over the step or a group needs all its tensors in one backend: where they would go to
+    /// several (CPU and CUDA tensors, or some the fused path does not take), every one takes the portable path.
+    /// </summary>
+    void KeepReductionsWhole()
+    {
+        if (FusedKernel?.Reductions is not { CrossesTensors: true } || _work.TrueForAll(w => w.Backend == _work[0].Backend)) return;
+        if (Backend == UpdateBackend.Fused)
+            throw new InvalidOperationException($"{Spec.Name} reduces over every tensor of the step, and the fused update cannot take all of them (they are on several devices or of types it does not take).");
+        for (int k = 0; k < _work.Count; k++)
+        {
+            if (_work[k].Backend == _portable) continue;
+            var (_, p, g, state, _, group) = _work[k];
+            _work[k] = _work[k] with { Backend = Portable(PortableReason.Split, ItemOf(p, g, state, -1, group)) };
         }
     }
 
@@ -242,7 +283,7 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
     }
 
     /// <summary>Why parameters of a declaration with fused code took the portable path at the last step, for <c>FusedStatus</c>.</summary>
-    enum PortableReason { None, Asked, NotTaken, Unavailable }
+    enum PortableReason { None, Asked, NotTaken, Unavailable, Split }
 
     // What the last step sent to the portable path although the declaration has fused code: how many parameters, why,
     // and the type and device of one the fused update does not take (values only: nothing is formatted per step).
@@ -253,6 +294,8 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
         var last = _portableAtLastStep;
         _portableAtLastStep = why == PortableReason.NotTaken && last.Why != PortableReason.NotTaken
             ? (last.Count + 1, why, item.Parameter.dtype, item.Parameter.device_type)
+            // A step kept whole on the portable path says so, whatever sent its first parameter there.
+            : why == PortableReason.Split ? (last.Count + 1, why, last.Type, last.Device)
             : (last.Count + 1, last.Why == PortableReason.None ? why : last.Why, last.Type, last.Device);
         return _portable;
     }
@@ -266,6 +309,7 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
         {
             PortableReason.Asked => "Backend is Portable",
             PortableReason.NotTaken => $"{type} on {device}, which the fused update does not take",
+            PortableReason.Split => "the rule reduces over every tensor of the step, and the fused update does not take all of them",
             _ => "the fused path is unavailable",
         };
         return $"portable path for {count} of {parameters} parameters at the last step ({reason})";

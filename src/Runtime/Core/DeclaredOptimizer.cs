@@ -93,6 +93,15 @@ public abstract partial class DeclaredOptimizer<TOptions, TState> : DeclaredOpti
     protected virtual void FillScalars(TOptions options, TState state, Span<float> scalars) =>
         throw new NotSupportedException($"{Spec.Name} has no fused kernel.");
 
+    /// <summary>
+    /// The host half of a rule whose scalar state takes values from reductions
+    /// (<see cref="ReductionPlan.HostReadsResults"/>): as the other overload, reading the reductions' results known so far
+    /// from <paramref name="results"/> (0 for those not computed yet). The runtime runs it before the first phase and
+    /// again after each, from the scalar state of the step's start; the last run leaves the step's values.
+    /// </summary>
+    protected virtual void FillScalars(TOptions options, TState state, Span<float> scalars, ReadOnlySpan<float> results) =>
+        FillScalars(options, state, scalars);
+
     /// <inheritdoc/>
     /// <remarks>What each backend reports, in the order of <see cref="UpdateBackends"/>, and why parameters took the portable path at the last step.</remarks>
     public override string FusedStatus =>

@@ -68,6 +68,22 @@ public abstract partial class DeclaredState : OptimizerState, IDisposable
     /// <summary>The host scalars of this parameter's last fused update (reused each step).</summary>
     internal float[]? FusedScalars { get; set; }
 
+    // The scalar state at the start of the step under way, where the fused host half runs once per phase.
+    double[]? _scalarsAtStepStart;
+
+    /// <summary>Remembers the scalar state as it is now, the start of a step whose host half runs once per phase.</summary>
+    internal void RememberScalars()
+    {
+        _scalarsAtStepStart ??= new double[Scalars.Length];
+        Array.Copy(Scalars, _scalarsAtStepStart, Scalars.Length);
+    }
+
+    /// <summary>Puts back the scalar state <see cref="RememberScalars"/> kept, for the host half to run again from it.</summary>
+    internal void RestoreScalars()
+    {
+        if (_scalarsAtStepStart is { } start) Array.Copy(start, Scalars, Scalars.Length);
+    }
+
     /// <summary>The first of the optimizer's backends that accepted this parameter, its gradient and its state (as last checked).</summary>
     internal int AcceptedBy { get; private set; }
 

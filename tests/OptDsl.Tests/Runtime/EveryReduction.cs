@@ -4,8 +4,9 @@ using OptDsl;
 namespace OptDsl.Tests.Runtime;
 
 /// <summary>
-/// Every per-tensor reduction at once, reductions of reduced values (four phases), one in a uniform branch and
-/// one in a per-element condition: the shapes of rule the phased fused code must get right.
+/// Every per-tensor reduction at once (a variance and a standard deviation, each a mean and then the squared deviations
+/// from it), reductions of reduced values (four phases), one in a uniform branch and one in a per-element condition:
+/// the shapes of rule the phased fused code must get right.
 /// </summary>
 [Optimizer]
 public partial class EveryReduction
@@ -19,7 +20,7 @@ public partial class EveryReduction
     void Update(ref float p, float g)
     {
         m = 0.9f * m + 0.1f * g;
-        float spread = Reduce.Max(m) - Reduce.Min(m) + Reduce.MaxAbs(g) + Reduce.Sum(g) / 100f;
+        float spread = Reduce.Max(m) - Reduce.Min(m) + Reduce.MaxAbs(g) + Reduce.Sum(g) / 100f + Reduce.Std(g) + Reduce.Var(m) * 10f;
         float centred = g;
         if (centre) centred = g - Reduce.Mean(g);
         float scaled = centred / (Reduce.Rms(centred) + 1e-3f);

@@ -16,7 +16,15 @@ public class FusedPhaseTests
 {
     static readonly long[] Sizes = { 0, 1, 3, 7, 8, 9, 17, 33, 1000, 32767, 32768, 32769, 100_003, 5 };
 
-    public static TheoryData<string> Phased() => new() { "Lamb", "Lars", "CautiousAdamW", "CautiousLion", "EveryReduction" };
+    public static TheoryData<string> Phased() => new()
+    {
+        "Lamb", "Lars", "CautiousAdamW", "CautiousLion", "EveryReduction",
+        // Scalar state from reductions (the host half after each phase), some over every tensor of the step.
+        "SgdSai", "StableSpam", "DoG", "Prodigy", "MomentumSam",
+    };
+
+    /// <summary>The rules that reduce over every tensor of the step: stepping a tensor alone is another rule for them.</summary>
+    static readonly string[] AcrossTensors = { "DoG", "Prodigy", "MomentumSam" };
 
     static DeclaredOptimizer Create(string name, IEnumerable<Parameter> ps) =>
         name == "EveryReduction" ? new EveryReduction(ps) : CatalogIndex.Create[name](ps);
@@ -36,9 +44,9 @@ public class FusedPhaseTests
     [Fact]
     public void Rules_with_other_whole_tensor_work_say_why_they_are_not_fused()
     {
-        using var sai = new SgdSai(TestData.Parameters(ScalarType.Float32));
-        Assert.Equal("no fused code: the rule works on whole tensors (Reduce.Norm, Reduce.Std) and Reduce.Std has no fused form yet; "
-                     + "the portable path runs it", sai.FusedStatus);
+        using var mini = new AdamMini(TestData.Parameters(ScalarType.Float32));
+        Assert.Equal("no fused code: the rule works on whole tensors (Matrix.RowMean, state 'v' per row) and state 'v' is kept per row; "
+                     + "the portable path runs it", mini.FusedStatus);
     }
 
     /// <summary>
@@ -77,6 +85,8 @@ public class FusedPhaseTests
         for (int k = 0; k < Sizes.Length; k++)
         {
             if (Sizes[k] == 0) continue;
+            // A standard deviation of one element is NaN on both paths (as torch.std's): the same elements must be.
+            Assert.True(fused[k].isnan().eq(portable[k].isnan()).all().item<bool>(), $"{name}: tensor {k} is NaN at other elements than the portable path's");
             var relative = (fused[k] - portable[k]).abs() / portable[k].abs().clamp_min(kept[1.0]);
             beyond += relative.gt(kept[1e-4]).sum().item<long>();
             worst = Math.Max(worst, relative.max().item<float>());
@@ -113,11 +123,11 @@ public class FusedPhaseTests
 
         var first = Run(together: true);
         var second = Run(together: true);
-        var apart = Run(together: false);
+        var apart = AcrossTensors.Contains(name) ? null : Run(together: false);
         for (int k = 0; k < first.Length; k++)
         {
             Assert.True(Bits(first[k]).SequenceEqual(Bits(second[k])), $"{name}: tensor {k} differs between two runs");
-            Assert.True(Bits(first[k]).SequenceEqual(Bits(apart[k])), $"{name}: tensor {k} differs when stepped alone");
+            if (apart is not null) Assert.True(Bits(first[k]).SequenceEqual(Bits(apart[k])), $"{name}: tensor {k} differs when stepped alone");
         }
     }
 

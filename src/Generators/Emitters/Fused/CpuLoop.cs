@@ -141,7 +141,7 @@ static class CpuLoop
         foreach (var r in phase.Accumulated.Where(r => !r.IsMatrix))
         {
             var lanes = CpuVectorTarget.AccumulatorOf(r);
-            w.Line(r.Call.Function.Intrinsic().FusedReduction switch
+            w.Line(r.Op switch
             {
                 "Max" or "MaxAbs" => $"a[{r.Index}] = global::System.MathF.Max({RuntimeApi.VectorMath}.MaxOfLanes({lanes}), a_{r.Index});",
                 "Min" => $"a[{r.Index}] = global::System.MathF.Min({RuntimeApi.VectorMath}.MinOfLanes({lanes}), a_{r.Index});",
@@ -153,7 +153,7 @@ static class CpuLoop
     }
 
     /// <summary>What a reduction's accumulator starts at, as a C# float literal.</summary>
-    static string Identity(PlannedReduction r) => r.Call.Function.Intrinsic().FusedReduction switch
+    static string Identity(PlannedReduction r) => r.Op switch
     {
         "Max" => "float.NegativeInfinity",
         "Min" => "float.PositiveInfinity",

@@ -113,7 +113,7 @@ sealed class CpuVectorTarget(IElementValues values, PhaseView phase) : ElementTa
     {
         foreach (var r in Phase.AccumulatedIn(e))
         {
-            var x = Vector(r.Call.Arguments[0]).Code;
+            var x = Vector(r.Argument).Code;
             var a = AccumulatorOf(r);
             var intrinsic = r.Call.Function.Intrinsic();
             var comment = " // " + intrinsic.Display;
@@ -122,7 +122,7 @@ sealed class CpuVectorTarget(IElementValues values, PhaseView phase) : ElementTa
                 w.Line($"{MatrixVectors(r)}[i] = {x};{comment}, the runtime's after this phase");
                 continue;
             }
-            switch (intrinsic.FusedReduction)
+            switch (r.Op)
             {
                 case "Norm" or "Rms":
                     var t = Values.NewVariable("x");

@@ -78,18 +78,21 @@ sealed class CudaTarget(IElementValues values, PhaseView phase) : ScalarTarget(v
             w.Line();
             return;
         }
-        var sums = plan.Sums.Select(r => $"new {RuntimeApi.ReductionSpec}({r.Level}, {RuntimeApi.ReductionOp}.{r.Call.Function.Intrinsic().FusedReduction})").ToList();
+        var sums = plan.Sums.Select(r => $"new {RuntimeApi.ReductionSpec}({r.Level}, {RuntimeApi.ReductionOp}.{r.Op}"
+            + (r.Scope == ReductionScope.Tensor ? ")" : $", {RuntimeApi.ReductionScope}.{r.Scope})")).ToList();
+        // The host half runs again after each phase where scalar state takes values from reductions.
+        var close = plan.HostReadsResults ? ") { HostReadsResults = true });" : "));";
         w.Line($"\", {model.States.Count}, {slots.Count}, new {RuntimeApi.ReductionPlan}({plan.Phases},");
         if (matrices.Count == 0)
         {
-            for (int i = 0; i < sums.Count; i++) w.Line($"    {sums[i]}{(i + 1 < sums.Count ? "," : "));")}");
+            for (int i = 0; i < sums.Count; i++) w.Line($"    {sums[i]}{(i + 1 < sums.Count ? "," : close)}");
             w.Line();
             return;
         }
         w.Line($"    new {RuntimeApi.ReductionSpec}[] {{ {string.Join(", ", sums)}{(sums.Count > 0 ? " " : "")}}},");
         // A matrix call's steps and coefficients are host values: the slots FillScalars writes them to.
         w.Line($"    new {RuntimeApi.MatrixSpec}[] {{ " + string.Join(", ", matrices.Select(m =>
-            $"new {RuntimeApi.MatrixSpec}({m.Level}, {string.Join(", ", matrixArguments[m.Index].Select(s => s.Index))})")) + " }));");
+            $"new {RuntimeApi.MatrixSpec}({m.Level}, {string.Join(", ", matrixArguments[m.Index].Select(s => s.Index))})")) + " }" + close);
         w.Line();
     }
 }

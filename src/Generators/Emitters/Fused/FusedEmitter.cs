@@ -37,11 +37,17 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
     /// <summary>The locals that live in registers of the element code (the others only on the host).</summary>
     readonly HashSet<string> _registers = new();
     string _scalars = "";
+    /// <summary>Where the host half reads reductions' results, when it runs again after each phase (<see cref="PhasePlan.HostReadsResults"/>).</summary>
+    string _results = "";
+    /// <summary>The host variables of the locals that hold values from reductions, by local (<see cref="PhasePlan.HostLocals"/>).</summary>
+    readonly Dictionary<string, string> _hostLocals = new();
+    readonly Dictionary<Call, PlannedReduction> _reductionOf;
 
     FusedEmitter(OptimizerModel model)
         : base(model, model.Update, new FusedPath(new CodeWriter(), new ElementCode(TargetsPerPhase * model.Phases.Phases)))
     {
         _plan = model.Phases;
+        _reductionOf = _plan.Sums.ToDictionary(r => r.Call, r => r, ByReference<Call>.Instance);
         // The CPU targets leave out of a phase what only later phases need (PhaseNeeds); nvrtc drops dead code and
         // unused loads itself, so the CUDA text stays whole.
         Targets = Enumerable.Range(1, _plan.Phases).SelectMany(k =>
@@ -62,6 +68,11 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
         // Matrix.Rows() and Columns() are read from the parameter, which the state holds.
         ShapeSource = StateVariable + ".Parameter";
         _scalars = Variables.Take("scalars");
+        if (_plan.HostReadsResults)
+        {
+            _results = Variables.Take("results");
+            foreach (var local in _plan.HostLocals) _hostLocals[local] = Variables.Take(local);
+        }
         if (update.Usage.Step) StepVariable = Variables.Take(update.StepName ?? "t");
         NameHypers();
 
@@ -78,9 +89,19 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
         w.Doc("<inheritdoc/>");
         w.Line($"protected override {RuntimeApi.CudaKernel}? FusedKernel => CudaKernel;");
         w.Line();
-        w.Doc("<summary>The host half of the fused update: runs the rule's host statements and fills the kernel's scalars.</summary>");
-        w.Open($"protected override void FillScalars(Options {OptionsVariable}, State {StateVariable}, global::System.Span<float> {_scalars})");
+        if (_plan.HostReadsResults)
+        {
+            w.Doc("<summary>The host half of the fused update: runs the rule's host statements and fills the kernel's scalars. Scalar state takes values from reductions, so the runtime runs it again after each phase with the results known by then, from the scalar state of the step's start.</summary>");
+            w.Open($"protected override void FillScalars(Options {OptionsVariable}, State {StateVariable}, global::System.Span<float> {_scalars}, global::System.ReadOnlySpan<float> {_results})");
+        }
+        else
+        {
+            w.Doc("<summary>The host half of the fused update: runs the rule's host statements and fills the kernel's scalars.</summary>");
+            w.Open($"protected override void FillScalars(Options {OptionsVariable}, State {StateVariable}, global::System.Span<float> {_scalars})");
+        }
         BindHypers(w);
+        foreach (var local in update.Locals.Where(l => _hostLocals.ContainsKey(l.Name)))
+            w.Line($"{HostBindings.Type(local.Type)} {_hostLocals[local.Name]} = default; // {local.Name} on the host");
         if (update.Usage.Step) w.Line($"long {StepVariable} = {StateVariable}.Step;");
         w.Append(Path.Host);
         w.Close();
@@ -95,6 +116,13 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
 
     protected override CodeWriter HostOf(FusedPath path) => path.Host;
 
+    /// <summary>A reduction's result, in the host half that runs after the phase computing it.</summary>
+    protected override string? HostCall(Call c) =>
+        _plan.HostReadsResults && _reductionOf.TryGetValue(c, out var r) ? $"((double){_results}[{r.Index}])" : null;
+
+    protected override string ElementInHostCode(Reference r, Value value) =>
+        r.Kind == VarKind.Local && _hostLocals.TryGetValue(r.Name, out var onHost) ? onHost : base.ElementInHostCode(r, value);
+
     protected override void Assign(Assign a)
     {
         var target = a.Target;
@@ -102,6 +130,8 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
         switch (target.Kind)
         {
             case VarKind.ScalarState:
+                // The element code accumulates the reductions the value reads; the host half reads their results.
+                for (int t = 0; t < Targets.Length; t++) Targets[t].Accumulate(Path.Element[t], a.Value);
                 HostCode.Line($"{StateVariable}.{Names.Pascal(target.Name)} = {Host(a.Value)};");
                 // Slots read before this hold the old value.
                 ForgetScalarStateSlots(_slotMemo);
@@ -119,6 +149,9 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
             {
                 var name = target.Kind == VarKind.Local ? ElementNames.Local(target.Name) : ((ElementValue)Env[key]).Name;
                 _registers.Add(name);
+                // A local the host half also needs (scalar state reads it): the same value computed there.
+                if (target.Kind == VarKind.Local && _hostLocals.TryGetValue(target.Name, out var onHost) && PerElementDepth == 0)
+                    HostCode.Line($"{onHost} = {Host(a.Value)};");
                 RecordMatrixArguments(a.Value);
                 for (int t = 0; t < Targets.Length; t++) Targets[t].Accumulate(Path.Element[t], a.Value);
                 for (int t = 0; t < Targets.Length; t++)
@@ -182,6 +215,11 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
         var register = ElementNames.Local(key.Name);
         if (a is HostValue ta) AssignSlot(then.Element, key, register, Materialize(ta, then.Host));
         if (b is HostValue tb) AssignSlot(otherwise.Element, key, register, Materialize(tb, otherwise.Host));
+        if (key.Kind == VarKind.Local && _hostLocals.TryGetValue(key.Name, out var onHost))
+        {
+            if (a is HostValue ha) then.Host.Line($"{onHost} = {ha.Code};");
+            if (b is HostValue hb) otherwise.Host.Line($"{onHost} = {hb.Code};");
+        }
         return new ElementValue(register);
     }
 

@@ -44,27 +44,7 @@ sealed class PhaseView
     public bool Knows(PlannedReduction r) => r.Level < Number;
 
     /// <summary>The reductions this phase accumulates inside <paramref name="e"/>, innermost first.</summary>
-    public IEnumerable<PlannedReduction> AccumulatedIn(Expr e)
-    {
-        var found = new List<PlannedReduction>();
-        Collect(e, found);
-        return found;
-    }
-
-    void Collect(Expr e, List<PlannedReduction> found)
-    {
-        switch (e)
-        {
-            case Call c:
-                foreach (var a in c.Arguments) Collect(a, found);
-                if (_byCall.TryGetValue(c, out var r) && r.Level == Number) found.Add(r);
-                break;
-            case Unary u: Collect(u.Operand, found); break;
-            case Binary b: Collect(b.Left, found); Collect(b.Right, found); break;
-            case Select s: Collect(s.Condition, found); Collect(s.WhenTrue, found); Collect(s.WhenFalse, found); break;
-            case Convert c: Collect(c.Operand, found); break;
-        }
-    }
+    public IEnumerable<PlannedReduction> AccumulatedIn(Expr e) => Plan.In(e).Where(r => r.Level == Number);
 
     /// <summary>The variable of a reduction's result (or a matrix call's, per element) in element code.</summary>
     public static string Result(PlannedReduction r) => (r.IsMatrix ? "m_" : "r_") + r.Index;

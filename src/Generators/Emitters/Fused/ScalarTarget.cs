@@ -51,7 +51,7 @@ abstract class ScalarTarget(IElementValues values, PhaseView phase) : ElementTar
     {
         foreach (var r in Phase.AccumulatedIn(e))
         {
-            var x = Expression(r.Call.Arguments[0]);
+            var x = Expression(r.Argument);
             var a = Accumulator(r);
             var intrinsic = r.Call.Function.Intrinsic();
             var comment = " // " + intrinsic.Display;
@@ -61,7 +61,7 @@ abstract class ScalarTarget(IElementValues values, PhaseView phase) : ElementTar
                 continue;
             }
             string Call(MathFunction f, params string[] arguments) => Template.Apply(Spelling(f.Intrinsic()), arguments);
-            switch (intrinsic.FusedReduction)
+            switch (r.Op)
             {
                 case "Norm" or "Rms":
                     var t = Values.NewVariable("x");

@@ -12,14 +12,16 @@ internal sealed class FusedCpuBackend : IUpdateBackend
     readonly CpuUpdate? _update;
     readonly CpuPhase? _phases;
     readonly ReductionPlan? _plan;
+    readonly HostStage? _host;
     bool _used;
 
-    FusedCpuBackend(CpuUpdate? update, CpuPhase? phases, ReductionPlan? plan) => (_update, _phases, _plan) = (update, phases, plan);
+    FusedCpuBackend(CpuUpdate? update, CpuPhase? phases, ReductionPlan? plan, HostStage? host) =>
+        (_update, _phases, _plan, _host) = (update, phases, plan, host);
 
     /// <summary>The registry's entry: a backend for a rule with fused code.</summary>
     public static IUpdateBackend? For(UpdateRule rule) =>
-        rule.Cpu is { } cpu ? new FusedCpuBackend(cpu, null, null)
-        : rule.CpuPhases is { } phases && rule.Kernel?.Reductions is { } plan ? new FusedCpuBackend(null, phases, plan)
+        rule.Cpu is { } cpu ? new FusedCpuBackend(cpu, null, null, null)
+        : rule.CpuPhases is { } phases && rule.Kernel?.Reductions is { } plan ? new FusedCpuBackend(null, phases, plan, rule.Host)
         : null;
 
     /// <inheritdoc/>
@@ -29,7 +31,8 @@ internal sealed class FusedCpuBackend : IUpdateBackend
     public bool ScalesGradients => false;
 
     /// <inheritdoc/>
-    public string? Report => _used ? _runner.Report + (_plan is null ? "" : $"; {_plan.Phases} phases (reductions in passes of their own)") : null;
+    public string? Report => _used ? _runner.Report + (_plan is null ? "" : $"; {_plan.Phases} phases (reductions in passes of their own)"
+        + (_plan.CrossesTensors ? "; reductions over the step's or group's tensors" : "") + (_plan.HostReadsResults ? "; scalar state from reductions, on the host after each phase" : "")) : null;
 
     /// <inheritdoc/>
     /// <remarks>8-bit state: the CUDA kernel reads and writes it; the CPU loop does not (the portable update runs).</remarks>
@@ -45,13 +48,13 @@ internal sealed class FusedCpuBackend : IUpdateBackend
     }
 
     /// <inheritdoc/>
-    public void Add(in UpdateItem item) => _runner.Add(item.Parameter, item.Gradient, item.States, item.Scalars);
+    public void Add(in UpdateItem item) => _runner.Add(item.Parameter, item.Gradient, item.States, item.Scalars, item.Index, item.Group);
 
     /// <inheritdoc/>
     public void Run(GradientFactor factor)
     {
         if (_plan is null) _runner.Run(_update!);
-        else _runner.Run(_phases!, _plan);
+        else _runner.Run(_phases!, _plan, _host);
     }
 
     /// <inheritdoc/>

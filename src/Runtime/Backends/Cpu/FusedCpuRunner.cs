@@ -25,10 +25,13 @@ internal sealed unsafe class FusedCpuRunner
         public int Tensor;
     }
 
-    // Per queued tensor, for a rule with reductions: its size and first chunk; with matrix calls, its parameter.
+    // Per queued tensor, for a rule with reductions: its size, first chunk, scalars, item and group; with matrix calls,
+    // its parameter. Empty tensors are queued too (without chunks): a reduction over the step may set their scalar state.
     long[] _sizes = new long[16];
     int[] _firstChunks = new int[16];
     Tensor[] _parametersQueued = new Tensor[16];
+    float[][] _scalarsQueued = new float[16][];
+    int[] _items = new int[16], _groups = new int[16];
 
     Work[] _work = new Work[64];
     int _count;
@@ -42,11 +45,13 @@ internal sealed unsafe class FusedCpuRunner
 
     public string Report => $"CPU: {System.Numerics.Vector<float>.Count}-lane vectors, chunks of {ChunkElements} elements over {Environment.ProcessorCount} cores";
 
-    /// <summary>Queues one parameter, cut into chunks, with its state tensors (null where absent) and host scalars.</summary>
-    public void Add(Tensor p, Tensor g, Tensor?[] states, float[] scalars)
+    /// <summary>
+    /// Queues one parameter, cut into chunks, with its state tensors (null where absent) and host scalars; the step's
+    /// item number and parameter group go to the host half and to reductions over a group.
+    /// </summary>
+    public void Add(Tensor p, Tensor g, Tensor?[] states, float[] scalars, int item = 0, int group = 0)
     {
         long n = p.NumberOfElements;
-        if (n == 0) return;
         var addresses = StateAddresses(states.Length);
         for (int i = 0; i < addresses.Length; i++) addresses[i] = states[i] is { } t ? TensorAddress.Of(t) : IntPtr.Zero;
         var (parameter, gradient) = (TensorAddress.Of(p), TensorAddress.Of(g));
@@ -56,9 +61,15 @@ internal sealed unsafe class FusedCpuRunner
             Array.Resize(ref _sizes, 2 * _sizes.Length);
             Array.Resize(ref _firstChunks, 2 * _firstChunks.Length);
             Array.Resize(ref _parametersQueued, 2 * _parametersQueued.Length);
+            Array.Resize(ref _scalarsQueued, 2 * _scalarsQueued.Length);
+            Array.Resize(ref _items, 2 * _items.Length);
+            Array.Resize(ref _groups, 2 * _groups.Length);
         }
         _sizes[tensor] = n;
         _parametersQueued[tensor] = p;
+        _scalarsQueued[tensor] = scalars;
+        _items[tensor] = item;
+        _groups[tensor] = group;
         _firstChunks[tensor] = _count;
         for (long offset = 0; offset < n; offset += ChunkElements)
         {
@@ -85,6 +96,7 @@ internal sealed unsafe class FusedCpuRunner
     /// <summary>Runs every queued chunk, in parallel where there is more than one, and empties the queue.</summary>
     public void Run(CpuUpdate update)
     {
+        // A one-pass rule queues no empty tensor's chunks, and has nothing else to do for it.
         _update = update;
         try
         {
@@ -105,10 +117,12 @@ internal sealed unsafe class FusedCpuRunner
 
     /// <summary>
     /// Runs every queued chunk through each phase of a rule with reductions in turn, and empties the queue: after each
-    /// phase but the last, each tensor's partials are combined in chunk order (in double) into its results, so a step
-    /// gives the same bits on every run, whatever the number of cores.
+    /// phase but the last, each tensor's partials are combined in chunk order (in double) into its results — over the
+    /// tensor, or for a reduction over the group or the step over those tensors' chunks in the order queued — so a step
+    /// gives the same bits on every run, whatever the number of cores. Where scalar state takes values from reductions,
+    /// <paramref name="host"/> then runs the host half of each tensor again with its results.
     /// </summary>
-    public void Run(CpuPhase phases, ReductionPlan plan)
+    public void Run(CpuPhase phases, ReductionPlan plan, HostStage? host = null)
     {
         _phases = phases;
         _reductions = plan.Reductions.Length;
@@ -118,15 +132,21 @@ internal sealed unsafe class FusedCpuRunner
         {
             if (_partials.Length < _count * _reductions) _partials = new float[Math.Max(_count * _reductions, 2 * _partials.Length)];
             if (_results.Length < _parameters * _reductions) _results = new float[Math.Max(_parameters * _reductions, 2 * _results.Length)];
+            // Results not known yet read as 0 (the host half may read them before the phase that computes them).
+            Array.Clear(_results, 0, _parameters * _reductions);
             if (plan.Matrices.Length > 0) _matrices.Prepare(_parameters, plan.Matrices.Length, _parametersQueued);
             for (_phase = 1; _phase <= plan.Phases; _phase++)
             {
                 if (_count == 1) RunPhaseOne(0);
                 else if (_count > 1) Parallel.For(0, _count, _runPhase);
-                if (_phase < plan.Phases) CombinePartials(plan);
+                if (_phase == plan.Phases) break;
+                CombinePartials(plan);
+                if (plan.HostReadsResults && host is not null)
+                    for (int t = 0; t < _parameters; t++) host(_items[t], new ReadOnlySpan<float>(_results, t * _reductions, _reductions));
                 for (int j = 0; j < plan.Matrices.Length; j++)
                     if (plan.Matrices[j].Level == _phase)
-                        for (int t = 0; t < _parameters; t++) _matrices.Orthogonalize(t, j, plan.Matrices[j], _work[_firstChunks[t]].Scalars);
+                        for (int t = 0; t < _parameters; t++)
+                            if (_sizes[t] > 0) _matrices.Orthogonalize(t, j, plan.Matrices[j], _scalarsQueued[t]);
             }
         }
         finally
@@ -147,19 +167,42 @@ internal sealed unsafe class FusedCpuRunner
 
     void CombinePartials(ReductionPlan plan)
     {
-        for (int t = 0; t < _parameters; t++)
+        for (int j = 0; j < _reductions; j++)
         {
-            int first = _firstChunks[t];
-            int end = t + 1 < _parameters ? _firstChunks[t + 1] : _count;
-            for (int j = 0; j < _reductions; j++)
+            var spec = plan.Reductions[j];
+            if (spec.Level != _phase) continue;
+            if (spec.Scope == ReductionScope.Tensor)
             {
-                var spec = plan.Reductions[j];
-                if (spec.Level != _phase) continue;
-                double total = ReductionPlan.Identity(spec.Op);
-                for (int c = first; c < end; c++) total = ReductionPlan.Combine(spec.Op, total, _partials[c * _reductions + j]);
-                _results[t * _reductions + j] = (float)ReductionPlan.Finish(spec.Op, total, _sizes[t]);
+                for (int t = 0; t < _parameters; t++) _results[t * _reductions + j] = Combined(spec.Op, j, t, t + 1);
+                continue;
+            }
+            // Over the step, or over each group (whose tensors are queued one after another): their chunks in the order
+            // queued, one result for all of them.
+            for (int t = 0; t < _parameters;)
+            {
+                int end = t + 1;
+                while (end < _parameters && (spec.Scope == ReductionScope.Step || _groups[end] == _groups[t])) end++;
+                float result = Combined(spec.Op, j, t, end);
+                for (; t < end; t++) _results[t * _reductions + j] = result;
             }
         }
+    }
+
+    /// <summary>
+    /// Reduction <paramref name="j"/> finished over the chunks of tensors <paramref name="from"/> to
+    /// <paramref name="to"/> (exclusive).
+    /// </summary>
+    float Combined(ReductionOp op, int j, int from, int to)
+    {
+        double total = ReductionPlan.Identity(op);
+        long count = 0;
+        for (int t = from; t < to; t++)
+        {
+            int end = t + 1 < _parameters ? _firstChunks[t + 1] : _count;
+            for (int c = _firstChunks[t]; c < end; c++) total = ReductionPlan.Combine(op, total, _partials[c * _reductions + j]);
+            count += _sizes[t];
+        }
+        return (float)ReductionPlan.Finish(op, total, count);
     }
 
     /// <summary>Empties the queue without running it.</summary>
@@ -167,6 +210,7 @@ internal sealed unsafe class FusedCpuRunner
     {
         _count = 0;
         Array.Clear(_parametersQueued, 0, _parameters);
+        Array.Clear(_scalarsQueued, 0, _parameters);
         _parameters = 0;
         _update = null;
     }

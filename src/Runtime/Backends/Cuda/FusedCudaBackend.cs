@@ -48,6 +48,11 @@ internal sealed class FusedCudaBackend(CudaKernel kernel) : IUpdateBackend
     public string? Prepare(in UpdateItem item)
     {
         if (_unavailable is not null) return _unavailable;
+        // The kernels combine reductions per tensor on the device; the host half reading their results would wait for
+        // the device after every phase, and no kernel combines over several tensors yet.
+        if (kernel.Reductions is { } plan && (plan.HostReadsResults || plan.CrossesTensors))
+            return _unavailable = "the fused CUDA path does not run rules whose " + (plan.HostReadsResults ? "scalar state takes values from reductions" : "reductions span several tensors")
+                + " yet; CUDA parameters use the portable path";
         var target = (item.Parameter.device_index, FusedCudaLauncher.KindOf(item));
         if (target == _prepared) return null;
         string? why = null;

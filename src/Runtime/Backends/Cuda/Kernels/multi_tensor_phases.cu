@@ -26,7 +26,8 @@
 
 @BODY@
 
-// Per reduction: how it combines (the runtime's ReductionOp: 0 Sum, 1 Mean, 2 Norm, 3 Rms, 4 Max, 5 Min, 6 MaxAbs)
+// Per reduction: how it combines (the runtime's ReductionOp: 0 Sum, 1 Mean, 2 Norm, 3 Rms, 4 Max, 5 Min, 6 MaxAbs,
+// 7 Var and 8 Std, which sum squared deviations from a mean of an earlier phase)
 // and the phase that accumulates it — switches, so that in unrolled loops they fold to constants.
 __device__ __forceinline__ int optdsl_op(int j) { switch (j) { @REDUCTION_OPS@ } return 0; }
 __device__ __forceinline__ int optdsl_level(int j) { switch (j) { @REDUCTION_LEVELS@ } return 0; }
@@ -55,6 +56,11 @@ __device__ __forceinline__ float optdsl_combine(int op, float a, float b)
 
 __device__ __forceinline__ float optdsl_finish(int op, float v, long long n)
 {
+    if (op == 7 || op == 8)   // unbiased, as torch.var and torch.std: NaN below two elements
+    {
+        const float var = n < 2 ? __int_as_float(0x7fc00000) : v / (float)(n - 1);
+        return op == 8 ? sqrtf(var) : var;
+    }
     return op == 1 ? v / (float)n : (op == 2 ? sqrtf(v) : (op == 3 ? sqrtf(v / (float)n) : v));
 }
 
