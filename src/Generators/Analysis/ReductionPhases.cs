@@ -25,15 +25,17 @@ public static class ReductionPhases
             return Blocked($"state '{line.Name}' is kept per {(line.Shape == StateShapeModel.Rows ? "row" : "column")}");
         var walk = new Walk();
         walk.Statements(rule.Body, conditionLevel: 0, perElement: false);
-        // A local the host half computes must hold the same value for every element wherever it is assigned.
-        if (walk.HostReadsResults && walk.UniformLocals.FirstOrDefault(walk.PerElementLocals.Contains) is { } mixed)
-            walk.Block($"local '{mixed}' holds a value from reductions that scalar state may read, and elsewhere a per-element one");
+        // The locals the host half computes (those scalar state reads, and those they read) must hold the same value for
+        // every element wherever they are assigned.
+        var hostLocals = walk.HostReadsResults ? walk.LocalsTheHostNeeds() : new HashSet<string>();
+        if (hostLocals.OrderBy(n => n, System.StringComparer.Ordinal).FirstOrDefault(walk.PerElementLocals.Contains) is { } mixed)
+            walk.Block($"local '{mixed}' holds a value from reductions that scalar state reads, and elsewhere a per-element one");
         if (walk.Blocker is not null) return Blocked(walk.Blocker);
         // Whole-tensor work that is only the matrix view's shape (Matrix.Rows(), Columns()) is a host value: one pass.
         if (walk.Reductions.Count == 0) return PhasePlan.Elementwise;
         int phases = walk.Reductions.Max(r => r.Level) + 1;
-        var hostLocals = walk.HostReadsResults ? walk.UniformLocals.OrderBy(n => n, System.StringComparer.Ordinal).ToEquatableArray() : default;
-        return new PhasePlan(phases, walk.Reductions.ToEquatableArray(), null, walk.HostReadsResults, hostLocals);
+        var shadows = hostLocals.Where(walk.UniformLocals.Contains).OrderBy(n => n, System.StringComparer.Ordinal).ToEquatableArray();
+        return new PhasePlan(phases, walk.Reductions.ToEquatableArray(), null, walk.HostReadsResults, shadows);
     }
 
     static PhasePlan Blocked(string why) => new(1, EquatableArray<PlannedReduction>.Empty, why);
@@ -47,6 +49,36 @@ public static class ReductionPhases
         public readonly HashSet<string> UniformLocals = new();
         /// <summary>Locals assigned per-element values, or any value under a per-element condition.</summary>
         public readonly HashSet<string> PerElementLocals = new();
+        // The locals values assigned to scalar state from reductions read, and those each local's values read.
+        readonly HashSet<string> _scalarStateReads = new();
+        readonly Dictionary<string, HashSet<string>> _localReads = new();
+
+        /// <summary>The locals scalar state's values from reductions read, directly or through other locals.</summary>
+        public HashSet<string> LocalsTheHostNeeds()
+        {
+            var needed = new HashSet<string>();
+            var pending = new Stack<string>(_scalarStateReads);
+            while (pending.Count > 0)
+            {
+                var local = pending.Pop();
+                if (!needed.Add(local) || !_localReads.TryGetValue(local, out var reads)) continue;
+                foreach (var read in reads) pending.Push(read);
+            }
+            return needed;
+        }
+
+        /// <summary>The locals <paramref name="e"/> reads outside reductions (a reduction's argument is not read on the host).</summary>
+        static IEnumerable<string> LocalsRead(Expr e) => e switch
+        {
+            Reference { Kind: VarKind.Local } r => new[] { r.Name },
+            Call c when c.Function.IsWholeTensor() => System.Array.Empty<string>(),
+            Call c => c.Arguments.SelectMany(LocalsRead),
+            Unary u => LocalsRead(u.Operand),
+            Binary b => LocalsRead(b.Left).Concat(LocalsRead(b.Right)),
+            Select s => LocalsRead(s.Condition).Concat(LocalsRead(s.WhenTrue)).Concat(LocalsRead(s.WhenFalse)),
+            Convert c => LocalsRead(c.Operand),
+            _ => System.Array.Empty<string>(),
+        };
         int _sums, _matrices, _hostConditions;
         /// <summary>The level of the conditions the statement being walked stands under: its reductions wait for them.</summary>
         int _conditionLevel;
@@ -68,11 +100,14 @@ public static class ReductionPhases
                         {
                             if (!uniform) Block($"scalar state '{a.Target.Name}' takes a value from reductions under a condition on one (the host cannot tell which arm ran)");
                             HostReadsResults = true;
+                            _scalarStateReads.UnionWith(LocalsRead(a.Value));
                         }
                         if (a.Target.Kind == VarKind.Local)
                         {
                             if (!uniform) PerElementLocals.Add(a.Target.Name);
                             if (a.Value.Varying && uniform) UniformLocals.Add(a.Target.Name);
+                            if (!_localReads.TryGetValue(a.Target.Name, out var reads)) _localReads[a.Target.Name] = reads = new HashSet<string>();
+                            reads.UnionWith(LocalsRead(a.Value));
                         }
                         _levels[(a.Target.Kind, a.Target.Name)] = level;
                         break;

@@ -66,7 +66,8 @@ public class DifferentialTests
                 rules.Add(generator.Next($"{(whole ? "WholeRule" : "Rule")}{i}", whole));
         }
         // Rules the fused backends run in phases, as many as of each other kind, until each reduction was reached.
-        for (int i = 0; i < count || (i < 10 * count && RuleGenerator.PhasedFunctions.Any(f => !covered.Contains("phased " + f))); i++)
+        for (int i = 0; i < count || (i < 10 * count && (RuleGenerator.PhasedFunctions.Any(f => !covered.Contains("phased " + f))
+                                                          || !covered.Contains("phased scalar state from a reduction"))); i++)
             rules.Add(generator.Next($"PhasedRule{i}", wholeTensor: true, phased: true));
         // Phased rules that orthogonalise between phases as well, on matrices: a third as many.
         for (int i = 0; i < Math.Max(1, count / 3); i++)

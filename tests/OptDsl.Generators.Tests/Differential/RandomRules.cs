@@ -9,8 +9,8 @@ namespace OptDsl.Generators.Tests.Differential;
 public sealed record RandomRule(string ClassName, bool WholeTensor, Statement[] Body, string Source)
 {
     /// <summary>
-    /// A rule whose whole-tensor work is only per-tensor reductions the fused backends split into phases (no row or
-    /// column state, no scalar state from a reduction): it runs fused as well as portable.
+    /// A rule whose whole-tensor work is only reductions the fused backends split into phases (per tensor, over the
+    /// step or a group, feeding scalar state too; no row or column work): it runs fused as well as portable.
     /// </summary>
     public bool Phased { get; init; }
 
@@ -639,9 +639,15 @@ public sealed class RuleGenerator
         }
     }
 
-    /// <summary>The reductions the fused backends run in phases, each a local; a later one may read an earlier one's local (one more phase).</summary>
+    /// <summary>
+    /// The reductions the fused backends run in phases, each a local; a later one may read an earlier one's local (one
+    /// more phase). A variance is two (a mean, then the squared deviations); the global and group ones span tensors.
+    /// </summary>
     public static readonly string[] PhasedFunctions =
-        { "Reduce.Sum", "Reduce.Mean", "Reduce.Max", "Reduce.Min", "Reduce.MaxAbs", "Reduce.Norm", "Reduce.Rms" };
+    {
+        "Reduce.Sum", "Reduce.Mean", "Reduce.Max", "Reduce.Min", "Reduce.MaxAbs", "Reduce.Norm", "Reduce.Rms", "Reduce.Var", "Reduce.Std",
+        "Reduce.GlobalSum", "Reduce.GlobalNorm", "Reduce.GlobalMaxAbs", "Reduce.GroupSum", "Reduce.GroupNorm", "Reduce.GroupMaxAbs",
+    };
 
     IEnumerable<Statement> PhasedReductions()
     {
@@ -651,6 +657,13 @@ public sealed class RuleGenerator
             var f = PickUncovered(PhasedFunctions, x => "phased " + x);
             Cover("phased " + f);
             yield return NewLocal(Ty.Real, WholeTensorCall(f));
+        }
+        // Scalar state from a reduction: the host half runs again after each phase with the results known by then.
+        if (Chance(0.5))
+        {
+            Cover("phased scalar state from a reduction");
+            var f = PickUncovered(PhasedFunctions, x => "phased " + x);
+            yield return new Set("s", "=", new Fn("Tanh", "MathF.Tanh", new Node[] { new Bin("*", new Var("lr", Ty.Real), WholeTensorCall(f), Ty.Real) }));
         }
     }
 

@@ -1,0 +1,66 @@
+using System.Linq;
+using Xunit;
+
+namespace OptDsl.Generators.Tests;
+
+/// <summary>
+/// How the generator phases rules whose scalar state takes values from reductions, and the variance's two reductions:
+/// what the generated code says, and why a rule it cannot phase runs on the portable path.
+/// </summary>
+public class PhasePlanTests
+{
+    static string Declaration(string body, string members = "[State] float m;\n    [ScalarState] double s = 0;") => $$"""
+        using System;
+        using OptDsl;
+        namespace Probe;
+        [Optimizer]
+        public partial class Rule
+        {
+            [Hyper] float lr = 0.1f;
+            {{members}}
+            [Update]
+            void Update(ref float p, float g, int t)
+            {
+                {{body}}
+            }
+        }
+        """;
+
+    static string Generated(string body)
+    {
+        var run = GeneratorHarness.Generate(Declaration(body));
+        Assert.Empty(run.CompilerDiagnostics().Where(d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error));
+        return run.Generated("Probe.Rule.g.cs");
+    }
+
+    [Fact]
+    public void A_variance_is_a_mean_and_then_its_squared_deviations()
+    {
+        var code = Generated("p -= lr * g / (Reduce.Std(g) + 1e-3f);");
+        Assert.Contains("new global::OptDsl.Runtime.Backends.ReductionSpec(1, global::OptDsl.Runtime.Backends.ReductionOp.Mean)", code);
+        Assert.Contains("new global::OptDsl.Runtime.Backends.ReductionSpec(2, global::OptDsl.Runtime.Backends.ReductionOp.Std)", code);
+        Assert.DoesNotContain("HostReadsResults", code);
+    }
+
+    [Fact]
+    public void Scalar_state_from_reductions_has_the_host_half_read_their_results()
+    {
+        var code = Generated("float norm = Reduce.Norm(g); float total = Reduce.GlobalSum(g); s = 0.9 * s + norm / (total + 1); if (s > 1) m += Reduce.Sum(g) * g; p -= lr * m * (float)s;");
+        Assert.Contains("global::System.ReadOnlySpan<float> results)", code);
+        Assert.Contains("HostReadsResults = true", code);
+        Assert.Contains("global::OptDsl.Runtime.Backends.ReductionScope.Step", code);
+        // The sum under the condition on s waits for s: a third phase.
+        Assert.Contains("new global::OptDsl.Runtime.Backends.ReductionSpec(2, global::OptDsl.Runtime.Backends.ReductionOp.Sum)", code);
+        Assert.Contains("double norm = default; // norm on the host", code);
+    }
+
+    // (Scalar state assigned under a condition on a reduction is refused before this: OPT0021 or OPT0026.)
+    [Theory]
+    [InlineData("float x = Reduce.Norm(g); s = x; x = p; p -= lr * x;",
+        "local 'x' holds a value from reductions that scalar state reads, and elsewhere a per-element one")]
+    public void A_rule_the_phases_cannot_run_says_why(string body, string why)
+    {
+        var code = Generated(body);
+        Assert.Contains($"and {why}; the portable path runs it", code);
+    }
+}
