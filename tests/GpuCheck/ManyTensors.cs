@@ -93,10 +93,14 @@ public static class ManyTensors
         }
         var a = fusedBacking.cpu().to(ScalarType.Float64);
         var b = portableBacking.cpu().to(ScalarType.Float64);
-        double absolute = (a - b).abs().max().item<double>();
-        var relativeDifference = (a - b).abs() / b.abs().clamp_min(kept[1.0]);
+        // An element NaN on one path only counts as beyond the limit; one NaN on both is compared no further.
+        var nan = a.isnan().logical_or(b.isnan());
+        long nanMismatches = a.isnan().logical_xor(b.isnan()).sum().item<long>();
+        var difference = (a - b).abs().masked_fill(nan, kept[0.0]);
+        double absolute = difference.max().item<double>();
+        var relativeDifference = difference / b.abs().masked_fill(nan, kept[1.0]).clamp_min(kept[1.0]);
         double relative = relativeDifference.max().item<double>();
-        long beyond = relativeDifference.gt(kept[beyondRelative]).sum().item<long>();
+        long beyond = relativeDifference.gt(kept[beyondRelative]).sum().item<long>() + nanMismatches;
         return (absolute, relative, beyond, fused.FusedStatus);
     }
 }

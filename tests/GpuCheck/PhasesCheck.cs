@@ -58,4 +58,36 @@ public static class PhasesCheck
             a.data<float>().ToArray().Select(BitConverter.SingleToInt32Bits).SequenceEqual(b.data<float>().ToArray().Select(BitConverter.SingleToInt32Bits));
         return (Same(first, second), Same(first, apart), status);
     }
+
+    /// <summary>The rules fused on the CPU only (scalar state from reductions, some over every tensor of the step).</summary>
+    public static readonly string[] CpuOnly = { "DoG", "Prodigy", "MomentumSam", "SgdSai", "StableSpam" };
+
+    /// <summary>
+    /// One of <see cref="CpuOnly"/> on CUDA (the portable path, which says why) against the same run fused on the CPU:
+    /// 8 steps over 40 tensors; the largest difference relative to max(1, |p|), and CUDA's status.
+    /// </summary>
+    public static (double Relative, string Status) AgainstTheCpu(string name)
+    {
+        torch.manual_seed(31);
+        var sizes = Enumerable.Range(0, 39).Select(i => (long)(1 + 1231 * i % 50_001)).Append(300_000).ToArray();
+        var initial = sizes.Select(n => torch.randn(n)).ToArray();
+        var grads = Enumerable.Range(0, 8).Select(_ => sizes.Select(n => torch.randn(n)).ToArray()).ToArray();
+        Tensor Run(Device device, out string status)
+        {
+            var ps = initial.Select(t => new Parameter(t.to(device))).ToArray();
+            using var o = CatalogIndex.Create[name](ps);
+            foreach (var step in grads)
+            {
+                for (int k = 0; k < ps.Length; k++) ps[k].grad = step[k].to(device);
+                o.step();
+            }
+            status = o.FusedStatus;
+            return torch.cat(ps.Select(p => p.detach().flatten()).ToArray()).cpu();
+        }
+        var gpu = Run(CUDA, out var status);
+        var cpu = Run(CPU, out _);
+        using var one = 1.0.ToScalar();
+        var relative = ((gpu - cpu).abs() / cpu.abs().clamp_min(one)).max().item<float>();
+        return (relative, status);
+    }
 }

@@ -55,6 +55,15 @@ void PhasesSection()
         Console.WriteLine($"{name,-16} two runs bit for bit: {repeated}; one optimizer vs one per tensor bit for bit: {batched} {(repeated && batched ? "" : "FAIL")}");
         Console.WriteLine($"{"",-16} kernel: {kernel}");
     }
+    // Scalar state from reductions: fused on the CPU; on CUDA the portable path, which must say why and agree.
+    foreach (var name in OptDsl.GpuCheck.PhasesCheck.CpuOnly)
+    {
+        var (relative, status) = OptDsl.GpuCheck.PhasesCheck.AgainstTheCpu(name);
+        bool ok = relative <= 1e-4 && status.Contains("the fused CUDA path does not run rules whose");
+        if (!ok) failures++;
+        Console.WriteLine($"{name,-16} CUDA (portable) against the fused CPU path, 8 steps: max relative {relative:E2} {(ok ? "" : "FAIL")}");
+        Console.WriteLine($"{"",-16} status: {status}");
+    }
 }
 void RoundingSection()
 {

@@ -20,7 +20,9 @@ public partial class EveryReduction
     void Update(ref float p, float g)
     {
         m = 0.9f * m + 0.1f * g;
-        float spread = Reduce.Max(m) - Reduce.Min(m) + Reduce.MaxAbs(g) + Reduce.Sum(g) / 100f + Reduce.Std(g) + Reduce.Var(m) * 10f;
+        // A deviation of one element is NaN (as torch's): 0 then, so that the other reductions stay comparable.
+        float deviation = Reduce.Std(g) + Reduce.Var(m) * 10f;
+        float spread = Reduce.Max(m) - Reduce.Min(m) + Reduce.MaxAbs(g) + Reduce.Sum(g) / 100f + (deviation >= 0f ? deviation : 0f);
         float centred = g;
         if (centre) centred = g - Reduce.Mean(g);
         float scaled = centred / (Reduce.Rms(centred) + 1e-3f);

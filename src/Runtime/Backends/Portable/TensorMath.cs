@@ -149,11 +149,16 @@ public static class TensorMath
     /// <summary>The L2 norm.</summary>
     public static Tensor ReduceNorm(Tensor x, Tensor like) => Norms.Vector(Full(x, like));
 
-    /// <summary>The unbiased variance (divided by n - 1, as <c>torch.var</c>); NaN for fewer than two elements.</summary>
-    public static Tensor ReduceVar(Tensor x, Tensor like) => Full(x, like).var();
+    /// <summary>
+    /// The unbiased variance (divided by n - 1, as <c>torch.var</c>); NaN for fewer than two elements (without libtorch's
+    /// warning at every step).
+    /// </summary>
+    public static Tensor ReduceVar(Tensor x, Tensor like) =>
+        like.NumberOfElements < 2 ? Scalar(double.NaN, x) : Full(x, like).var();
 
     /// <summary>The unbiased standard deviation (as <c>torch.std</c>); NaN for fewer than two elements.</summary>
-    public static Tensor ReduceStd(Tensor x, Tensor like) => Full(x, like).std();
+    public static Tensor ReduceStd(Tensor x, Tensor like) =>
+        like.NumberOfElements < 2 ? Scalar(double.NaN, x) : Full(x, like).std();
 
     /// <summary>The root mean square; NaN for an empty tensor.</summary>
     public static Tensor ReduceRms(Tensor x, Tensor like) => Full(x, like).Squared().mean().sqrt();
