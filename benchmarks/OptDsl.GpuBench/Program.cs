@@ -123,6 +123,10 @@ if (onlyPhases)
     // the last reads and writes like a one-pass rule. Bytes per element, fp32: LAMB reads p, g, m, v twice and writes
     // p, m, v (44); LARS reads p, g, then p, g, buffer and writes p, buffer (28); Cautious AdamW reads g, m for its
     // mask, then p, g, m, v and writes p, m, v (36); Cautious Lion reads g, m, then p, g, m and writes p, m (28).
+    // The rules whose reductions the host combines between phases (one wait for the device a phase): DoG reads p, g,
+    // x0, then p, g and writes p (24); Prodigy reads p, g, x0, s, then p, g, m, v, s and writes p, m, v, s (52);
+    // Momentum-SAM reads p, g, v, then p, g, v and writes p, v (32); Stable-SPAM reads g twice, then p, g, m, v and
+    // writes p, m, v (36); SGD-SaI reduces at its first step only: p, g, buffer read and p, buffer written (20).
     foreach (var (name, bytes, create) in new (string, int, Func<Parameter[], DeclaredOptimizer>)[]
     {
         ("AdamW", 28, ps => new OptDsl.Optimizers.AdamW(ps, lr: 1e-3)),
@@ -130,6 +134,11 @@ if (onlyPhases)
         ("LARS", 28, ps => new OptDsl.Optimizers.Lars(ps, lr: 1e-2)),
         ("Cautious AdamW", 36, ps => new OptDsl.Optimizers.CautiousAdamW(ps, lr: 1e-3)),
         ("Cautious Lion", 28, ps => new OptDsl.Optimizers.CautiousLion(ps, lr: 1e-4)),
+        ("DoG", 24, ps => new OptDsl.Optimizers.DoG(ps)),
+        ("Prodigy", 52, ps => new OptDsl.Optimizers.Prodigy(ps)),
+        ("Momentum-SAM", 32, ps => new OptDsl.Optimizers.MomentumSam(ps, lr: 1e-2)),
+        ("Stable-SPAM", 36, ps => new OptDsl.Optimizers.StableSpam(ps)),
+        ("SGD-SaI", 20, ps => new OptDsl.Optimizers.SgdSai(ps)),
     })
     {
         CopyFloor(bytes);

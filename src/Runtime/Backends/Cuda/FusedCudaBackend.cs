@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Runtime.InteropServices;
+using OptDsl.Runtime.Backends.Cpu;
 using OptDsl.Runtime.Services;
 
 namespace OptDsl.Runtime.Backends.Cuda;
@@ -11,7 +12,7 @@ namespace OptDsl.Runtime.Backends.Cuda;
 /// batch per device, type, 8-bit layout and set of host scalars. Built at first use with NVRTC; where that cannot happen
 /// (no driver, no NVRTC), it says why once and every later item goes to the portable backend.
 /// </summary>
-internal sealed class FusedCudaBackend(CudaKernel kernel) : IUpdateBackend
+internal sealed class FusedCudaBackend(CudaKernel kernel, HostStage? host = null) : IUpdateBackend
 {
     FusedCudaLauncher? _launcher;
     string? _unavailable;
@@ -22,7 +23,7 @@ internal sealed class FusedCudaBackend(CudaKernel kernel) : IUpdateBackend
     static readonly (int, ParamKind) NotPrepared = (-1, ParamKind.Float32);
 
     /// <summary>The registry's entry: a backend for a rule with fused code.</summary>
-    public static IUpdateBackend? For(UpdateRule rule) => rule.Kernel is { } kernel ? new FusedCudaBackend(kernel) : null;
+    public static IUpdateBackend? For(UpdateRule rule) => rule.Kernel is { } kernel ? new FusedCudaBackend(kernel, rule.Host) : null;
 
     /// <inheritdoc/>
     public bool Fused => true;
@@ -48,11 +49,6 @@ internal sealed class FusedCudaBackend(CudaKernel kernel) : IUpdateBackend
     public string? Prepare(in UpdateItem item)
     {
         if (_unavailable is not null) return _unavailable;
-        // The kernels combine reductions per tensor on the device; the host half reading their results would wait for
-        // the device after every phase, and no kernel combines over several tensors yet.
-        if (kernel.Reductions is { } plan && (plan.HostReadsResults || plan.CrossesTensors))
-            return _unavailable = "the fused CUDA path does not run rules whose " + (plan.HostReadsResults ? "scalar state takes values from reductions" : "reductions span several tensors")
-                + " yet; CUDA parameters use the portable path";
         var target = (item.Parameter.device_index, FusedCudaLauncher.KindOf(item));
         if (target == _prepared) return null;
         string? why = null;
@@ -110,11 +106,15 @@ internal sealed class FusedCudaBackend(CudaKernel kernel) : IUpdateBackend
                 first.device).DetachFromDisposeScope();
         }
         if (plan.Matrices.Length > 0) _matrices.Prepare(items, plan.Matrices);
+        bool onHost = MultiTensorLayout.CombinesOnHost(plan);
+        if (onHost) _hostCombined.BeginStep(items.Length, plan.Reductions.Length);
         try
         {
             for (int phase = 1; phase <= plan.Phases; phase++)
             {
                 RunPhase(factor, phase);
+                if (onHost && phase < plan.Phases)
+                    _hostCombined.Combine(plan, phase, CollectionsMarshal.AsSpan(_items), _firstChunks.AsSpan(0, _items.Count), _partials, host);
                 // Between phases, the matrices this phase stored are orthogonalised (batched per shape), on the same stream.
                 for (int j = 0; j < plan.Matrices.Length; j++)
                     if (plan.Matrices[j].Level == phase) _matrices.Orthogonalize(j);
@@ -127,6 +127,7 @@ internal sealed class FusedCudaBackend(CudaKernel kernel) : IUpdateBackend
     }
 
     readonly CudaMatrices _matrices = new();
+    readonly HostCombinedReductions _hostCombined = new();
 
     static int FirstOn(ReadOnlySpan<UpdateItem> items, int device)
     {

@@ -76,7 +76,8 @@ internal sealed unsafe class FusedCudaLauncher
         if (device != _device || kind != _kind || quantizedMask != _mask)
             Report = $"{report}; {_layout.MaxTensors} tensors and {_layout.MaxBlocks} chunks of {MultiTensorLayout.ChunkElements} elements per launch"
                      + (quantizedMask != 0 ? "; 8-bit state read and written in the kernel" : "")
-                     + (_layout.Reductions is { } plan ? $"; {plan.Phases} phases (reductions in passes of their own)" : "");
+                     + (_layout.Reductions is { } plan ? $"; {plan.Phases} phases (reductions in passes of their own)"
+                        + (MultiTensorLayout.CombinesOnHost(plan) ? "; the host combines them after each phase (one wait for the device a phase)" : "") : "");
         (_device, _kind, _mask) = (device, kind, quantizedMask);
     }
 

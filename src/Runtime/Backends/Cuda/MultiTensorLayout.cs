@@ -128,9 +128,17 @@ internal sealed class MultiTensorLayout
         values["REDUCTION_OPS"] = Cases(r => (int)r.Op);
         values["REDUCTION_LEVELS"] = Cases(r => r.Level);
         values["MATRICES"] = Text(plan.Matrices.Length);
+        values["HOST_RESULTS"] = CombinesOnHost(plan) ? "1" : "0";
         values["MATRIX_LEVELS"] = string.Join(" ", plan.Matrices.Select((m, j) => $"case {Text(j)}: return {Text(m.Level)};"));
         return KernelSources.Fill("multi_tensor_phases.cu", values);
     }
+
+    /// <summary>
+    /// Whether the host combines the plan's reductions between phases (<see cref="HostCombinedReductions"/>): where one
+    /// spans several tensors or scalar state takes values from them. Otherwise each later phase's blocks combine their
+    /// tensor's partials themselves, with no synchronisation.
+    /// </summary>
+    public static bool CombinesOnHost(ReductionPlan plan) => plan.HostReadsResults || plan.CrossesTensors;
 
     static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
 

@@ -20,6 +20,9 @@
 // Matrix calls (Newton-Schulz): phase level(j) stores the argument per element in bf16 at pointer row
 // 2 + STATES + j; the runtime orthogonalises the stored matrices; later phases read the result from that row.
 #define OPTDSL_MATRICES @MATRICES@
+// 1 where the host combines the reductions between phases (over several tensors, or for scalar state): each finished
+// value is then at its tensor's first chunk in the partials buffer.
+#define OPTDSL_HOST_RESULTS @HOST_RESULTS@
 
 #include "optdsl_params.cuh"
 #include "optdsl_intrinsics.cuh"
@@ -154,7 +157,15 @@ extern "C" __global__ void __launch_bounds__(OPTDSL_THREADS) optdsl_update(const
     const long long end = start + OPTDSL_CHUNK < n ? start + OPTDSL_CHUNK : n;
     const int first = meta.first[t];
 
-    // The results of earlier phases, from this tensor's partials.
+    // The results of earlier phases: finished by the host, or combined here from this tensor's partials.
+#if OPTDSL_HOST_RESULTS
+    if (threadIdx.x == 0)
+    {
+#pragma unroll
+        for (int j = 0; j < OPTDSL_REDUCTIONS; j++)
+            if (optdsl_level(j) < OPTDSL_PHASE) res[j] = partials[(long long)j * capacity + first];
+    }
+#else
     const int chunks = (int)((n + OPTDSL_CHUNK - 1) / OPTDSL_CHUNK);
 #pragma unroll
     for (int j = 0; j < OPTDSL_REDUCTIONS; j++)
@@ -166,6 +177,7 @@ extern "C" __global__ void __launch_bounds__(OPTDSL_THREADS) optdsl_update(const
         v = optdsl_block_reduce(op, v, warps);
         if (threadIdx.x == 0) res[j] = optdsl_finish(op, v, n);
     }
+#endif
     __syncthreads();
 
     float acc[OPTDSL_REDUCTION_SLOTS];
