@@ -106,15 +106,25 @@ internal sealed class FusedCudaBackend(CudaKernel kernel, HostStage? host = null
                 first.device).DetachFromDisposeScope();
         }
         if (plan.Matrices.Length > 0) _matrices.Prepare(items, plan.Matrices);
-        bool onHost = MultiTensorLayout.CombinesOnHost(plan);
-        if (onHost) _hostCombined.BeginStep(items.Length, plan.Reductions.Length);
+        _onHost = MultiTensorLayout.CombinesOnHost(plan);
+        int slots = Math.Max(1, kernel.ScalarCount);
+        if (_onHost)
+        {
+            _hostCombined.BeginStep(items.Length, plan.Reductions.Length);
+            _hostCombined.UploadScalars(items, _firstChunks.AsSpan(0, items.Length), _partials, plan.Reductions.Length, slots);
+        }
         try
         {
             for (int phase = 1; phase <= plan.Phases; phase++)
             {
                 RunPhase(factor, phase);
-                if (onHost && phase < plan.Phases)
-                    _hostCombined.Combine(plan, phase, CollectionsMarshal.AsSpan(_items), _firstChunks.AsSpan(0, _items.Count), _partials, host);
+                if (_onHost && phase < plan.Phases)
+                {
+                    var span = CollectionsMarshal.AsSpan(_items);
+                    _hostCombined.Combine(plan, phase, span, _firstChunks.AsSpan(0, _items.Count), _partials, host);
+                    // The host half has set this phase's scalars (and scalar state) anew.
+                    if (plan.HostReadsResults) _hostCombined.UploadScalars(span, _firstChunks.AsSpan(0, span.Length), _partials, plan.Reductions.Length, slots);
+                }
                 // Between phases, the matrices this phase stored are orthogonalised (batched per shape), on the same stream.
                 for (int j = 0; j < plan.Matrices.Length; j++)
                     if (plan.Matrices[j].Level == phase) _matrices.Orthogonalize(j);
@@ -128,6 +138,8 @@ internal sealed class FusedCudaBackend(CudaKernel kernel, HostStage? host = null
 
     readonly CudaMatrices _matrices = new();
     readonly HostCombinedReductions _hostCombined = new();
+    // Whether this step's reductions are combined on the host (so each tensor's scalars are read from a device buffer).
+    bool _onHost;
 
     static int FirstOn(ReadOnlySpan<UpdateItem> items, int device)
     {
@@ -149,7 +161,7 @@ internal sealed class FusedCudaBackend(CudaKernel kernel, HostStage? host = null
             while (end < items.Length && items[end].Parameter.device_index == first.Parameter.device_index
                    && FusedCudaLauncher.KindOf(items[end]) == FusedCudaLauncher.KindOf(first)
                    && QuantizedMask(items[end]) == QuantizedMask(first)
-                   && items[end].Scalars.AsSpan().SequenceEqual(first.Scalars))
+                   && (_onHost || items[end].Scalars.AsSpan().SequenceEqual(first.Scalars)))
                 end++;
             var scale = factor.IsSet ? TensorAddress.Of(factor.On(first.Parameter.device, float32: true)) : IntPtr.Zero;
             if (kernel.Reductions is { } plan)
@@ -157,7 +169,8 @@ internal sealed class FusedCudaBackend(CudaKernel kernel, HostStage? host = null
                 var partials = _partials[first.Parameter.device_index];
                 int capacity = (int)(partials.NumberOfElements / Math.Max(plan.Reductions.Length, 1));
                 _launcher!.Launch(items[start..end], first.Scalars, scale, phase, _firstChunks.AsSpan(start, end - start), TensorAddress.Of(partials), capacity,
-                    plan.Matrices.Length > 0 ? _matrices.Pointers(start, end - start) : default);
+                    plan.Matrices.Length > 0 ? _matrices.Pointers(start, end - start) : default,
+                    _onHost ? _hostCombined.ScalarsOn(first.Parameter.device_index) : IntPtr.Zero);
             }
             else _launcher!.Launch(items[start..end], first.Scalars, scale);
             start = end;

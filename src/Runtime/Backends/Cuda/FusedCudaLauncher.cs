@@ -24,7 +24,7 @@ internal sealed unsafe class FusedCudaLauncher
     IntPtr _function;
     int _device = -1;
     int _blocks, _tensors, _slot = -1;
-    IntPtr _gradientScale, _partials;
+    IntPtr _gradientScale, _partials, _tensorScalars;
     int _capacity;
 
     FusedCudaLauncher(CudaApi api, CudaKernel kernel)
@@ -114,21 +114,22 @@ internal sealed unsafe class FusedCudaLauncher
     /// every gradient is multiplied by the float32 at <paramref name="gradientScale"/> on that device, if not null.
     /// </summary>
     public void Launch(ReadOnlySpan<UpdateItem> items, ReadOnlySpan<float> scalars, IntPtr gradientScale = default) =>
-        Launch(items, scalars, gradientScale, 1, default, IntPtr.Zero, 0, default);
+        Launch(items, scalars, gradientScale, 1, default, IntPtr.Zero, 0, default, IntPtr.Zero);
 
     /// <summary>
     /// Runs phase <paramref name="phase"/> of a rule with reductions over <paramref name="items"/> (as
     /// <see cref="Launch(ReadOnlySpan{UpdateItem}, ReadOnlySpan{float}, IntPtr)"/>): item i's chunks have their partials at
     /// <paramref name="firstChunks"/>[i] onwards in the float32 buffer at <paramref name="partials"/>, which holds
     /// <paramref name="capacity"/> chunks per reduction. Item i's runtime matrices (of a rule with matrix calls) are at
-    /// <paramref name="matrices"/>[i * calls + j].
+    /// <paramref name="matrices"/>[i * calls + j]. Where the host combines the reductions, each item's scalars are read
+    /// from its first chunk's place in the device buffer at <paramref name="tensorScalars"/> instead of <paramref name="scalars"/>.
     /// </summary>
     public void Launch(ReadOnlySpan<UpdateItem> items, ReadOnlySpan<float> scalars, IntPtr gradientScale, int phase,
-        ReadOnlySpan<int> firstChunks, IntPtr partials, int capacity, ReadOnlySpan<IntPtr> matrices)
+        ReadOnlySpan<int> firstChunks, IntPtr partials, int capacity, ReadOnlySpan<IntPtr> matrices, IntPtr tensorScalars)
     {
         if (items.Length == 0) return;
         _gradientScale = gradientScale;
-        (_partials, _capacity) = (partials, capacity);
+        (_partials, _capacity, _tensorScalars) = (partials, capacity, tensorScalars);
         Prepare(items[0].Parameter.device_index, KindOf(items[0]), FusedCudaBackend.QuantizedMask(items[0]), phase);
         scalars.CopyTo(_scalars);
         _blocks = _tensors = 0;
@@ -189,14 +190,16 @@ internal sealed unsafe class FusedCudaLauncher
             fixed (byte* meta = _meta)
             fixed (float* scalars = _scalars)
             {
-                IntPtr gradientScale = _gradientScale, partials = _partials;
+                IntPtr gradientScale = _gradientScale, partials = _partials, tensorScalars = _tensorScalars;
                 int capacity = _capacity;
-                void** args = stackalloc void*[5];
+                // The one-pass kernel takes the first five; a phased kernel all six.
+                void** args = stackalloc void*[6];
                 args[0] = meta;
                 args[1] = scalars;
                 args[2] = &gradientScale;
                 args[3] = &partials;
                 args[4] = &capacity;
+                args[5] = &tensorScalars;
                 _api.Check(_api.cuLaunchKernel(_function, (uint)_blocks, 1, 1, MultiTensorLayout.Threads, 1, 1, 0, IntPtr.Zero, args, null),
                     "launching the fused update");
             }

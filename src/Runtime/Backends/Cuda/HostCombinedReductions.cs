@@ -20,6 +20,42 @@ internal sealed unsafe class HostCombinedReductions
     readonly Dictionary<int, Tensor> _host = new();
     float[] _results = Array.Empty<float>();
 
+    // Per device, each item's host scalars at its first chunk (scalar slots each), on the host and on the device.
+    readonly Dictionary<int, (Tensor Host, Tensor Device)> _scalars = new();
+
+    /// <summary>
+    /// Writes every item's host scalars at its first chunk of its device's scalars buffer (<paramref name="slots"/> per
+    /// chunk, as many chunks as the device's buffer in <paramref name="partials"/> holds per reduction), for the kernels
+    /// that read each tensor's own.
+    /// </summary>
+    public void UploadScalars(ReadOnlySpan<UpdateItem> items, ReadOnlySpan<int> firstChunks, Dictionary<int, Tensor> partials, int reductions, int slots)
+    {
+        foreach (var (device, buffer) in partials)
+        {
+            long length = Math.Max(1, buffer.NumberOfElements / Math.Max(reductions, 1)) * slots;
+            if (!_scalars.TryGetValue(device, out var pair) || pair.Host.NumberOfElements != length)
+            {
+                pair.Host?.Dispose();
+                pair.Device?.Dispose();
+                _scalars[device] = pair = (torch.zeros(length, ScalarType.Float32).DetachFromDisposeScope(),
+                    torch.zeros(length, ScalarType.Float32, buffer.device).DetachFromDisposeScope());
+            }
+        }
+        for (int i = 0; i < items.Length; i++)
+        {
+            // An empty item has no chunk: its place is the next item's.
+            if (items[i].Parameter.NumberOfElements == 0) continue;
+            var host = _scalars[items[i].Parameter.device_index].Host;
+            var span = new Span<float>((void*)TensorAddress.Of(host), (int)host.NumberOfElements);
+            items[i].Scalars.AsSpan(0, Math.Min(slots, items[i].Scalars.Length)).CopyTo(span.Slice(firstChunks[i] * slots));
+        }
+        foreach (var (device, (host, onDevice)) in _scalars)
+            if (partials.ContainsKey(device)) onDevice.copy_(host);
+    }
+
+    /// <summary>The device buffer of each item's scalars on <paramref name="device"/> (after <see cref="UploadScalars"/>).</summary>
+    public IntPtr ScalarsOn(int device) => TensorAddress.Of(_scalars[device].Device);
+
     /// <summary>Forgets the results of the last step: reductions not combined yet read 0.</summary>
     public void BeginStep(int items, int reductions)
     {

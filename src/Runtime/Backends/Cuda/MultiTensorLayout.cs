@@ -36,8 +36,9 @@ internal sealed class MultiTensorLayout
         int parameterBytes = largeParameters ? 32764 : 4096;
         MaxBlocks = largeParameters ? 4096 : 320;
         Reductions = kernel.Reductions;
-        // A phased kernel also takes the partials buffer and its capacity, and each tensor's first chunk in it.
-        int fixedBytes = MaxBlocks * 4 + MaxBlocks + 4 * ScalarSlots + 16 + (Reductions is null ? 0 : 12);
+        // A phased kernel also takes the partials buffer, its capacity (padded to 8 bytes) and the buffer of each tensor's
+        // scalars, and each tensor's first chunk in the partials.
+        int fixedBytes = MaxBlocks * 4 + MaxBlocks + 4 * ScalarSlots + 16 + (Reductions is null ? 0 : 24);
         int perTensor = 8 * (Depth + 1) + (Reductions is null ? 0 : 4);
         MaxTensors = Math.Min(largeParameters ? 255 : 110, (parameterBytes - fixedBytes) / perTensor);
         if (MaxTensors < 1)

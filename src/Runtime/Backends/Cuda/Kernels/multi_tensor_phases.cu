@@ -130,10 +130,10 @@ struct OptDslScalars { float v[OPTDSL_SCALARS]; };
 #define OPTDSL_CONCAT2(a, b) a##b
 #define OPTDSL_CONCAT(a, b) OPTDSL_CONCAT2(a, b)
 // A phase before the last: the element code on copies, accumulating; nothing is stored.
-#define OPTDSL_RUN(pv, gv, sl) { float pc = (pv); OPTDSL_CONCAT(optdsl_phase, OPTDSL_PHASE)(pc, (gv), (sl), sc.v, res, acc OPTDSL_MX); }
+#define OPTDSL_RUN(pv, gv, sl) { float pc = (pv); OPTDSL_CONCAT(optdsl_phase, OPTDSL_PHASE)(pc, (gv), (sl), scv, res, acc OPTDSL_MX); }
 #define OPTDSL_STORES 0
 #else
-#define OPTDSL_RUN(pv, gv, sl) optdsl_body((pv), (gv), (sl), sc.v, res OPTDSL_MX)
+#define OPTDSL_RUN(pv, gv, sl) optdsl_body((pv), (gv), (sl), scv, res OPTDSL_MX)
 #define OPTDSL_STORES 1
 #endif
 
@@ -146,7 +146,7 @@ struct OptDslScalars { float v[OPTDSL_SCALARS]; };
     _Pragma("unroll") for (int k = 0; k < OPTDSL_STATES; k++) sv[k].c = sl[k]; }
 
 extern "C" __global__ void __launch_bounds__(OPTDSL_THREADS) optdsl_update(const OptDslMeta meta, const OptDslScalars sc,
-    const float* __restrict__ gscale, float* __restrict__ partials, const int capacity)
+    const float* __restrict__ gscale, float* __restrict__ partials, const int capacity, const float* __restrict__ tensorScalars)
 {
     __shared__ float res[OPTDSL_REDUCTION_SLOTS];
     __shared__ float warps[32];
@@ -157,8 +157,12 @@ extern "C" __global__ void __launch_bounds__(OPTDSL_THREADS) optdsl_update(const
     const long long end = start + OPTDSL_CHUNK < n ? start + OPTDSL_CHUNK : n;
     const int first = meta.first[t];
 
-    // The results of earlier phases: finished by the host, or combined here from this tensor's partials.
+    // The results of earlier phases: finished by the host, or combined here from this tensor's partials. Where the host
+    // combines them, each tensor's scalars are its own too (at its first chunk of the host's buffer): one launch takes
+    // tensors whose scalar state differs.
 #if OPTDSL_HOST_RESULTS
+    __shared__ float scv[OPTDSL_SCALARS];
+    for (int k = threadIdx.x; k < OPTDSL_SCALARS; k += OPTDSL_THREADS) scv[k] = tensorScalars[(long long)first * OPTDSL_SCALARS + k];
     if (threadIdx.x == 0)
     {
 #pragma unroll
@@ -177,6 +181,7 @@ extern "C" __global__ void __launch_bounds__(OPTDSL_THREADS) optdsl_update(const
         v = optdsl_block_reduce(op, v, warps);
         if (threadIdx.x == 0) res[j] = optdsl_finish(op, v, n);
     }
+    const float* const scv = sc.v;
 #endif
     __syncthreads();
 
