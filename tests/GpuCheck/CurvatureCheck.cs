@@ -63,7 +63,7 @@ public static class CurvatureCheck
             var reference = Run(name, ScalarType.Float64, CPU);
             var cuda = Run(name, ScalarType.Float32, device);
             double error = cuda.Zip(reference).Max(x => (x.First.cpu().to(ScalarType.Float64) - x.Second).abs().max().item<double>());
-            string path = name switch { "Sophia" => "fused update, portable refresh", "Prodigy" => "portable, global sums", _ => "fused" };
+            string path = name switch { "Sophia" => "fused update, portable refresh", "Prodigy" => "fused, global sums combined on the host", _ => "fused" };
             yield return (name, path, error);
         }
     }
