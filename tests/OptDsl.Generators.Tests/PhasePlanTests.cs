@@ -63,4 +63,13 @@ public class PhasePlanTests
         var code = Generated(body);
         Assert.Contains($"and {why}; the portable path runs it", code);
     }
+
+    [Fact]
+    public void A_reduction_under_host_conditions_names_them_so_that_its_phase_can_be_skipped()
+    {
+        var code = Generated("if (t == 1) s = Reduce.Norm(g); else if (lr > 0.5f) s = Reduce.Max(g); p -= lr * g * (float)s;");
+        // Slot 0 holds t == 1: the norm wants it true; slot 1 (lr > 0.5, in its else arm) true and slot 0 false.
+        Assert.Contains("ReductionOp.Norm) { When = new[] { 1 } }", code);
+        Assert.Contains("ReductionOp.Max) { When = new[] { -1, 2 } }", code);
+    }
 }

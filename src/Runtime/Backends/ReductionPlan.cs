@@ -38,7 +38,22 @@ public enum ReductionScope
 }
 
 /// <summary>One reduction of a fused rule: the phase that accumulates it (from 1), how, and over which tensors.</summary>
-public sealed record ReductionSpec(int Level, ReductionOp Op, ReductionScope Scope = ReductionScope.Tensor);
+public sealed record ReductionSpec(int Level, ReductionOp Op, ReductionScope Scope = ReductionScope.Tensor)
+{
+    /// <summary>
+    /// The host conditions the rule accumulates it under, outermost first: s + 1 where scalar slot s must be true
+    /// (non-zero), −(s + 1) where it must be false. Empty: always.
+    /// </summary>
+    public int[] When { get; init; } = Array.Empty<int>();
+
+    /// <summary>Whether a tensor with these host scalars accumulates it at this step.</summary>
+    public bool Holds(ReadOnlySpan<float> scalars)
+    {
+        foreach (var condition in When)
+            if ((scalars[Math.Abs(condition) - 1] != 0f) != (condition > 0)) return false;
+        return true;
+    }
+}
 
 /// <summary>
 /// One matrix call of a fused rule (<c>Matrix.NewtonSchulz</c>): phase <paramref name="Level"/> stores its argument for
@@ -83,6 +98,18 @@ public sealed class ReductionPlan
     /// the results known by then, each time from the scalar state as it was at the start of the step.
     /// </summary>
     public bool HostReadsResults { get; init; }
+
+    /// <summary>
+    /// Whether phase <paramref name="phase"/> (before the last) has work for a tensor with these host scalars: a matrix
+    /// to store, or a reduction whose host conditions hold. A phase that has none for any tensor is skipped (SGD-SaI's
+    /// statistics, taken at the first step only).
+    /// </summary>
+    public bool Needs(int phase, ReadOnlySpan<float> scalars)
+    {
+        foreach (var m in Matrices) if (m.Level == phase) return true;
+        foreach (var r in Reductions) if (r.Level == phase && r.Holds(scalars)) return true;
+        return false;
+    }
 
     /// <summary>Whether a reduction spans more than its own tensor (so every tensor of the step must run together).</summary>
     public bool CrossesTensors => Reductions.Any(r => r.Scope != ReductionScope.Tensor);

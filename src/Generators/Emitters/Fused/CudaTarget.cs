@@ -36,7 +36,7 @@ sealed class CudaTarget(IElementValues values, PhaseView phase) : ScalarTarget(v
     /// reductions into <c>a</c> and whose writes the runtime discards; the body reads their results in <c>r</c>.
     /// </summary>
     public static void WriteKernel(CodeWriter w, OptimizerModel model, IReadOnlyList<LocalModel> registers, IReadOnlyList<PhaseView> phases,
-        IReadOnlyList<CodeWriter> bodies, IReadOnlyList<Slot> slots, IReadOnlyDictionary<int, Slot[]> matrixArguments)
+        IReadOnlyList<CodeWriter> bodies, IReadOnlyList<Slot> slots, IReadOnlyDictionary<int, Slot[]> matrixArguments, IReadOnlyDictionary<int, int[]> guards)
     {
         var plan = phases[0].Plan;
         var matrices = plan.Matrices.ToList();
@@ -78,8 +78,11 @@ sealed class CudaTarget(IElementValues values, PhaseView phase) : ScalarTarget(v
             w.Line();
             return;
         }
+        // A reduction under host conditions names their slots (negative: the else arm), so that a phase none of whose
+        // reductions' conditions hold is skipped.
         var sums = plan.Sums.Select(r => $"new {RuntimeApi.ReductionSpec}({r.Level}, {RuntimeApi.ReductionOp}.{r.Op}"
-            + (r.Scope == ReductionScope.Tensor ? ")" : $", {RuntimeApi.ReductionScope}.{r.Scope})")).ToList();
+            + (r.Scope == ReductionScope.Tensor ? ")" : $", {RuntimeApi.ReductionScope}.{r.Scope})")
+            + (guards.TryGetValue(r.Index, out var when) && when.Length > 0 ? $" {{ When = new[] {{ {string.Join(", ", when)} }} }}" : "")).ToList();
         // The host half runs again after each phase where scalar state takes values from reductions.
         var close = plan.HostReadsResults ? ") { HostReadsResults = true });" : "));";
         w.Line($"\", {model.States.Count}, {slots.Count}, new {RuntimeApi.ReductionPlan}({plan.Phases},");

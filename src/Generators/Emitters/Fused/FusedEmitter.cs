@@ -84,7 +84,7 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
         var root = Path.Element;
         var locals = update.Locals.Where(l => _registers.Contains(ElementNames.Local(l.Name))).ToList();
         var phases = Enumerable.Range(0, _plan.Phases).Select(k => Targets[TargetsPerPhase * k].Phase).ToList();
-        CudaTarget.WriteKernel(w, Declaration, locals, phases, phases.Select(k => root[TargetsPerPhase * (k.Number - 1)]).ToList(), _slots, _matrixArguments);
+        CudaTarget.WriteKernel(w, Declaration, locals, phases, phases.Select(k => root[TargetsPerPhase * (k.Number - 1)]).ToList(), _slots, _matrixArguments, _guards);
         var cpuPhases = Enumerable.Range(0, _plan.Phases).Select(k => Targets[TargetsPerPhase * k + 2].Phase).ToList();
         w.Doc("<inheritdoc/>");
         w.Line($"protected override {RuntimeApi.CudaKernel}? FusedKernel => CudaKernel;");
@@ -131,6 +131,7 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
         {
             case VarKind.ScalarState:
                 // The element code accumulates the reductions the value reads; the host half reads their results.
+                RecordGuards(a.Value);
                 for (int t = 0; t < Targets.Length; t++) Targets[t].Accumulate(Path.Element[t], a.Value);
                 HostCode.Line($"{StateVariable}.{Names.Pascal(target.Name)} = {Host(a.Value)};");
                 // Slots read before this hold the old value.
@@ -153,6 +154,7 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
                 if (target.Kind == VarKind.Local && _hostLocals.TryGetValue(target.Name, out var onHost) && PerElementDepth == 0)
                     HostCode.Line($"{onHost} = {Host(a.Value)};");
                 RecordMatrixArguments(a.Value);
+                RecordGuards(a.Value);
                 for (int t = 0; t < Targets.Length; t++) Targets[t].Accumulate(Path.Element[t], a.Value);
                 for (int t = 0; t < Targets.Length; t++)
                     if (Targets[t].Phase.Needs.Runs(a))
@@ -179,6 +181,23 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
     /// <summary>The slots of the host conditions being walked, innermost last.</summary>
     readonly Stack<Slot> _hostConditions = new();
 
+    /// <summary>Per host condition being walked (innermost on top), the arm: 1 then, 2 else (0 before either).</summary>
+    readonly Stack<int> _arms = new();
+
+    /// <summary>
+    /// Per reduction, the host conditions it is accumulated under: slot + 1 where the slot must hold true, −(slot + 1)
+    /// where false. A phase none of whose reductions' conditions hold for any tensor is skipped at run time.
+    /// </summary>
+    readonly Dictionary<int, int[]> _guards = new();
+
+    /// <summary>Records the host conditions of the reductions <paramref name="e"/> accumulates (outermost first).</summary>
+    void RecordGuards(Expr e)
+    {
+        var conditions = _hostConditions.Zip(_arms, (slot, arm) => arm == 2 ? -(slot.Index + 1) : slot.Index + 1).Reverse().ToArray();
+        foreach (var r in _plan.In(e))
+            if (!r.IsMatrix && !_guards.ContainsKey(r.Index)) _guards[r.Index] = conditions;
+    }
+
     protected override string HostCondition(If i)
     {
         var condition = Variables.Take("condition");
@@ -186,10 +205,16 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
         var slot = NewSlot(ValueKind.Boolean, i.Condition is Reference r ? r.Name : "condition");
         HostCode.Line($"{_scalars}[{slot.Index}] = {condition} ? 1f : 0f;");
         _hostConditions.Push(slot);
+        _arms.Push(0);
         return condition;
     }
 
-    protected override FusedPath ForkHost(FusedPath outer) => new(new CodeWriter(), new ElementCode(outer.Element.Masks.ToArray()));
+    protected override FusedPath ForkHost(FusedPath outer)
+    {
+        // Called for the then arm, then for the else arm, of the innermost host condition.
+        _arms.Push(_arms.Pop() + 1);
+        return new(new CodeWriter(), new ElementCode(outer.Element.Masks.ToArray()));
+    }
 
     /// <summary>How many assignments to scalar state the walk has written so far.</summary>
     int _scalarStateWrites;
@@ -226,6 +251,7 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
     protected override void EndHostIf(If i, string condition, FusedPath then, FusedPath otherwise)
     {
         var slot = _hostConditions.Pop();
+        _arms.Pop();
         if (!then.Host.IsEmpty || !otherwise.Host.IsEmpty) HostCode.If($"if ({condition})", then.Host, otherwise.Host);
         for (int t = 0; t < Targets.Length; t++)
             if (Targets[t].Phase.Needs.Runs(i)) Targets[t].HostIf(Path.Element[t], slot, i.Source, then.Element[t], otherwise.Element[t]);
@@ -239,6 +265,7 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
     {
         var forks = new PerElementFork[Targets.Length];
         RecordMatrixArguments(i.Condition);
+        RecordGuards(i.Condition);
         for (int t = 0; t < Targets.Length; t++) Targets[t].Accumulate(Path.Element[t], i.Condition);
         for (int t = 0; t < Targets.Length; t++)
             forks[t] = Targets[t].Phase.Needs.Runs(i)

@@ -137,6 +137,8 @@ internal sealed unsafe class FusedCpuRunner
             if (plan.Matrices.Length > 0) _matrices.Prepare(_parameters, plan.Matrices.Length, _parametersQueued);
             for (_phase = 1; _phase <= plan.Phases; _phase++)
             {
+                // A phase with nothing to reduce or store this step (its reductions' host conditions all false) is skipped.
+                if (_phase < plan.Phases && !AnyNeeds(plan, _phase)) continue;
                 if (_count == 1) RunPhaseOne(0);
                 else if (_count > 1) Parallel.For(0, _count, _runPhase);
                 if (_phase == plan.Phases) break;
@@ -154,6 +156,12 @@ internal sealed unsafe class FusedCpuRunner
             _phases = null;
             Clear();
         }
+    }
+
+    bool AnyNeeds(ReductionPlan plan, int phase)
+    {
+        for (int t = 0; t < _parameters; t++) if (plan.Needs(phase, _scalarsQueued[t])) return true;
+        return false;
     }
 
     void RunPhaseOne(int i)

@@ -117,6 +117,8 @@ internal sealed class FusedCudaBackend(CudaKernel kernel, HostStage? host = null
         {
             for (int phase = 1; phase <= plan.Phases; phase++)
             {
+                // A phase with nothing to reduce or store this step (its reductions' host conditions all false) is skipped.
+                if (phase < plan.Phases && !AnyNeeds(plan, phase)) continue;
                 RunPhase(factor, phase);
                 if (_onHost && phase < plan.Phases)
                 {
@@ -137,6 +139,12 @@ internal sealed class FusedCudaBackend(CudaKernel kernel, HostStage? host = null
     }
 
     readonly CudaMatrices _matrices = new();
+
+    bool AnyNeeds(ReductionPlan plan, int phase)
+    {
+        foreach (var item in _items) if (plan.Needs(phase, item.Scalars)) return true;
+        return false;
+    }
     readonly HostCombinedReductions _hostCombined = new();
     // Whether this step's reductions are combined on the host (so each tensor's scalars are read from a device buffer).
     bool _onHost;
