@@ -31,13 +31,13 @@ internal sealed class FusedCpuBackend : IUpdateBackend
     public bool ScalesGradients => false;
 
     /// <inheritdoc/>
-    public string? Report => _used ? _runner.Report + (_plan is null ? "" : $"; {_plan.Phases} phases (reductions in passes of their own)"
+    public string? Report => _used ? _runner.Report + (_quantized ? "; 8-bit state expanded per chunk" : "") + (_plan is null ? "" : $"; {_plan.Phases} phases (reductions in passes of their own)"
         + (_plan.CrossesTensors ? "; reductions over the step's or group's tensors" : "") + (_plan.HostReadsResults ? "; scalar state from reductions, on the host after each phase" : "")) : null;
 
     /// <inheritdoc/>
-    /// <remarks>8-bit state: the CUDA kernel reads and writes it; the CPU loop does not (the portable update runs).</remarks>
+    /// <remarks>8-bit state is expanded per chunk into float32 scratch and packed back after the update (<see cref="CpuBlockCodec"/>).</remarks>
     public bool Accepts(in UpdateItem item) =>
-        item.Quantized is not { Any: true } && FusedCpuRunner.Accepts(item.Parameter) && FusedCpuRunner.Accepts(item.Gradient)
+        FusedCpuRunner.Accepts(item.Parameter) && FusedCpuRunner.Accepts(item.Gradient)
         && Array.TrueForAll(item.States, s => s is null || FusedCpuRunner.Accepts(s));
 
     /// <inheritdoc/>
@@ -48,7 +48,14 @@ internal sealed class FusedCpuBackend : IUpdateBackend
     }
 
     /// <inheritdoc/>
-    public void Add(in UpdateItem item) => _runner.Add(item.Parameter, item.Gradient, item.States, item.Scalars, item.Index, item.Group);
+    public void Add(in UpdateItem item)
+    {
+        if (item.Quantized is { Any: true }) _quantized = true;
+        _runner.Add(item.Parameter, item.Gradient, item.States, item.Scalars, item.Index, item.Group, item.Quantized);
+    }
+
+    // Whether a step has had 8-bit state, for the report.
+    bool _quantized;
 
     /// <inheritdoc/>
     public void Run(GradientFactor factor)

@@ -1,5 +1,8 @@
 using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Threading.Tasks;
+using OptDsl.Runtime.Backends.Quantized;
 using OptDsl.Runtime.Services;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -31,6 +34,8 @@ internal sealed unsafe class FusedCpuRunner
     int[] _firstChunks = new int[16];
     Tensor[] _parametersQueued = new Tensor[16];
     float[][] _scalarsQueued = new float[16][];
+    // Per queued tensor, its state slots kept in 8 bits (null for none): expanded per chunk into scratch, packed after.
+    QuantizedSlots?[] _quantizedQueued = new QuantizedSlots?[16];
     int[] _items = new int[16], _groups = new int[16];
 
     Work[] _work = new Work[64];
@@ -49,7 +54,7 @@ internal sealed unsafe class FusedCpuRunner
     /// Queues one parameter, cut into chunks, with its state tensors (null where absent) and host scalars; the step's
     /// item number and parameter group go to the host half and to reductions over a group.
     /// </summary>
-    public void Add(Tensor p, Tensor g, Tensor?[] states, float[] scalars, int item = 0, int group = 0)
+    public void Add(Tensor p, Tensor g, Tensor?[] states, float[] scalars, int item = 0, int group = 0, QuantizedSlots? quantized = null)
     {
         long n = p.NumberOfElements;
         var addresses = StateAddresses(states.Length);
@@ -64,7 +69,9 @@ internal sealed unsafe class FusedCpuRunner
             Array.Resize(ref _scalarsQueued, 2 * _scalarsQueued.Length);
             Array.Resize(ref _items, 2 * _items.Length);
             Array.Resize(ref _groups, 2 * _groups.Length);
+            Array.Resize(ref _quantizedQueued, 2 * _quantizedQueued.Length);
         }
+        _quantizedQueued[tensor] = quantized is { Any: true } ? quantized : null;
         _sizes[tensor] = n;
         _parametersQueued[tensor] = p;
         _scalarsQueued[tensor] = scalars;
@@ -169,9 +176,61 @@ internal sealed unsafe class FusedCpuRunner
         ref var w = ref _work[i];
         var results = new ReadOnlySpan<float>(_results, w.Tensor * _reductions, _reductions);
         var partials = _phase < _phaseCount ? new Span<float>(_partials, i * _reductions, _reductions) : Span<float>.Empty;
+        if (_quantizedQueued[w.Tensor] is { } quantized)
+        {
+            var expanded = new CpuChunk((float*)w.Parameter, (float*)w.Gradient, Expand(ref w, quantized), w.Offset, w.Length, _matrices.AddressesOf(w.Tensor));
+            _phases!(_phase, expanded, w.Scalars, results, partials);
+            if (_phase == _phaseCount) PackBack(ref w, quantized);
+            return;
+        }
         var chunk = new CpuChunk((float*)w.Parameter, (float*)w.Gradient, w.States, w.Offset, w.Length, _matrices.AddressesOf(w.Tensor));
         _phases!(_phase, chunk, w.Scalars, results, partials);
     }
+
+    // Per worker thread: the chunk's 8-bit state slots expanded to float32 (pinned, so its address holds), and the
+    // state addresses that point there.
+    [ThreadStatic] static float[]? _scratch;
+    [ThreadStatic] static IntPtr[]? _expandedStates;
+
+    static float* Scratch(int slot) =>
+        (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_scratch!)) + (long)slot * ChunkElements;
+
+    /// <summary>
+    /// Expands chunk <paramref name="w"/>'s 8-bit state slots into this thread's scratch buffer; returns the state
+    /// addresses the chunk reads (the scratch for those slots, the tensors for the others).
+    /// </summary>
+    static IntPtr[] Expand(ref Work w, QuantizedSlots quantized)
+    {
+        int slots = w.States.Length;
+        if (_scratch is null || _scratch.Length < slots * ChunkElements) _scratch = GC.AllocateUninitializedArray<float>(slots * ChunkElements, pinned: true);
+        if (_expandedStates is null || _expandedStates.Length != slots) _expandedStates = new IntPtr[slots];
+        var states = _expandedStates;
+        for (int k = 0; k < slots; k++)
+        {
+            states[k] = w.States[k];
+            if (!quantized.IsKept(k) || quantized[k] is not { } stored) continue;
+            float* into = Scratch(k);
+            CpuBlockCodec.Expand(CodesOf(stored, ref w), ScalesOf(stored, ref w), new Span<float>(into, w.Length));
+            // The chunk adds its offset to a state's address: this one starts at the scratch.
+            states[k] = (IntPtr)(into - w.Offset);
+        }
+        return states;
+    }
+
+    /// <summary>Packs the slots <see cref="Expand"/> expanded back into their codes and block scales, after the pass that stores.</summary>
+    static void PackBack(ref Work w, QuantizedSlots quantized)
+    {
+        for (int k = 0; k < w.States.Length; k++)
+            if (quantized.IsKept(k) && quantized[k] is { } stored)
+                CpuBlockCodec.Pack(new ReadOnlySpan<float>(Scratch(k), w.Length), CodesOf(stored, ref w), ScalesOf(stored, ref w));
+    }
+
+    /// <summary>The chunk's codes.</summary>
+    static Span<byte> CodesOf(QuantizedTensor stored, ref Work w) => new((byte*)TensorAddress.Of(stored.Codes) + w.Offset, w.Length);
+
+    /// <summary>The chunk's block scales (a chunk is whole blocks: ChunkElements is a multiple of the block size).</summary>
+    static Span<float> ScalesOf(QuantizedTensor stored, ref Work w) =>
+        new((float*)TensorAddress.Of(stored.Absmax) + w.Offset / BlockQuantizer.BlockSize, (w.Length + BlockQuantizer.BlockSize - 1) / BlockQuantizer.BlockSize);
 
     void CombinePartials(ReductionPlan plan)
     {
@@ -219,6 +278,7 @@ internal sealed unsafe class FusedCpuRunner
         _count = 0;
         Array.Clear(_parametersQueued, 0, _parameters);
         Array.Clear(_scalarsQueued, 0, _parameters);
+        Array.Clear(_quantizedQueued, 0, _parameters);
         _parameters = 0;
         _update = null;
     }
@@ -228,6 +288,12 @@ internal sealed unsafe class FusedCpuRunner
     void RunOne(int i)
     {
         ref var w = ref _work[i];
+        if (_quantizedQueued[w.Tensor] is { } quantized)
+        {
+            _update!(new CpuChunk((float*)w.Parameter, (float*)w.Gradient, Expand(ref w, quantized), w.Offset, w.Length), w.Scalars);
+            PackBack(ref w, quantized);
+            return;
+        }
         _update!(new CpuChunk((float*)w.Parameter, (float*)w.Gradient, w.States, w.Offset, w.Length), w.Scalars);
     }
 }
