@@ -46,7 +46,15 @@ internal static class CpuBlockCodec
             }
             bool finite = float.IsFinite(largest);
             float reciprocal = finite && largest > 0f ? 1f / largest : 1f;
-            for (int e = start; e < end; e++) codes[e] = (byte)CodeTable.Nearest(from[e] * reciprocal, signed);
+            // CodeTable.Nearest with the block's tables fetched once: the bucket's count of midpoints below, then one comparison.
+            var mid = CodeTable.Midpoints(signed);
+            var below = CodeTable.Starts(signed);
+            for (int e = start; e < end; e++)
+            {
+                float x = from[e] * reciprocal;
+                int code = below[CodeTable.Key(x)];
+                codes[e] = (byte)(code < mid.Length && mid[code] < x ? code + 1 : code);
+            }
             scales[start / Block] = finite ? (signed ? -largest : largest) : float.NaN;
         }
     }
