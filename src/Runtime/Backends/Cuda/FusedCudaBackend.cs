@@ -110,7 +110,7 @@ internal sealed class FusedCudaBackend(CudaKernel kernel, HostStage? host = null
         int slots = Math.Max(1, kernel.ScalarCount);
         if (_onHost)
         {
-            _hostCombined.BeginStep(items.Length, plan.Reductions.Length);
+            _hostCombined.BeginStep(items, plan.Reductions.Length);
             _hostCombined.UploadScalars(items, _firstChunks.AsSpan(0, items.Length), _partials, plan.Reductions.Length, slots);
         }
         try

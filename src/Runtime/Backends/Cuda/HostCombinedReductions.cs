@@ -13,15 +13,36 @@ namespace OptDsl.Runtime.Backends.Cuda;
 /// the host (the one wait for the device per phase), every reduction of the phase is combined in chunk order — per
 /// tensor, or over the tensors of the step or of a group in the order queued — in double, the host half runs again
 /// with the results, and each finished value goes back at its tensor's first chunk, where the later phases' kernels
-/// read it (<c>OPTDSL_HOST_RESULTS</c>). Buffers are kept between steps.
+/// read it (<c>OPTDSL_HOST_RESULTS</c>). Each tensor's scalars go to a device buffer the same way. Buffers are kept
+/// between steps; each item's size and device are read once a step (each is a native call).
 /// </summary>
 internal sealed unsafe class HostCombinedReductions
 {
     readonly Dictionary<int, Tensor> _host = new();
-    float[] _results = Array.Empty<float>();
-
+    // The host copies' addresses and lengths, read once a phase.
+    readonly Dictionary<int, (IntPtr Address, int Length)> _hostViews = new();
     // Per device, each item's host scalars at its first chunk (scalar slots each), on the host and on the device.
     readonly Dictionary<int, (Tensor Host, Tensor Device)> _scalars = new();
+    float[] _results = Array.Empty<float>();
+    long[] _sizes = Array.Empty<long>();
+    int[] _devices = Array.Empty<int>();
+
+    /// <summary>Reads the step's items' sizes and devices, and forgets the last step's results: reductions not combined yet read 0.</summary>
+    public void BeginStep(ReadOnlySpan<UpdateItem> items, int reductions)
+    {
+        if (_results.Length < items.Length * reductions) _results = new float[Math.Max(items.Length * reductions, 2 * _results.Length)];
+        Array.Clear(_results, 0, items.Length * reductions);
+        if (_sizes.Length < items.Length)
+        {
+            _sizes = new long[Math.Max(items.Length, 2 * _sizes.Length)];
+            _devices = new int[_sizes.Length];
+        }
+        for (int i = 0; i < items.Length; i++)
+        {
+            _sizes[i] = items[i].Parameter.NumberOfElements;
+            _devices[i] = items[i].Parameter.device_index;
+        }
+    }
 
     /// <summary>
     /// Writes every item's host scalars at its first chunk of its device's scalars buffer (<paramref name="slots"/> per
@@ -37,16 +58,17 @@ internal sealed unsafe class HostCombinedReductions
             {
                 pair.Host?.Dispose();
                 pair.Device?.Dispose();
-                _scalars[device] = pair = (torch.zeros(length, ScalarType.Float32).DetachFromDisposeScope(),
+                _scalars[device] = (torch.zeros(length, ScalarType.Float32).DetachFromDisposeScope(),
                     torch.zeros(length, ScalarType.Float32, buffer.device).DetachFromDisposeScope());
             }
         }
+        int lastDevice = int.MinValue;
+        Span<float> span = default;
         for (int i = 0; i < items.Length; i++)
         {
             // An empty item has no chunk: its place is the next item's.
-            if (items[i].Parameter.NumberOfElements == 0) continue;
-            var host = _scalars[items[i].Parameter.device_index].Host;
-            var span = new Span<float>((void*)TensorAddress.Of(host), (int)host.NumberOfElements);
+            if (_sizes[i] == 0) continue;
+            if (_devices[i] != lastDevice) span = SpanOf(_scalars[lastDevice = _devices[i]].Host);
             items[i].Scalars.AsSpan(0, Math.Min(slots, items[i].Scalars.Length)).CopyTo(span.Slice(firstChunks[i] * slots));
         }
         foreach (var (device, (host, onDevice)) in _scalars)
@@ -55,13 +77,6 @@ internal sealed unsafe class HostCombinedReductions
 
     /// <summary>The device buffer of each item's scalars on <paramref name="device"/> (after <see cref="UploadScalars"/>).</summary>
     public IntPtr ScalarsOn(int device) => TensorAddress.Of(_scalars[device].Device);
-
-    /// <summary>Forgets the results of the last step: reductions not combined yet read 0.</summary>
-    public void BeginStep(int items, int reductions)
-    {
-        if (_results.Length < items * reductions) _results = new float[Math.Max(items * reductions, 2 * _results.Length)];
-        Array.Clear(_results, 0, items * reductions);
-    }
 
     /// <summary>
     /// Combines the reductions of <paramref name="phase"/> over <paramref name="items"/> (item i's partials from chunk
@@ -80,6 +95,7 @@ internal sealed unsafe class HostCombinedReductions
                 _host[device] = copy = torch.empty(buffer.NumberOfElements, ScalarType.Float32).DetachFromDisposeScope();
             }
             copy.copy_(buffer);
+            _hostViews[device] = (TensorAddress.Of(copy), (int)copy.NumberOfElements);
         }
         for (int j = 0; j < reductions; j++)
         {
@@ -94,11 +110,11 @@ internal sealed unsafe class HostCombinedReductions
                 long count = 0;
                 for (int k = i; k < end; k++)
                 {
-                    var (chunks, size) = ChunksOf(items[k]);
-                    var partial = HostPartials(items[k].Parameter.device_index);
+                    var partial = HostPartials(_devices[k]);
                     int at = j * Capacity(partial.Length, reductions) + firstChunks[k];
+                    int chunks = (int)((_sizes[k] + MultiTensorLayout.ChunkElements - 1) / MultiTensorLayout.ChunkElements);
                     for (int c = 0; c < chunks; c++) total = ReductionPlan.Combine(spec.Op, total, partial[at + c]);
-                    count += size;
+                    count += _sizes[k];
                 }
                 float result = (float)ReductionPlan.Finish(spec.Op, total, count);
                 for (; i < end; i++) _results[i * reductions + j] = result;
@@ -109,26 +125,22 @@ internal sealed unsafe class HostCombinedReductions
         // The finished values at each tensor's first chunk, after every combination has read the partials.
         for (int i = 0; i < items.Length; i++)
         {
-            if (items[i].Parameter.NumberOfElements == 0) continue;
-            var partial = HostPartials(items[i].Parameter.device_index);
+            if (_sizes[i] == 0) continue;
+            var partial = HostPartials(_devices[i]);
             for (int j = 0; j < reductions; j++)
                 if (plan.Reductions[j].Level == phase) partial[j * Capacity(partial.Length, reductions) + firstChunks[i]] = _results[i * reductions + j];
         }
         foreach (var (device, buffer) in partials) buffer.copy_(_host[device]);
     }
 
-    static int Capacity(int length, int reductions) => length / Math.Max(reductions, 1);
-
-    static (int Chunks, long Size) ChunksOf(in UpdateItem item)
-    {
-        long n = item.Parameter.NumberOfElements;
-        return ((int)((n + MultiTensorLayout.ChunkElements - 1) / MultiTensorLayout.ChunkElements), n);
-    }
-
-    /// <summary>The host copy of a device's partials buffer.</summary>
     Span<float> HostPartials(int device)
     {
-        var copy = _host[device];
-        return new Span<float>((void*)TensorAddress.Of(copy), (int)copy.NumberOfElements);
+        var (address, length) = _hostViews[device];
+        return new Span<float>((void*)address, length);
     }
+
+    static int Capacity(int length, int reductions) => length / Math.Max(reductions, 1);
+
+    /// <summary>A host float32 tensor's elements.</summary>
+    static Span<float> SpanOf(Tensor host) => new((void*)TensorAddress.Of(host), (int)host.NumberOfElements);
 }
