@@ -20,11 +20,15 @@ internal static class CpuBlockCodec
     /// <summary>The values the chunk's <paramref name="codes"/> and block <paramref name="scales"/> stand for, into <paramref name="into"/>.</summary>
     public static void Expand(ReadOnlySpan<byte> codes, ReadOnlySpan<float> scales, Span<float> into)
     {
-        for (int e = 0; e < into.Length; e++)
+        for (int start = 0; start < into.Length; start += Block)
         {
-            float scale = scales[e / Block];
-            byte code = codes[e];
-            into[e] = (scale < 0f ? Signed[Math.Min((int)code, Signed.Length - 1)] : Unsigned[code]) * Math.Abs(scale);
+            int end = Math.Min(start + Block, into.Length);
+            float scale = scales[start / Block], magnitude = Math.Abs(scale);
+            // A negative scale marks the signed map, whose 255 values an unsigned code may overrun (harmlessly clamped).
+            if (scale < 0f)
+                for (int e = start; e < end; e++) into[e] = Signed[Math.Min((int)codes[e], Signed.Length - 1)] * magnitude;
+            else
+                for (int e = start; e < end; e++) into[e] = Unsigned[codes[e]] * magnitude;
         }
     }
 
