@@ -82,6 +82,8 @@ public sealed class ReductionPlan
         Phases = phases;
         Reductions = reductions;
         Matrices = matrices;
+        // Read at every step: worked out once.
+        CrossesTensors = reductions.Any(r => r.Scope != ReductionScope.Tensor);
     }
 
     /// <summary>Passes over the elements; the last writes the parameter and state.</summary>
@@ -112,7 +114,7 @@ public sealed class ReductionPlan
     }
 
     /// <summary>Whether a reduction spans more than its own tensor (so every tensor of the step must run together).</summary>
-    public bool CrossesTensors => Reductions.Any(r => r.Scope != ReductionScope.Tensor);
+    public bool CrossesTensors { get; }
 
     /// <summary>What an empty accumulation holds: 0 for sums, -inf for a maximum, +inf for a minimum.</summary>
     public static float Identity(ReductionOp op) => op switch

@@ -227,13 +227,19 @@ public abstract partial class DeclaredOptimizer<TOptions, TState>
         KeepReductionsWhole();
     }
 
+    bool OneBackend()
+    {
+        for (int k = 1; k < _work.Count; k++) if (_work[k].Backend != _work[0].Backend) return false;
+        return true;
+    }
+
     /// <summary>
     /// A rule that reduces over the step or a group needs all its tensors in one backend: where they would go to
     /// several (CPU and CUDA tensors, or some the fused path does not take), every one takes the portable path.
     /// </summary>
     void KeepReductionsWhole()
     {
-        if (FusedKernel?.Reductions is not { CrossesTensors: true } || _work.TrueForAll(w => w.Backend == _work[0].Backend)) return;
+        if (FusedKernel?.Reductions is not { CrossesTensors: true } || OneBackend()) return;
         if (Backend == UpdateBackend.Fused)
             throw new InvalidOperationException($"{Spec.Name} reduces over every tensor of the step, and the fused update cannot take all of them (they are on several devices or of types it does not take).");
         for (int k = 0; k < _work.Count; k++)

@@ -61,12 +61,6 @@ public class FusedCpuQuantizedTests
 
     static int[] BitsOf(Tensor t) => t.contiguous().data<float>().ToArray().Select(BitConverter.SingleToInt32Bits).ToArray();
 
-    /// <summary>
-    /// Both paths update in float32 in another order (a few ulps), then quantize: each block's scale (its largest
-    /// magnitude) may differ by ulps, and a value within an ulp of a midpoint between two codes may take the other one.
-    /// So the parameters must agree to 1e-4 relative except for rare elements (1 in 20,000), the codes must be the same
-    /// for 99.9 % of elements, and the block scales within 1e-5 relative.
-    /// </summary>
     [Fact]
     public void Eight_bit_AdamW_state_on_the_fused_CPU_path_agrees_with_the_portable_path() =>
         Agrees("AdamW, one pass", ps => new OptDsl.Optimizers.AdamW(ps, lr: 1e-2));
@@ -79,7 +73,8 @@ public class FusedCpuQuantizedTests
     /// Both paths update in float32 in another order (a few ulps), then quantize: each block's scale (its largest
     /// magnitude) may differ by ulps, and a value within an ulp of a midpoint between two codes may take the other one.
     /// So the parameters must agree to 1e-4 relative except for rare elements (1 in 20,000), the codes must be the same
-    /// for 99.9 % of elements, and the block scales within 1e-5 relative.
+    /// for all but 1 in 10,000 elements, and the block scales within 1e-5 relative (measured with 8-lane vectors: no
+    /// parameter beyond, 2 codes of 274,614, scales 1.4e-6, for both rules).
     /// </summary>
     static void Agrees<TOptions, TState>(string name, Func<Parameter[], DeclaredOptimizer<TOptions, TState>> create)
         where TOptions : DeclaredOptions, new() where TState : DeclaredState
@@ -122,7 +117,7 @@ public class FusedCpuQuantizedTests
             Assert.Null(a.StateOf(fused[k]).Tensors[0]);
         }
         Assert.True(beyond * 20_000 <= total, $"{name}: {beyond} of {total} parameters differ by more than 1e-4 relative");
-        Assert.True(codesDiffer * 1000 <= 2 * total, $"{name}: {codesDiffer} of {2 * total} codes differ");
+        Assert.True(codesDiffer * 10_000 <= 2 * total, $"{name}: {codesDiffer} of {2 * total} codes differ");
         Assert.True(worstScale <= 1e-5, $"{name}: block scales differ by up to {worstScale:E2} relative");
     }
 }

@@ -232,44 +232,17 @@ internal sealed unsafe class FusedCpuRunner
     static Span<float> ScalesOf(QuantizedTensor stored, ref Work w) =>
         new((float*)TensorAddress.Of(stored.Absmax) + w.Offset / BlockQuantizer.BlockSize, (w.Length + BlockQuantizer.BlockSize - 1) / BlockQuantizer.BlockSize);
 
-    void CombinePartials(ReductionPlan plan)
-    {
-        for (int j = 0; j < _reductions; j++)
-        {
-            var spec = plan.Reductions[j];
-            if (spec.Level != _phase) continue;
-            if (spec.Scope == ReductionScope.Tensor)
-            {
-                for (int t = 0; t < _parameters; t++) _results[t * _reductions + j] = Combined(spec.Op, j, t, t + 1);
-                continue;
-            }
-            // Over the step, or over each group (whose tensors are queued one after another): their chunks in the order
-            // queued, one result for all of them.
-            for (int t = 0; t < _parameters;)
-            {
-                int end = t + 1;
-                while (end < _parameters && (spec.Scope == ReductionScope.Step || _groups[end] == _groups[t])) end++;
-                float result = Combined(spec.Op, j, t, end);
-                for (; t < end; t++) _results[t * _reductions + j] = result;
-            }
-        }
-    }
+    void CombinePartials(ReductionPlan plan) =>
+        PartialSums.Finish(plan, _phase, new QueuedPartials(this), _results.AsSpan(0, _parameters * _reductions));
 
-    /// <summary>
-    /// Reduction <paramref name="j"/> finished over the chunks of tensors <paramref name="from"/> to
-    /// <paramref name="to"/> (exclusive).
-    /// </summary>
-    float Combined(ReductionOp op, int j, int from, int to)
+    /// <summary>The queued tensors' chunk partials: chunk c's of reduction j at c · reductions + j.</summary>
+    readonly struct QueuedPartials(FusedCpuRunner runner) : IPartialSums
     {
-        double total = ReductionPlan.Identity(op);
-        long count = 0;
-        for (int t = from; t < to; t++)
-        {
-            int end = t + 1 < _parameters ? _firstChunks[t + 1] : _count;
-            for (int c = _firstChunks[t]; c < end; c++) total = ReductionPlan.Combine(op, total, _partials[c * _reductions + j]);
-            count += _sizes[t];
-        }
-        return (float)ReductionPlan.Finish(op, total, count);
+        public int Tensors => runner._parameters;
+        public long Size(int tensor) => runner._sizes[tensor];
+        public int Group(int tensor) => runner._groups[tensor];
+        public int Chunks(int tensor) => (tensor + 1 < runner._parameters ? runner._firstChunks[tensor + 1] : runner._count) - runner._firstChunks[tensor];
+        public float Partial(int tensor, int chunk, int reduction) => runner._partials[(runner._firstChunks[tensor] + chunk) * runner._reductions + reduction];
     }
 
     /// <summary>Empties the queue without running it.</summary>

@@ -123,7 +123,7 @@ internal sealed class FusedCudaBackend(CudaKernel kernel, HostStage? host = null
                 if (_onHost && phase < plan.Phases)
                 {
                     var span = CollectionsMarshal.AsSpan(_items);
-                    _hostCombined.Combine(plan, phase, span, _firstChunks.AsSpan(0, _items.Count), _partials, host);
+                    _hostCombined.Combine(plan, phase, span, _firstChunks, _partials, host);
                     // The host half has set this phase's scalars (and scalar state) anew.
                     if (plan.HostReadsResults) _hostCombined.UploadScalars(span, _firstChunks.AsSpan(0, span.Length), _partials, plan.Reductions.Length, slots);
                 }

@@ -25,7 +25,8 @@ internal sealed unsafe class HostCombinedReductions
     readonly Dictionary<int, (Tensor Host, Tensor Device)> _scalars = new();
     float[] _results = Array.Empty<float>();
     long[] _sizes = Array.Empty<long>();
-    int[] _devices = Array.Empty<int>();
+    int[] _devices = Array.Empty<int>(), _groups = Array.Empty<int>(), _itemCapacity = Array.Empty<int>();
+    IntPtr[] _itemPartials = Array.Empty<IntPtr>();
 
     /// <summary>Reads the step's items' sizes and devices, and forgets the last step's results: reductions not combined yet read 0.</summary>
     public void BeginStep(ReadOnlySpan<UpdateItem> items, int reductions)
@@ -36,11 +37,15 @@ internal sealed unsafe class HostCombinedReductions
         {
             _sizes = new long[Math.Max(items.Length, 2 * _sizes.Length)];
             _devices = new int[_sizes.Length];
+            _groups = new int[_sizes.Length];
+            _itemCapacity = new int[_sizes.Length];
+            _itemPartials = new IntPtr[_sizes.Length];
         }
         for (int i = 0; i < items.Length; i++)
         {
             _sizes[i] = items[i].Parameter.NumberOfElements;
             _devices[i] = items[i].Parameter.device_index;
+            _groups[i] = items[i].Group;
         }
     }
 
@@ -80,10 +85,10 @@ internal sealed unsafe class HostCombinedReductions
 
     /// <summary>
     /// Combines the reductions of <paramref name="phase"/> over <paramref name="items"/> (item i's partials from chunk
-    /// <paramref name="firstChunks"/>[i] of its device's buffer in <paramref name="partials"/>), runs
+    /// <paramref name="firstChunks"/>[i] of its device's buffer in <paramref name="partials"/>; <see cref="PartialSums"/>), runs
     /// <paramref name="host"/> for each item where the plan says so, and writes the finished values back.
     /// </summary>
-    public void Combine(ReductionPlan plan, int phase, ReadOnlySpan<UpdateItem> items, ReadOnlySpan<int> firstChunks,
+    public void Combine(ReductionPlan plan, int phase, ReadOnlySpan<UpdateItem> items, int[] firstChunks,
         Dictionary<int, Tensor> partials, HostStage? host)
     {
         int reductions = plan.Reductions.Length;
@@ -97,29 +102,13 @@ internal sealed unsafe class HostCombinedReductions
             copy.copy_(buffer);
             _hostViews[device] = (TensorAddress.Of(copy), (int)copy.NumberOfElements);
         }
-        for (int j = 0; j < reductions; j++)
+        // Each item's device's host copy and its chunks per reduction, looked up once a phase rather than per chunk.
+        for (int i = 0; i < items.Length; i++)
         {
-            var spec = plan.Reductions[j];
-            if (spec.Level != phase) continue;
-            for (int i = 0; i < items.Length;)
-            {
-                int end = i + 1;
-                if (spec.Scope != ReductionScope.Tensor)
-                    while (end < items.Length && (spec.Scope == ReductionScope.Step || items[end].Group == items[i].Group)) end++;
-                double total = ReductionPlan.Identity(spec.Op);
-                long count = 0;
-                for (int k = i; k < end; k++)
-                {
-                    var partial = HostPartials(_devices[k]);
-                    int at = j * Capacity(partial.Length, reductions) + firstChunks[k];
-                    int chunks = (int)((_sizes[k] + MultiTensorLayout.ChunkElements - 1) / MultiTensorLayout.ChunkElements);
-                    for (int c = 0; c < chunks; c++) total = ReductionPlan.Combine(spec.Op, total, partial[at + c]);
-                    count += _sizes[k];
-                }
-                float result = (float)ReductionPlan.Finish(spec.Op, total, count);
-                for (; i < end; i++) _results[i * reductions + j] = result;
-            }
+            var (address, length) = _hostViews[_devices[i]];
+            (_itemPartials[i], _itemCapacity[i]) = (address, Capacity(length, reductions));
         }
+        PartialSums.Finish(plan, phase, new DevicePartials(this, items.Length, firstChunks), _results.AsSpan(0, items.Length * reductions));
         if (plan.HostReadsResults && host is not null)
             for (int i = 0; i < items.Length; i++) host(items[i].Index, new ReadOnlySpan<float>(_results, i * reductions, reductions));
         // The finished values at each tensor's first chunk, after every combination has read the partials.
@@ -131,6 +120,18 @@ internal sealed unsafe class HostCombinedReductions
                 if (plan.Reductions[j].Level == phase) partial[j * Capacity(partial.Length, reductions) + firstChunks[i]] = _results[i * reductions + j];
         }
         foreach (var (device, buffer) in partials) buffer.copy_(_host[device]);
+    }
+
+    /// <summary>The step's items' chunk partials in the host copies: item i's chunk c of reduction j at j · capacity + first[i] + c of its device's.</summary>
+    readonly struct DevicePartials(HostCombinedReductions owner, int items, int[] firstChunks) : IPartialSums
+    {
+        public int Tensors => items;
+        public long Size(int tensor) => owner._sizes[tensor];
+        public int Group(int tensor) => owner._groups[tensor];
+        public int Chunks(int tensor) => (int)((owner._sizes[tensor] + MultiTensorLayout.ChunkElements - 1) / MultiTensorLayout.ChunkElements);
+
+        public float Partial(int tensor, int chunk, int reduction) =>
+            ((float*)owner._itemPartials[tensor])[reduction * owner._itemCapacity[tensor] + firstChunks[tensor] + chunk];
     }
 
     Span<float> HostPartials(int device)
