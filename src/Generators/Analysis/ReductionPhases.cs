@@ -15,15 +15,17 @@ namespace OptDsl.Generators.Analysis;
 /// Scalar state may take a value computed from reductions (uniform over the tensor): the plan then has the host half
 /// run again after each phase (<see cref="PhasePlan.HostReadsResults"/>), computing on the host as well the locals such
 /// a value reads; a local assigned under a condition on a reduction, or from per-element values, has no host value.
+/// Work per row or column (<c>Matrix.RowMean</c> and kin, state kept per row or column) is planned the same way, each
+/// value's shape followed as well — whether it varies over the elements, the rows, the columns or none — so that state
+/// kept per row takes only values per row. (A reduction over the tensor of a value per row counts it once per element,
+/// as the portable path does: the value is broadcast to the parameter's shape first.)
 /// </summary>
 public static class ReductionPhases
 {
     public static PhasePlan Of(OptimizerModel model, UpdateModel rule)
     {
         if (model.Work.IsElementwise) return PhasePlan.Elementwise;
-        if (model.States.FirstOrDefault(s => s.Shape != StateShapeModel.Elements) is { } line)
-            return Blocked($"state '{line.Name}' is kept per {(line.Shape == StateShapeModel.Rows ? "row" : "column")}");
-        var walk = new Walk();
+        var walk = new Walk(model.States.ToDictionary(s => s.Name, s => s.Shape));
         walk.Statements(rule.Body, conditionLevel: 0, perElement: false);
         // The locals the host half computes (those scalar state reads, and those they read) must hold the same value for
         // every element wherever they are assigned.
@@ -31,16 +33,26 @@ public static class ReductionPhases
         if (hostLocals.OrderBy(n => n, System.StringComparer.Ordinal).FirstOrDefault(walk.PerElementLocals.Contains) is { } mixed)
             walk.Block($"local '{mixed}' holds a value from reductions that scalar state reads, and elsewhere a per-element one");
         if (walk.Blocker is not null) return Blocked(walk.Blocker);
-        // Whole-tensor work that is only the matrix view's shape (Matrix.Rows(), Columns()) is a host value: one pass.
-        if (walk.Reductions.Count == 0) return PhasePlan.Elementwise;
+        bool rowWise = model.States.Any(s => s.Shape != StateShapeModel.Elements) || walk.Reductions.Any(r => r.PerRowOrColumn);
+        if (walk.Reductions.Count == 0)
+        {
+            // State per row or column that no reduction feeds can only be scaled: rare enough to leave portable.
+            if (rowWise) return Blocked("state kept per row or column with no reduction has no fused form yet");
+            // Whole-tensor work that is only the matrix view's shape (Matrix.Rows(), Columns()) is a host value: one pass.
+            return PhasePlan.Elementwise;
+        }
         int phases = walk.Reductions.Max(r => r.Level) + 1;
         var shadows = hostLocals.Where(walk.UniformLocals.Contains).OrderBy(n => n, System.StringComparer.Ordinal).ToEquatableArray();
-        return new PhasePlan(phases, walk.Reductions.ToEquatableArray(), null, walk.HostReadsResults, shadows);
+        return new PhasePlan(phases, walk.Reductions.ToEquatableArray(), null, walk.HostReadsResults, shadows, rowWise);
     }
 
     static PhasePlan Blocked(string why) => new(1, EquatableArray<PlannedReduction>.Empty, why);
 
-    sealed class Walk
+    /// <summary>What a value varies over: nothing (one value for the tensor), the rows or the columns of its matrix view, or its elements.</summary>
+    [System.Flags]
+    enum Shape { Uniform = 0, Row = 1, Column = 2, Element = Row | Column }
+
+    sealed class Walk(Dictionary<string, StateShapeModel> stateShapes)
     {
         public readonly List<PlannedReduction> Reductions = new();
         public string? Blocker;
@@ -83,9 +95,11 @@ public static class ReductionPhases
         /// <summary>The level of the conditions the statement being walked stands under: its reductions wait for them.</summary>
         int _conditionLevel;
         Dictionary<(VarKind, string), int> _levels = new();
+        /// <summary>What each local's value varies over where the walk is (a value under a condition also over what the condition does).</summary>
+        Dictionary<string, Shape> _shapes = new();
         readonly HashSet<Call> _seen = new(ByReference<Call>.Instance);
 
-        public void Statements(IEnumerable<Stmt> statements, int conditionLevel, bool perElement)
+        public void Statements(IEnumerable<Stmt> statements, int conditionLevel, bool perElement, Shape conditionShape = Shape.Uniform)
         {
             foreach (var s in statements)
             {
@@ -95,6 +109,11 @@ public static class ReductionPhases
                     {
                         _conditionLevel = conditionLevel;
                         int level = System.Math.Max(Level(a.Value, perElement), conditionLevel);
+                        var shape = ShapeOf(a.Value) | conditionShape;
+                        if (a.Target.Kind == VarKind.Local) _shapes[a.Target.Name] = shape;
+                        if (a.Target.Kind == VarKind.State && stateShapes.TryGetValue(a.Target.Name, out var kept) && kept != StateShapeModel.Elements
+                            && (shape & ~(kept == StateShapeModel.Rows ? Shape.Row : Shape.Column)) != 0)
+                            Block($"state '{a.Target.Name}' is kept per {(kept == StateShapeModel.Rows ? "row" : "column")} and takes a value that differs along it");
                         bool uniform = !perElement && !PerElement(a.Value);
                         if (a.Target.Kind == VarKind.ScalarState && a.Value.Varying)
                         {
@@ -118,14 +137,17 @@ public static class ReductionPhases
                         int level = System.Math.Max(Level(i.Condition, perElement), conditionLevel);
                         bool inner = perElement || i.Condition.Varying;
                         if (!i.Condition.Varying) _hostConditions++;
-                        var before = _levels;
-                        _levels = new Dictionary<(VarKind, string), int>(before);
-                        Statements(i.Then, level, inner);
-                        var afterThen = _levels;
-                        _levels = new Dictionary<(VarKind, string), int>(before);
-                        Statements(i.Else, level, inner);
+                        var within = conditionShape | (i.Condition.Varying ? ShapeOf(i.Condition) : Shape.Uniform);
+                        var (before, shapesBefore) = (_levels, _shapes);
+                        (_levels, _shapes) = (new(before), new(shapesBefore));
+                        Statements(i.Then, level, inner, within);
+                        var (afterThen, shapesAfterThen) = (_levels, _shapes);
+                        (_levels, _shapes) = (new(before), new(shapesBefore));
+                        Statements(i.Else, level, inner, within);
                         foreach (var entry in afterThen)
                             _levels[entry.Key] = System.Math.Max(entry.Value, _levels.TryGetValue(entry.Key, out var other) ? other : 0);
+                        foreach (var entry in shapesAfterThen)
+                            _shapes[entry.Key] = entry.Value | (_shapes.TryGetValue(entry.Key, out var other) ? other : Shape.Uniform);
                         if (!i.Condition.Varying) _hostConditions--;
                         break;
                     }
@@ -140,7 +162,7 @@ public static class ReductionPhases
         bool PerElement(Expr e) => e switch
         {
             Reference r => r.Kind is VarKind.Param or VarKind.Grad or VarKind.State || (r.Kind == VarKind.Local && PerElementLocals.Contains(r.Name)),
-            Call c when c.Function.Kind() == IntrinsicKind.Orthogonalization => true,
+            Call c when c.Function.Kind() is IntrinsicKind.Orthogonalization or IntrinsicKind.RowReduction or IntrinsicKind.ColumnReduction => true,
             Call c when c.Function.IsWholeTensor() => false,
             Call c => c.Arguments.Any(PerElement),
             Unary u => PerElement(u.Operand),
@@ -148,6 +170,26 @@ public static class ReductionPhases
             Select s => PerElement(s.Condition) || PerElement(s.WhenTrue) || PerElement(s.WhenFalse),
             Convert c => PerElement(c.Operand),
             _ => false,
+        };
+
+        /// <summary>What <paramref name="e"/> varies over (a reduction over the whole tensor, or over the step, varies over nothing).</summary>
+        Shape ShapeOf(Expr e) => e switch
+        {
+            Reference { Kind: VarKind.Param or VarKind.Grad } => Shape.Element,
+            Reference { Kind: VarKind.State } r => stateShapes.TryGetValue(r.Name, out var kept)
+                ? kept switch { StateShapeModel.Rows => Shape.Row, StateShapeModel.Columns => Shape.Column, _ => Shape.Element }
+                : Shape.Element,
+            Reference { Kind: VarKind.Local } r => _shapes.TryGetValue(r.Name, out var shape) ? shape : Shape.Uniform,
+            Call c when c.Function.Kind() == IntrinsicKind.RowReduction => Shape.Row,
+            Call c when c.Function.Kind() == IntrinsicKind.ColumnReduction => Shape.Column,
+            Call c when c.Function.Kind() == IntrinsicKind.Orthogonalization => Shape.Element,
+            Call c when c.Function.IsWholeTensor() => Shape.Uniform,
+            Call c => c.Arguments.Aggregate(Shape.Uniform, (shape, a) => shape | ShapeOf(a)),
+            Unary u => ShapeOf(u.Operand),
+            Binary b => ShapeOf(b.Left) | ShapeOf(b.Right),
+            Select s => ShapeOf(s.Condition) | ShapeOf(s.WhenTrue) | ShapeOf(s.WhenFalse),
+            Convert c => ShapeOf(c.Operand),
+            _ => Shape.Uniform,
         };
 
         int Level(Expr e, bool perElement)
@@ -176,6 +218,8 @@ public static class ReductionPhases
                     {
                         IntrinsicKind.GlobalReduction => ReductionScope.Step,
                         IntrinsicKind.GroupReduction => ReductionScope.Group,
+                        IntrinsicKind.RowReduction => ReductionScope.Row,
+                        IntrinsicKind.ColumnReduction => ReductionScope.Column,
                         _ => ReductionScope.Tensor,
                     };
                     if (intrinsic.FusedReduction is "Var" or "Std")

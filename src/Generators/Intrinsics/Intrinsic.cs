@@ -42,8 +42,9 @@ public sealed record Intrinsic(MathFunction Function, IntrinsicKind Kind, int Ar
 
     /// <summary>
     /// For a reduction the fused backends compute in a pass of their own: the runtime's <c>ReductionOp</c> member that
-    /// accumulates and finishes it (Sum, Mean, Norm, Rms, Max, Min, MaxAbs, Var, Std), over the tensor or, for the
-    /// global and group reductions, over the tensors they span; null where they cannot.
+    /// accumulates and finishes it (Sum, Mean, Norm, Rms, Max, Min, MaxAbs, Var, Std), over the tensor, over each row
+    /// or column of it (<c>Matrix.RowMean</c> and kin) or, for the global and group reductions, over the tensors they
+    /// span; null where they cannot.
     /// </summary>
     public string? FusedReduction { get; init; }
 

@@ -139,12 +139,12 @@ public static class IntrinsicTable
         },
         new(MathFunction.MatrixRows, IntrinsicKind.Shape, 0, new[] { "Matrix.Rows" }) { Host = $"((double){RuntimeApi.MatrixMath}.RowCount({{p}}))" },
         new(MathFunction.MatrixColumns, IntrinsicKind.Shape, 0, new[] { "Matrix.Columns" }) { Host = $"((double){RuntimeApi.MatrixMath}.ColumnCount({{p}}))" },
-        Reduction(MathFunction.MatrixRowSum, IntrinsicKind.RowReduction, "Matrix.RowSum", RuntimeApi.MatrixMath + ".RowSum({0}, {p})"),
-        Reduction(MathFunction.MatrixRowMean, IntrinsicKind.RowReduction, "Matrix.RowMean", RuntimeApi.MatrixMath + ".RowMean({0}, {p})"),
-        Reduction(MathFunction.MatrixRowNorm, IntrinsicKind.RowReduction, "Matrix.RowNorm", RuntimeApi.MatrixMath + ".RowNorm({0}, {p})"),
-        Reduction(MathFunction.MatrixColumnSum, IntrinsicKind.ColumnReduction, "Matrix.ColumnSum", RuntimeApi.MatrixMath + ".ColumnSum({0}, {p})"),
-        Reduction(MathFunction.MatrixColumnMean, IntrinsicKind.ColumnReduction, "Matrix.ColumnMean", RuntimeApi.MatrixMath + ".ColumnMean({0}, {p})"),
-        Reduction(MathFunction.MatrixColumnNorm, IntrinsicKind.ColumnReduction, "Matrix.ColumnNorm", RuntimeApi.MatrixMath + ".ColumnNorm({0}, {p})"),
+        Reduction(MathFunction.MatrixRowSum, IntrinsicKind.RowReduction, "Matrix.RowSum", RuntimeApi.MatrixMath + ".RowSum({0}, {p})") with { FusedReduction = "Sum" },
+        Reduction(MathFunction.MatrixRowMean, IntrinsicKind.RowReduction, "Matrix.RowMean", RuntimeApi.MatrixMath + ".RowMean({0}, {p})") with { FusedReduction = "Mean" },
+        Reduction(MathFunction.MatrixRowNorm, IntrinsicKind.RowReduction, "Matrix.RowNorm", RuntimeApi.MatrixMath + ".RowNorm({0}, {p})") with { FusedReduction = "Norm" },
+        Reduction(MathFunction.MatrixColumnSum, IntrinsicKind.ColumnReduction, "Matrix.ColumnSum", RuntimeApi.MatrixMath + ".ColumnSum({0}, {p})") with { FusedReduction = "Sum" },
+        Reduction(MathFunction.MatrixColumnMean, IntrinsicKind.ColumnReduction, "Matrix.ColumnMean", RuntimeApi.MatrixMath + ".ColumnMean({0}, {p})") with { FusedReduction = "Mean" },
+        Reduction(MathFunction.MatrixColumnNorm, IntrinsicKind.ColumnReduction, "Matrix.ColumnNorm", RuntimeApi.MatrixMath + ".ColumnNorm({0}, {p})") with { FusedReduction = "Norm" },
     };
 
     static readonly Dictionary<MathFunction, Intrinsic> ByFunction = All.ToDictionary(i => i.Function);

@@ -4,12 +4,18 @@ using OptDsl.Generators.Analysis;
 
 namespace OptDsl.Generators.Model;
 
-/// <summary>What a reduction of a fused rule spans: its own tensor, the tensors of the parameter's group, or every tensor of the step.</summary>
+/// <summary>
+/// What a reduction of a fused rule spans: its own tensor, the tensors of the parameter's group, every tensor of the
+/// step, or one row or one column of its tensor's matrix view (<c>shape[0]</c> rows; <c>Matrix.RowMean</c> and kin:
+/// one result per row or column).
+/// </summary>
 public enum ReductionScope
 {
     Tensor,
     Group,
     Step,
+    Row,
+    Column,
 }
 
 /// <summary>
@@ -25,6 +31,9 @@ public enum ReductionScope
 public sealed record PlannedReduction(int Index, Call Call, int Level, bool IsMatrix = false, string Op = "Sum",
     ReductionScope Scope = ReductionScope.Tensor, Expr? Accumuland = null)
 {
+    /// <summary>Whether it has one result per row or per column of its tensor.</summary>
+    public bool PerRowOrColumn => Scope is ReductionScope.Row or ReductionScope.Column;
+
     /// <summary>What each element contributes.</summary>
     public Expr Argument => Accumuland ?? Call.Arguments[0];
 }
@@ -38,10 +47,19 @@ public sealed record PlannedReduction(int Index, Call Call, int Level, bool IsMa
 /// With <see cref="HostReadsResults"/> scalar state takes values computed from reductions: the host half runs again
 /// after each phase with the results known so far (from the scalar state as it was before the step), and
 /// <see cref="HostLocals"/> are the locals it computes on the host for that as well.
+/// A rule with work per row or column (<see cref="RowWise"/>: state kept per row or column, or reductions per row or
+/// column) runs its phases row by row; the fused CPU path runs it, the CUDA one does not yet
+/// (<see cref="CudaBlocker"/>).
 /// </summary>
 public sealed record PhasePlan(int Phases, EquatableArray<PlannedReduction> Reductions, string? Blocker,
-    bool HostReadsResults = false, EquatableArray<string> HostLocals = default)
+    bool HostReadsResults = false, EquatableArray<string> HostLocals = default, bool RowWise = false)
 {
+    /// <summary>Why the CUDA backend does not run the rule although the CPU one does (null when it does).</summary>
+    public string? CudaBlocker => RowWise ? "row and column work (state per row or column, Matrix.Row*/Column*) is fused on the CPU only so far" : null;
+
+    /// <summary>The reductions with one result per row or column.</summary>
+    public IEnumerable<PlannedReduction> PerRowOrColumn => Reductions.Where(r => r.PerRowOrColumn);
+
     /// <summary>An elementwise rule: one pass, nothing to reduce.</summary>
     public static readonly PhasePlan Elementwise = new(1, EquatableArray<PlannedReduction>.Empty, null);
 
@@ -58,7 +76,7 @@ public sealed record PhasePlan(int Phases, EquatableArray<PlannedReduction> Redu
     public IEnumerable<PlannedReduction> Matrices => Reductions.Where(r => r.IsMatrix);
 
     /// <summary>Whether a reduction spans more than its own tensor.</summary>
-    public bool CrossesTensors => Reductions.Any(r => r.Scope != ReductionScope.Tensor);
+    public bool CrossesTensors => Reductions.Any(r => r.Scope is ReductionScope.Group or ReductionScope.Step);
 
     /// <summary>
     /// The planned reductions in <paramref name="e"/>, innermost first, each once — inside a reduction, those its

@@ -35,7 +35,8 @@ internal static class PartialSums
         for (int j = 0; j < reductions; j++)
         {
             var spec = plan.Reductions[j];
-            if (spec.Level != phase) continue;
+            // A reduction per row or column is finished by the backend that lays out its rows.
+            if (spec.Level != phase || spec.PerRowOrColumn) continue;
             for (int t = 0; t < tensors;)
             {
                 int end = t + 1;

@@ -35,6 +35,10 @@ public enum ReductionScope
     Group,
     /// <summary>Every tensor of the step (<c>Reduce.GlobalNorm</c> and kin).</summary>
     Step,
+    /// <summary>Each row of its tensor's matrix view (<c>shape[0]</c> rows; <c>Matrix.RowMean</c> and kin): one result per row.</summary>
+    Row,
+    /// <summary>Each column of its tensor's matrix view (<c>Matrix.ColumnMean</c> and kin): one result per column.</summary>
+    Column,
 }
 
 /// <summary>One reduction of a fused rule: the phase that accumulates it (from 1), how, and over which tensors.</summary>
@@ -45,6 +49,9 @@ public sealed record ReductionSpec(int Level, ReductionOp Op, ReductionScope Sco
     /// (non-zero), −(s + 1) where it must be false. Empty: always.
     /// </summary>
     public int[] When { get; init; } = Array.Empty<int>();
+
+    /// <summary>Whether it has one result per row or per column of its tensor.</summary>
+    public bool PerRowOrColumn => Scope is ReductionScope.Row or ReductionScope.Column;
 
     /// <summary>Whether a tensor with these host scalars accumulates it at this step.</summary>
     public bool Holds(ReadOnlySpan<float> scalars)
@@ -83,8 +90,23 @@ public sealed class ReductionPlan
         Reductions = reductions;
         Matrices = matrices;
         // Read at every step: worked out once.
-        CrossesTensors = reductions.Any(r => r.Scope != ReductionScope.Tensor);
+        CrossesTensors = reductions.Any(r => r.Scope is ReductionScope.Group or ReductionScope.Step);
+        _perRowOrColumn = reductions.Any(r => r.PerRowOrColumn);
     }
+
+    readonly bool _perRowOrColumn;
+
+    /// <summary>
+    /// How each declared state is kept (one value per element, row or column), in declaration order; empty where every
+    /// state is per element.
+    /// </summary>
+    public Core.StateShape[] StateShapes { get; init; } = Array.Empty<Core.StateShape>();
+
+    /// <summary>
+    /// Whether the rule works per row or column (reductions per row or column, or state kept so): the fused CPU path
+    /// then runs each tensor in chunks of whole rows of its matrix view.
+    /// </summary>
+    public bool RowWise => _perRowOrColumn || Array.Exists(StateShapes, s => s != Core.StateShape.Elements);
 
     /// <summary>Passes over the elements; the last writes the parameter and state.</summary>
     public int Phases { get; }

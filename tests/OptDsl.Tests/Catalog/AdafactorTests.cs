@@ -103,7 +103,6 @@ public class AdafactorTests
         Assert.Equal(new long[] { 6, 1 }, state.Row.shape);
         Assert.Equal(new long[] { 1, 10 }, state.Column.shape);
         Assert.Null(state.M);
-        Assert.Contains("state 'row' per row", opt.FusedStatus);
     }
 
     /// <summary>

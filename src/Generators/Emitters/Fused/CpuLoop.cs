@@ -40,6 +40,11 @@ static class CpuLoop
     public static void WriteUpdateCpu(CodeWriter w, OptimizerModel model, IReadOnlyList<LocalModel> registers, CodeWriter vectorBody, CodeWriter scalarBody,
         IReadOnlyList<Slot> slots, PhaseView phase)
     {
+        if (phase.Plan.RowWise)
+        {
+            CpuRowLoop.Write(w, model, registers, vectorBody, scalarBody, slots, phase);
+            return;
+        }
         var states = model.States;
         bool store = phase.IsLast;
         const string Spans = "global::System.ReadOnlySpan<float> s";
@@ -74,16 +79,7 @@ static class CpuLoop
             w.Line($"var stVectors{i} = {Cast}(stSpan{i});");
             if (states[i].OnlyIf is { } flag) w.Line($"bool has{i} = !stSpan{i}.IsEmpty; // false unless {flag}");
         }
-        foreach (var slot in slots)
-        {
-            if (slot.Type == ValueKind.Boolean)
-            {
-                w.Line($"bool {slot.Variable} = s[{slot.Index}] != 0f;");
-                continue;
-            }
-            w.Line($"float {slot.Variable} = s[{slot.Index}];");
-            w.Line($"var {CpuVectorTarget.VectorOf(slot)} = new {FloatVector}({slot.Variable});");
-        }
+        WriteSlots(w, slots);
         foreach (var r in phase.Plan.Sums)
         {
             w.Line($"float {PhaseView.Result(r)} = {(phase.Knows(r) ? $"r[{r.Index}]" : "0f")};");
@@ -95,12 +91,7 @@ static class CpuLoop
             w.Line($"var {CpuVectorTarget.MatrixSpan(m)} = chunk.Matrix({m.Index});");
             w.Line($"var {CpuVectorTarget.MatrixVectors(m)} = {Cast}({CpuVectorTarget.MatrixSpan(m)});");
         }
-        foreach (var accumulated in phase.Accumulated.Where(r => !r.IsMatrix))
-        {
-            var identity = Identity(accumulated);
-            w.Line($"var {CpuVectorTarget.AccumulatorOf(accumulated)} = new {FloatVector}({identity});");
-            w.Line($"float a_{accumulated.Index} = {identity};");
-        }
+        foreach (var accumulated in phase.Accumulated.Where(r => !r.IsMatrix)) DeclareAccumulators(w, accumulated);
 
         // A phase before the last loads and declares only what it uses (PhaseNeeds).
         var needs = phase.Needs;
@@ -138,22 +129,48 @@ static class CpuLoop
         }
         w.Close();
         // The lanes in order, then the tail: the same bits on every run.
-        foreach (var r in phase.Accumulated.Where(r => !r.IsMatrix))
-        {
-            var lanes = CpuVectorTarget.AccumulatorOf(r);
-            w.Line(r.Op switch
-            {
-                "Max" or "MaxAbs" => $"a[{r.Index}] = global::System.MathF.Max({RuntimeApi.VectorMath}.MaxOfLanes({lanes}), a_{r.Index});",
-                "Min" => $"a[{r.Index}] = global::System.MathF.Min({RuntimeApi.VectorMath}.MinOfLanes({lanes}), a_{r.Index});",
-                _ => $"a[{r.Index}] = {RuntimeApi.VectorMath}.SumOfLanes({lanes}) + a_{r.Index};",
-            });
-        }
+        foreach (var r in phase.Accumulated.Where(r => !r.IsMatrix)) w.Line($"a[{r.Index}] = {Combined(r)};");
         w.Close();
         if (!phase.IsLast) w.Line();
     }
 
+    /// <summary>Each slot read once into a variable (and a float slot broadcast to the lanes).</summary>
+    internal static void WriteSlots(CodeWriter w, IReadOnlyList<Slot> slots)
+    {
+        foreach (var slot in slots)
+        {
+            if (slot.Type == ValueKind.Boolean)
+            {
+                w.Line($"bool {slot.Variable} = s[{slot.Index}] != 0f;");
+                continue;
+            }
+            w.Line($"float {slot.Variable} = s[{slot.Index}];");
+            w.Line($"var {CpuVectorTarget.VectorOf(slot)} = new {FloatVector}({slot.Variable});");
+        }
+    }
+
+    /// <summary>A reduction's accumulators: the lanes', and the tail's.</summary>
+    internal static void DeclareAccumulators(CodeWriter w, PlannedReduction r)
+    {
+        var identity = Identity(r);
+        w.Line($"var {CpuVectorTarget.AccumulatorOf(r)} = new {FloatVector}({identity});");
+        w.Line($"float a_{r.Index} = {identity};");
+    }
+
+    /// <summary>A reduction's lanes in order, then its tail: the same bits on every run.</summary>
+    internal static string Combined(PlannedReduction r)
+    {
+        var lanes = CpuVectorTarget.AccumulatorOf(r);
+        return r.Op switch
+        {
+            "Max" or "MaxAbs" => $"global::System.MathF.Max({RuntimeApi.VectorMath}.MaxOfLanes({lanes}), a_{r.Index})",
+            "Min" => $"global::System.MathF.Min({RuntimeApi.VectorMath}.MinOfLanes({lanes}), a_{r.Index})",
+            _ => $"{RuntimeApi.VectorMath}.SumOfLanes({lanes}) + a_{r.Index}",
+        };
+    }
+
     /// <summary>What a reduction's accumulator starts at, as a C# float literal.</summary>
-    static string Identity(PlannedReduction r) => r.Op switch
+    internal static string Identity(PlannedReduction r) => r.Op switch
     {
         "Max" => "float.NegativeInfinity",
         "Min" => "float.PositiveInfinity",

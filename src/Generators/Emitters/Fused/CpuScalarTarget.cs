@@ -17,6 +17,12 @@ sealed class CpuScalarTarget(IElementValues values, PhaseView phase) : ScalarTar
     /// <summary>And its result read straight from it.</summary>
     protected override string MatrixValue(PlannedReduction m) => $"{CpuVectorTarget.MatrixSpan(m)}[i]";
 
+    /// <summary>A reduction per column accumulates into the chunk's partial of the element's column.</summary>
+    protected override string Accumulator(PlannedReduction r) => r.Scope == ReductionScope.Column ? $"{ColumnPartials(r)}[i]" : base.Accumulator(r);
+
+    /// <summary>The chunk's partials of a reduction per column, one per column.</summary>
+    public static string ColumnPartials(PlannedReduction r) => "cp_" + r.Index;
+
     /// <summary>A float literal in C#.</summary>
     public static string FloatLiteral(double value)
     {

@@ -103,6 +103,12 @@ sealed class CpuVectorTarget(IElementValues values, PhaseView phase) : ElementTa
     /// <summary>The lanes accumulating a reduction (combined with the tail's accumulator after the loops).</summary>
     public static string AccumulatorOf(PlannedReduction r) => "va_" + r.Index;
 
+    /// <summary>The chunk's partials of a reduction per column, as vectors (a row's vector i covers the same columns).</summary>
+    public static string ColumnPartialVectors(PlannedReduction r) => "cpv_" + r.Index;
+
+    /// <summary>Where the lanes accumulate: their accumulator, or for a reduction per column the partials of their columns.</summary>
+    static string AccumulatorIn(PlannedReduction r) => r.Scope == ReductionScope.Column ? $"{ColumnPartialVectors(r)}[i]" : AccumulatorOf(r);
+
     /// <summary>The chunk's span of a matrix call's stored argument, and later of its result.</summary>
     public static string MatrixSpan(PlannedReduction m) => "mSpan" + m.Index;
 
@@ -114,7 +120,7 @@ sealed class CpuVectorTarget(IElementValues values, PhaseView phase) : ElementTa
         foreach (var r in Phase.AccumulatedIn(e))
         {
             var x = Vector(r.Argument).Code;
-            var a = AccumulatorOf(r);
+            var a = AccumulatorIn(r);
             var intrinsic = r.Call.Function.Intrinsic();
             var comment = " // " + intrinsic.Display;
             if (r.IsMatrix)

@@ -69,7 +69,15 @@ sealed class CudaTarget(IElementValues values, PhaseView phase) : ScalarTarget(v
             kernel.Close();
         }
 
-        w.Doc("<summary>The update rule as the element body of a fused multi-tensor CUDA kernel (compiled with NVRTC at first use).</summary>");
+        // A rule the CUDA backend does not run yet keeps its plan (the CPU phases run by it) and no CUDA text.
+        if (plan.CudaBlocker is { } blocker)
+        {
+            kernel = new CodeWriter();
+            kernel.Line($"// No CUDA code: {blocker}.");
+        }
+        w.Doc(plan.CudaBlocker is null
+            ? "<summary>The update rule as the element body of a fused multi-tensor CUDA kernel (compiled with NVRTC at first use).</summary>"
+            : "<summary>The phases of the update rule, which the fused CPU path runs; no CUDA body yet (the CUDA backend says why).</summary>");
         w.Line($"static readonly {RuntimeApi.CudaKernel} CudaKernel = new {RuntimeApi.CudaKernel}(\"{model.ClassName}\", @\"");
         foreach (var line in kernel.ToString().TrimEnd('\n').Split('\n')) w.Line(line.Replace("\"", "\"\""));
         if (!plan.HasReductions)
@@ -82,9 +90,12 @@ sealed class CudaTarget(IElementValues values, PhaseView phase) : ScalarTarget(v
         // reductions' conditions hold is skipped.
         var sums = plan.Sums.Select(r => $"new {RuntimeApi.ReductionSpec}({r.Level}, {RuntimeApi.ReductionOp}.{r.Op}"
             + (r.Scope == ReductionScope.Tensor ? ")" : $", {RuntimeApi.ReductionScope}.{r.Scope})")
-            + (guards.TryGetValue(r.Index, out var when) && when.Length > 0 ? $" {{ When = new[] {{ {string.Join(", ", when)} }} }}" : "")).ToList();
-        // The host half runs again after each phase where scalar state takes values from reductions.
-        var close = plan.HostReadsResults ? ") { HostReadsResults = true });" : "));";
+            + Initializers(guards.TryGetValue(r.Index, out var when) && when.Length > 0 ? $"When = new[] {{ {string.Join(", ", when)} }}" : null)).ToList();
+        // The host half runs again after each phase where scalar state takes values from reductions; a plan with work
+        // per row or column says how each state is kept.
+        var close = ")" + Initializers(
+            plan.HostReadsResults ? "HostReadsResults = true" : null,
+            plan.RowWise ? $"StateShapes = new {RuntimeApi.StateShape}[] {{ {string.Join(", ", model.States.Select(st => $"{RuntimeApi.StateShape}.{st.Shape}"))} }}" : null) + ");";
         w.Line($"\", {model.States.Count}, {slots.Count}, new {RuntimeApi.ReductionPlan}({plan.Phases},");
         if (matrices.Count == 0)
         {
@@ -97,5 +108,12 @@ sealed class CudaTarget(IElementValues values, PhaseView phase) : ScalarTarget(v
         w.Line($"    new {RuntimeApi.MatrixSpec}[] {{ " + string.Join(", ", matrices.Select(m =>
             $"new {RuntimeApi.MatrixSpec}({m.Level}, {string.Join(", ", matrixArguments[m.Index].Select(s => s.Index))})")) + " }" + close);
         w.Line();
+    }
+
+    /// <summary>An object initializer of the settings given (none: nothing).</summary>
+    static string Initializers(params string?[] settings)
+    {
+        var given = settings.Where(x => x is not null).ToList();
+        return given.Count == 0 ? "" : $" {{ {string.Join(", ", given)} }}";
     }
 }

@@ -8,15 +8,18 @@ namespace OptDsl.Runtime.Backends.Cpu;
 /// </summary>
 internal sealed class FusedCpuBackend : IUpdateBackend
 {
-    readonly FusedCpuRunner _runner = new();
+    readonly FusedCpuRunner _runner;
     readonly CpuUpdate? _update;
     readonly CpuPhase? _phases;
     readonly ReductionPlan? _plan;
     readonly HostStage? _host;
     bool _used;
 
-    FusedCpuBackend(CpuUpdate? update, CpuPhase? phases, ReductionPlan? plan, HostStage? host) =>
+    FusedCpuBackend(CpuUpdate? update, CpuPhase? phases, ReductionPlan? plan, HostStage? host)
+    {
         (_update, _phases, _plan, _host) = (update, phases, plan, host);
+        _runner = new FusedCpuRunner(plan);
+    }
 
     /// <summary>The registry's entry: a backend for a rule with fused code.</summary>
     public static IUpdateBackend? For(UpdateRule rule) =>
@@ -32,13 +35,15 @@ internal sealed class FusedCpuBackend : IUpdateBackend
 
     /// <inheritdoc/>
     public string? Report => _used ? _runner.Report + (_quantized ? "; 8-bit state expanded per chunk" : "") + (_plan is null ? "" : $"; {_plan.Phases} phases (reductions in passes of their own)"
-        + (_plan.CrossesTensors ? "; reductions over the step's or group's tensors" : "") + (_plan.HostReadsResults ? "; scalar state from reductions, on the host after each phase" : "")) : null;
+        + (_plan.CrossesTensors ? "; reductions over the step's or group's tensors" : "") + (_plan.RowWise ? "; row by row, in chunks of whole rows" : "") + (_plan.HostReadsResults ? "; scalar state from reductions, on the host after each phase" : "")) : null;
 
     /// <inheritdoc/>
     /// <remarks>8-bit state is expanded per chunk into float32 scratch and packed back after the update (<see cref="CpuBlockCodec"/>).</remarks>
+    /// <remarks>A rule with work per row or column takes parameters of one dimension or more, not empty, with float32 state (<see cref="FusedCpuRunner.AcceptsRows"/>).</remarks>
     public bool Accepts(in UpdateItem item) =>
         FusedCpuRunner.Accepts(item.Parameter) && FusedCpuRunner.Accepts(item.Gradient)
-        && Array.TrueForAll(item.States, s => s is null || FusedCpuRunner.Accepts(s));
+        && Array.TrueForAll(item.States, s => s is null || FusedCpuRunner.Accepts(s))
+        && (_plan is not { RowWise: true } || (FusedCpuRunner.AcceptsRows(item.Parameter) && item.Quantized is not { Any: true }));
 
     /// <inheritdoc/>
     public string? Prepare(in UpdateItem item)

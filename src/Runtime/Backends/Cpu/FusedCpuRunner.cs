@@ -26,6 +26,8 @@ internal sealed unsafe class FusedCpuRunner
         public int Length;
         public float[] Scalars;
         public int Tensor;
+        // Its number among its tensor's chunks (a rule with work per row or column cuts tensors into whole rows).
+        public int Chunk;
     }
 
     // Per queued tensor, for a rule with reductions: its size, first chunk, scalars, item and group; with matrix calls,
@@ -43,7 +45,25 @@ internal sealed unsafe class FusedCpuRunner
     CpuUpdate? _update;
     readonly Action<int> _run;
 
-    public FusedCpuRunner() => _run = RunOne;
+    public FusedCpuRunner(ReductionPlan? plan = null)
+    {
+        _run = RunOne;
+        if (plan is { RowWise: true }) _rowPlan = plan;
+    }
+
+    // A rule with work per row or column: its plan, and each queued tensor's matrix view and buffers.
+    readonly ReductionPlan? _rowPlan;
+    readonly CpuRows _rows = new();
+
+    /// <summary>The most columns a row may have on the fused CPU path (a chunk of whole rows is one span of ints).</summary>
+    public const int MaxColumns = 1 << 24;
+
+    /// <summary>
+    /// Whether a rule with work per row or column can take this parameter: a matrix view (one dimension or more), not
+    /// empty, with rows of at most <see cref="MaxColumns"/> elements.
+    /// </summary>
+    public static bool AcceptsRows(Tensor p) =>
+        p.dim() > 0 && p.NumberOfElements > 0 && p.NumberOfElements / p.size(0) <= MaxColumns && p.size(0) <= int.MaxValue;
 
     /// <summary>Whether the CPU update can take this tensor: float32 and contiguous on the CPU.</summary>
     public static bool Accepts(Tensor t) => t.device_type == DeviceType.CPU && t.dtype == ScalarType.Float32 && t.is_contiguous();
@@ -78,6 +98,11 @@ internal sealed unsafe class FusedCpuRunner
         _items[tensor] = item;
         _groups[tensor] = group;
         _firstChunks[tensor] = _count;
+        if (_rowPlan is not null)
+        {
+            QueueRows(tensor, p, n, parameter, gradient, addresses, scalars);
+            return;
+        }
         for (long offset = 0; offset < n; offset += ChunkElements)
         {
             if (_count == _work.Length) Array.Resize(ref _work, _work.Length * 2);
@@ -85,6 +110,24 @@ internal sealed unsafe class FusedCpuRunner
             {
                 Parameter = parameter, Gradient = gradient, States = addresses, Offset = offset,
                 Length = (int)Math.Min(ChunkElements, n - offset), Scalars = scalars, Tensor = tensor,
+            };
+        }
+    }
+
+    /// <summary>Queues a tensor of a rule with work per row or column in chunks of whole rows.</summary>
+    void QueueRows(int tensor, Tensor p, long n, IntPtr parameter, IntPtr gradient, IntPtr[] addresses, float[] scalars)
+    {
+        int rows = (int)p.size(0), columns = (int)(n / rows);
+        var layout = _rows[tensor];
+        layout.Prepare(_rowPlan!, rows, columns, ChunkElements, addresses);
+        for (int chunk = 0; chunk < layout.Chunks; chunk++)
+        {
+            if (_count == _work.Length) Array.Resize(ref _work, _work.Length * 2);
+            long first = (long)chunk * layout.RowsPerChunk;
+            _work[_count++] = new Work
+            {
+                Parameter = parameter, Gradient = gradient, States = addresses, Offset = first * columns,
+                Length = (int)(Math.Min(layout.RowsPerChunk, rows - first) * columns), Scalars = scalars, Tensor = tensor, Chunk = chunk,
             };
         }
     }
@@ -142,13 +185,17 @@ internal sealed unsafe class FusedCpuRunner
             // Results not known yet read as 0 (the host half may read them before the phase that computes them).
             Array.Clear(_results, 0, _parameters * _reductions);
             if (plan.Matrices.Length > 0) _matrices.Prepare(_parameters, plan.Matrices.Length, _parametersQueued);
+            bool rowWise = _rowPlan is not null;
+            if (rowWise) for (int t = 0; t < _parameters; t++) _rows[t].TakeColumnStates();
             for (_phase = 1; _phase <= plan.Phases; _phase++)
             {
                 // A phase with nothing to reduce or store this step (its reductions' host conditions all false) is skipped.
                 if (_phase < plan.Phases && !AnyNeeds(plan, _phase)) continue;
+                if (rowWise) for (int t = 0; t < _parameters; t++) _rows[t].ResetColumnPartials(plan, _phase);
                 if (_count == 1) RunPhaseOne(0);
                 else if (_count > 1) Parallel.For(0, _count, _runPhase);
                 if (_phase == plan.Phases) break;
+                if (rowWise) for (int t = 0; t < _parameters; t++) _rows[t].Finish(plan, _phase);
                 CombinePartials(plan);
                 if (plan.HostReadsResults && host is not null)
                     for (int t = 0; t < _parameters; t++) host(_items[t], new ReadOnlySpan<float>(_results, t * _reductions, _reductions));
@@ -183,7 +230,9 @@ internal sealed unsafe class FusedCpuRunner
             if (_phase == _phaseCount) PackBack(ref w, quantized);
             return;
         }
-        var chunk = new CpuChunk((float*)w.Parameter, (float*)w.Gradient, w.States, w.Offset, w.Length, _matrices.AddressesOf(w.Tensor));
+        var chunk = _rowPlan is null
+            ? new CpuChunk((float*)w.Parameter, (float*)w.Gradient, w.States, w.Offset, w.Length, _matrices.AddressesOf(w.Tensor))
+            : new CpuChunk((float*)w.Parameter, (float*)w.Gradient, w.States, w.Offset, w.Length, _matrices.AddressesOf(w.Tensor), _rows[w.Tensor], w.Chunk);
         _phases!(_phase, chunk, w.Scalars, results, partials);
     }
 

@@ -49,6 +49,8 @@ internal sealed class FusedCudaBackend(CudaKernel kernel, HostStage? host = null
     public string? Prepare(in UpdateItem item)
     {
         if (_unavailable is not null) return _unavailable;
+        if (kernel.Reductions is { RowWise: true })
+            return _unavailable = "row and column work (state per row or column, Matrix.Row*/Column*) is fused on the CPU only so far; CUDA parameters use the portable path";
         var target = (item.Parameter.device_index, FusedCudaLauncher.KindOf(item));
         if (target == _prepared) return null;
         string? why = null;
