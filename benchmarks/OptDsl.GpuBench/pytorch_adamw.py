@@ -8,13 +8,7 @@ import time
 
 import torch
 
-
-def gpt2_shapes():
-    d = 768
-    shapes = [(50257, d), (1024, d)]
-    for _ in range(12):
-        shapes += [(d,), (d,), (d, 3 * d), (3 * d,), (d, d), (d,), (d,), (d,), (d, 4 * d), (4 * d,), (4 * d, d), (d,)]
-    return shapes + [(d,), (d,)]
+from gpt2_shapes import gpt2_shapes
 
 
 def median_ms(step, windows=15, per_window=10):

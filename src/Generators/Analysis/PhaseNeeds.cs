@@ -14,15 +14,20 @@ public sealed class PhaseNeeds
 {
     readonly HashSet<Stmt>? _statements;
     readonly HashSet<(VarKind, string)>? _variables;
+    readonly HashSet<PlannedReduction>? _results;
 
-    PhaseNeeds(HashSet<Stmt>? statements, HashSet<(VarKind, string)>? variables)
+    PhaseNeeds(HashSet<Stmt>? statements, HashSet<(VarKind, string)>? variables, HashSet<PlannedReduction>? results)
     {
         _statements = statements;
         _variables = variables;
+        _results = results;
     }
 
     /// <summary>Everything: the last phase, or a rule of one phase.</summary>
-    public static readonly PhaseNeeds All = new(null, null);
+    public static readonly PhaseNeeds All = new(null, null, null);
+
+    /// <summary>Whether the phase reads the result of <paramref name="reduction"/> (one an earlier phase computed).</summary>
+    public bool Reads(PlannedReduction reduction) => _results is null || _results.Contains(reduction);
 
     /// <summary>
     /// Whether the phase runs <paramref name="statement"/>: an assignment's assignment (its accumulations run either way),
@@ -39,7 +44,7 @@ public sealed class PhaseNeeds
         if (phase >= plan.Phases) return All;
         var walk = new Walk(plan, phase);
         walk.Block(rule.Body, new HashSet<(VarKind, string)>(), branched: false);
-        return new PhaseNeeds(walk.Statements, walk.Used);
+        return new PhaseNeeds(walk.Statements, walk.Used, walk.Results);
     }
 
     /// <summary>
@@ -51,6 +56,7 @@ public sealed class PhaseNeeds
     {
         public readonly HashSet<Stmt> Statements = new(ByReference<Stmt>.Instance);
         public readonly HashSet<(VarKind, string)> Used = new();
+        public readonly HashSet<PlannedReduction> Results = new(ByReference<PlannedReduction>.Instance);
         /// <summary>How many statements have been found to do something in the phase (assign or accumulate) so far.</summary>
         int _kept;
         readonly Dictionary<Call, PlannedReduction> _reductions = plan.Reductions.ToDictionary(r => r.Call, r => r, ByReference<Call>.Instance);
@@ -117,6 +123,7 @@ public sealed class PhaseNeeds
                 case Call c when _reductions.TryGetValue(c, out var reduction):
                     // Its argument is read whole where it is accumulated; a later reduction may hold one accumulated here.
                     if (reduction.Level >= phase) Reads(reduction.Argument, live, whole: reduction.Level == phase);
+                    else if (whole) Results.Add(reduction);
                     break;
                 case Call c:
                     foreach (var argument in c.Arguments) Reads(argument, live, whole);

@@ -76,11 +76,18 @@ static class CpuRowLoop
         }
         foreach (var m in phase.Plan.Matrices.Where(m => m.Level <= phase.Number))
             w.Line($"var mChunk{m.Index} = chunk.Matrix({m.Index});");
-        foreach (var r in accumulated.Where(r => !r.PerRowOrColumn)) DeclareAccumulators(w, r);
-
         var (readsP, readsG) = (needs.Uses(VarKind.Param, model.Update.ParamName), needs.Uses(VarKind.Grad, model.Update.GradName));
         var loaded = Enumerable.Range(0, states.Count).Where(i => needs.Uses(VarKind.State, states[i].Name)).ToList();
         registers = registers.Where(l => needs.Uses(VarKind.Local, l.Name)).ToList();
+        if (!store && !readsP && !readsG && accumulated.Count > 0 && accumulated.All(r => r.Scope == ReductionScope.Tensor)
+            && !phase.Plan.Matrices.Any()
+            && loaded.All(i => states[i].Shape == StateShapeModel.Rows)
+            && !phase.Plan.Sums.Any(r => r.Scope == ReductionScope.Column && phase.Knows(r) && needs.Reads(r)))
+        {
+            WriteOnceARow(w, states, registers, scalarBody, phase, accumulated, loaded);
+            return;
+        }
+        foreach (var r in accumulated.Where(r => !r.PerRowOrColumn)) DeclareAccumulators(w, r);
 
         w.Open("for (int row = 0, rows = chunk.Rows; row < rows; row++)");
         w.Line("int at = chunk.Row + row; // the row in the tensor");
@@ -213,6 +220,38 @@ static class CpuRowLoop
         foreach (var r in accumulated.Where(r => !r.PerRowOrColumn)) w.Line($"a[{r.Index}] = (float){Folded(r)};");
         w.Close();
         if (!phase.IsLast) w.Line();
+    }
+
+    /// <summary>
+    /// A phase that reads no element — only values per row, such as Adafactor's mean of its row averages — runs its
+    /// scalar code once per row and counts what it accumulates once for each of the row's elements (a sum of the
+    /// row's value times the columns; a maximum or minimum as it is), as the pass over every element would.
+    /// </summary>
+    static void WriteOnceARow(CodeWriter w, IReadOnlyList<StateModel> states, IReadOnlyList<LocalModel> registers, CodeWriter scalarBody,
+        PhaseView phase, IReadOnlyList<PlannedReduction> accumulated, IReadOnlyList<int> loaded)
+    {
+        foreach (var r in accumulated)
+        {
+            w.Line($"double {Folded(r)} = {CpuLoop.Identity(r)};");
+            w.Line($"float a_{r.Index} = {CpuLoop.Identity(r)};");
+        }
+        w.Open("for (int row = 0, rows = chunk.Rows; row < rows; row++) // no element is read: once per row");
+        w.Line("int at = chunk.Row + row; // the row in the tensor");
+        foreach (int i in loaded) w.Line($"var {ElementNames.State(states[i].Name)} = {Guard(states[i], i)}stRows{i}[at]{(states[i].OnlyIf is null ? "" : " : 0f")};");
+        foreach (var r in phase.Plan.Sums.Where(r => r.Scope == ReductionScope.Row && phase.Knows(r)))
+            w.Line($"float {PhaseView.Result(r)} = {PerRow(r)}[at];");
+        foreach (var local in registers)
+            w.Line($"{(local.Type == ValueKind.Boolean ? "bool" : "float")} {ElementNames.Local(local.Name)} = {(local.Type == ValueKind.Boolean ? "false" : "0f")};");
+        w.Append(scalarBody);
+        foreach (var r in accumulated)
+        {
+            w.Line(r.Op is "Max" or "MaxAbs" or "Min" ? Fold(r, $"a_{r.Index}") : $"{Folded(r)} += (double)a_{r.Index} * columns;");
+            w.Line($"a_{r.Index} = {CpuLoop.Identity(r)};");
+        }
+        w.Close();
+        foreach (var r in accumulated) w.Line($"a[{r.Index}] = (float){Folded(r)};");
+        w.Close();
+        w.Line();
     }
 
     /// <summary>Vectors a block adds in float before its lanes go into the double (512 elements with 8 lanes).</summary>
