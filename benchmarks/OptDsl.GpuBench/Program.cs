@@ -127,6 +127,8 @@ if (onlyPhases)
     // x0, then p, g and writes p (24); Prodigy reads p, g, x0, s, then p, g, m, v, s and writes p, m, v, s (52);
     // Momentum-SAM reads p, g, v, then p, g, v and writes p, v (32); Stable-SPAM reads g twice, then p, g, m, v and
     // writes p, m, v (36); SGD-SaI reduces at its first step only: p, g, buffer read and p, buffer written (20).
+    // Adam-mini, row by row (a warp a row), reads g for its rows' mean squares, then p, g, m and writes p, m (24; its
+    // state per row is a row's worth).
     foreach (var (name, bytes, create) in new (string, int, Func<Parameter[], DeclaredOptimizer>)[]
     {
         ("AdamW", 28, ps => new OptDsl.Optimizers.AdamW(ps, lr: 1e-3)),
@@ -139,6 +141,7 @@ if (onlyPhases)
         ("Momentum-SAM", 32, ps => new OptDsl.Optimizers.MomentumSam(ps, lr: 1e-2)),
         ("Stable-SPAM", 36, ps => new OptDsl.Optimizers.StableSpam(ps)),
         ("SGD-SaI", 20, ps => new OptDsl.Optimizers.SgdSai(ps)),
+        ("Adam-mini", 24, ps => new OptDsl.Optimizers.AdamMini(ps)),
     })
     {
         CopyFloor(bytes);

@@ -43,7 +43,8 @@ public static class ReductionPhases
         }
         int phases = walk.Reductions.Max(r => r.Level) + 1;
         var shadows = hostLocals.Where(walk.UniformLocals.Contains).OrderBy(n => n, System.StringComparer.Ordinal).ToEquatableArray();
-        return new PhasePlan(phases, walk.Reductions.ToEquatableArray(), null, walk.HostReadsResults, shadows, rowWise);
+        bool columnWork = model.States.Any(s => s.Shape == StateShapeModel.Columns) || walk.Reductions.Any(r => r.Scope == ReductionScope.Column);
+        return new PhasePlan(phases, walk.Reductions.ToEquatableArray(), null, walk.HostReadsResults, shadows, rowWise, columnWork);
     }
 
     static PhasePlan Blocked(string why) => new(1, EquatableArray<PlannedReduction>.Empty, why);

@@ -48,14 +48,21 @@ public sealed record PlannedReduction(int Index, Call Call, int Level, bool IsMa
 /// after each phase with the results known so far (from the scalar state as it was before the step), and
 /// <see cref="HostLocals"/> are the locals it computes on the host for that as well.
 /// A rule with work per row or column (<see cref="RowWise"/>: state kept per row or column, or reductions per row or
-/// column) runs its phases row by row; the fused CPU path runs it, the CUDA one does not yet
+/// column) runs its phases row by row: the fused CPU path runs it, and the CUDA one where the work is per row only
 /// (<see cref="CudaBlocker"/>).
 /// </summary>
 public sealed record PhasePlan(int Phases, EquatableArray<PlannedReduction> Reductions, string? Blocker,
-    bool HostReadsResults = false, EquatableArray<string> HostLocals = default, bool RowWise = false)
+    bool HostReadsResults = false, EquatableArray<string> HostLocals = default, bool RowWise = false, bool ColumnWork = false)
 {
-    /// <summary>Why the CUDA backend does not run the rule although the CPU one does (null when it does).</summary>
-    public string? CudaBlocker => RowWise ? "row and column work (state per row or column, Matrix.Row*/Column*) is fused on the CPU only so far" : null;
+    /// <summary>
+    /// Why the CUDA backend does not run the rule although the CPU one does (null when it does): work per column
+    /// (state per column, <c>Matrix.Column*</c>), and row work whose reductions the host would combine, are fused on the
+    /// CPU only so far.
+    /// </summary>
+    public string? CudaBlocker =>
+        ColumnWork ? "column work (state per column, Matrix.Column*) is fused on the CPU only so far"
+        : RowWise && (HostReadsResults || CrossesTensors) ? "row work in a rule whose reductions the host combines is fused on the CPU only so far"
+        : null;
 
     /// <summary>The reductions with one result per row or column.</summary>
     public IEnumerable<PlannedReduction> PerRowOrColumn => Reductions.Where(r => r.PerRowOrColumn);

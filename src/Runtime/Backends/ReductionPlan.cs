@@ -108,6 +108,9 @@ public sealed class ReductionPlan
     /// </summary>
     public bool RowWise => _perRowOrColumn || Array.Exists(StateShapes, s => s != Core.StateShape.Elements);
 
+    /// <summary>Whether the rule works per column (reductions per column, or state kept so).</summary>
+    public bool ColumnWork => Array.Exists(Reductions, r => r.Scope == ReductionScope.Column) || Array.Exists(StateShapes, s => s == Core.StateShape.Columns);
+
     /// <summary>Passes over the elements; the last writes the parameter and state.</summary>
     public int Phases { get; }
 

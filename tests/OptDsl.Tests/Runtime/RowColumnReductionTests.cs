@@ -9,21 +9,6 @@ using static TorchSharp.torch;
 
 namespace OptDsl.Tests.Runtime;
 
-/// <summary>A probe of the per-row and per-column reductions: centres each row and scales by row and column norms.</summary>
-[Optimizer]
-public partial class RowColumnProbe
-{
-    [Hyper("[0, inf)")] float lr = 0.1f;
-
-    [Update]
-    void Update(ref float p, float g)
-    {
-        float centred = g - Matrix.RowMean(g);
-        p -= lr * (centred / (Matrix.RowNorm(centred) + 1e-6f) + Matrix.ColumnSum(g) * 0.01f
-            + Matrix.RowSum(g) * 0.001f - Matrix.ColumnMean(g) * Matrix.ColumnNorm(g));
-    }
-}
-
 /// <summary><c>Matrix.Row*</c> / <c>Matrix.Column*</c> against the same reductions written with torch on the matrix view.</summary>
 public class RowColumnReductionTests
 {

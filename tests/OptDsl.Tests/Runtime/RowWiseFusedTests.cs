@@ -12,38 +12,6 @@ using static TorchSharp.torch;
 
 namespace OptDsl.Tests.Runtime;
 
-/// <summary>
-/// Every kind of work per row or column the fused CPU path runs: state per row and per column (one of them switched by
-/// a flag), reductions per row and column, reductions over the tensor of a value per row or per column (broadcast to
-/// the elements first, as everywhere; a variance among them), and a reduction per row under a host condition.
-/// </summary>
-[Optimizer]
-public partial class RowColumnState
-{
-    [Hyper("[0, inf)")] float lr = 0.01f;
-    [Hyper("[0, 1)")] float beta = 0.9f;
-    [Hyper] bool momentum = true;
-
-    [State(Shape = StateShape.Rows)] float row;
-    [State(Shape = StateShape.Columns)] float column;
-    [State(Shape = StateShape.Rows, OnlyIf = nameof(momentum))] float rowMomentum;
-
-    [Update]
-    void Update(ref float p, float g)
-    {
-        row = beta * row + (1 - beta) * Matrix.RowMean(g * g);
-        column = beta * column + (1 - beta) * Matrix.ColumnMean(g * g);
-        float spread = Reduce.Std(row) + Reduce.Max(column) + Reduce.Mean(row);
-        float u = g / (MathF.Sqrt(row * column / Reduce.Mean(row)) + 1e-8f);
-        if (momentum)
-        {
-            rowMomentum = beta * rowMomentum + Matrix.RowNorm(u);
-            u = u * (1f + 0.01f * rowMomentum);
-        }
-        p -= lr * (u + 0.001f * spread + 0.001f * Matrix.ColumnSum(u) / Matrix.Rows());
-    }
-}
-
 /// <summary>Rules with work per row or column on the fused CPU path, row by row, against the portable path.</summary>
 public class RowWiseFusedTests
 {
@@ -58,15 +26,12 @@ public class RowWiseFusedTests
         new long[] { 300, 257 }, new long[] { 2, 40_000 }, new long[] { 4, 3, 5 }, new long[] { 70, 33 },
     };
 
-    public static TheoryData<string> RowWise() => new() { "Adafactor", "AdamMini", "NorMuon", "ScionBias", "Swan", "RowColumnState", "RowColumnStateWithoutMomentum", "RowColumnProbe" };
-
-    static DeclaredOptimizer Create(string name, IEnumerable<Parameter> ps) => name switch
+    public static TheoryData<string> RowWise() => new()
     {
-        "RowColumnState" => new RowColumnState(ps),
-        "RowColumnStateWithoutMomentum" => new RowColumnState(ps, momentum: false),
-        "RowColumnProbe" => new RowColumnProbe(ps),
-        _ => CatalogIndex.Create[name](ps),
+        "Adafactor", "AdamMini", "NorMuon", "ScionBias", "Swan", "RowColumnState", "RowColumnStateWithoutMomentum", "RowColumnProbe", "RowState", "RowStateWithoutMomentum",
     };
+
+    static DeclaredOptimizer Create(string name, IEnumerable<Parameter> ps) => RowDeclarations.Create(name, ps);
 
     /// <summary>Newton–Schulz takes matrices: the rules that orthogonalise get the shapes of two dimensions or more.</summary>
     static long[][] ShapesFor(string name) => name is "NorMuon" or "Swan" ? Shapes.Where(s => s.Length > 1).ToArray() : Shapes;

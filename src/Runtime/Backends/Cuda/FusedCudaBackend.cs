@@ -42,15 +42,17 @@ internal sealed class FusedCudaBackend(CudaKernel kernel, HostStage? host = null
         ((kernel.Reductions is null && item.RoundingKey is null && item.Compensation is null) || QuantizedMask(item) == 0)
         && FusedCudaLauncher.Accepts(item.Parameter) && FusedCudaLauncher.Accepts(item.Gradient)
         && (item.Compensation is null || FusedCudaLauncher.Accepts(item.Compensation))
-        && Array.TrueForAll(item.States, s => s is null || FusedCudaLauncher.AcceptsState(s));
+        && Array.TrueForAll(item.States, s => s is null || FusedCudaLauncher.AcceptsState(s))
+        && (kernel.Reductions is not { RowWise: true } || Cpu.FusedCpuRunner.AcceptsRows(item.Parameter));
 
     /// <inheritdoc/>
     /// <remarks>Prepares the kernel once per device and type a step.</remarks>
     public string? Prepare(in UpdateItem item)
     {
         if (_unavailable is not null) return _unavailable;
-        if (kernel.Reductions is { RowWise: true })
-            return _unavailable = "row and column work (state per row or column, Matrix.Row*/Column*) is fused on the CPU only so far; CUDA parameters use the portable path";
+        if (kernel.Reductions is { RowWise: true } rows && (rows.ColumnWork || MultiTensorLayout.CombinesOnHost(rows)))
+            return _unavailable = (rows.ColumnWork ? "column work (state per column, Matrix.Column*)" : "row work in a rule whose reductions the host combines")
+                + " is fused on the CPU only so far; CUDA parameters use the portable path";
         var target = (item.Parameter.device_index, FusedCudaLauncher.KindOf(item));
         if (target == _prepared) return null;
         string? why = null;
@@ -88,15 +90,32 @@ internal sealed class FusedCudaBackend(CudaKernel kernel, HostStage? host = null
             return;
         }
         var items = CollectionsMarshal.AsSpan(_items);
-        if (_firstChunks.Length < items.Length) _firstChunks = new int[Math.Max(items.Length, 2 * _firstChunks.Length)];
+        if (_firstChunks.Length < items.Length)
+        {
+            _firstChunks = new int[Math.Max(items.Length, 2 * _firstChunks.Length)];
+            _rowBases = new int[_firstChunks.Length];
+        }
         _chunksByDevice.Clear();
+        _rowsByDevice.Clear();
         for (int i = 0; i < items.Length; i++)
         {
             int device = items[i].Parameter.device_index;
             _chunksByDevice.TryGetValue(device, out int used);
             _firstChunks[i] = used;
             long n = items[i].Parameter.NumberOfElements;
-            _chunksByDevice[device] = used + (int)((n + MultiTensorLayout.ChunkElements - 1) / MultiTensorLayout.ChunkElements);
+            _chunksByDevice[device] = used + MultiTensorLayout.ChunksOf(items[i].Parameter, n, plan.RowWise);
+            if (!plan.RowWise) continue;
+            // Each tensor's rows at their place in its device's buffer of values per row.
+            _rowsByDevice.TryGetValue(device, out int rows);
+            _rowBases[i] = rows;
+            _rowsByDevice[device] = rows + (int)items[i].Parameter.size(0);
+        }
+        foreach (var (device, rows) in _rowsByDevice)
+        {
+            if (_perRow.TryGetValue(device, out var buffer) && buffer.NumberOfElements >= (long)rows * plan.Reductions.Length) continue;
+            buffer?.Dispose();
+            _perRow[device] = TorchSharp.torch.empty((long)Math.Max(rows, 1) * Math.Max(plan.Reductions.Length, 1), TorchSharp.torch.ScalarType.Float32,
+                items[FirstOn(items, device)].Parameter.device).DetachFromDisposeScope();
         }
         foreach (var (device, chunks) in _chunksByDevice)
         {
@@ -157,8 +176,10 @@ internal sealed class FusedCudaBackend(CudaKernel kernel, HostStage? host = null
         return 0;
     }
 
-    int[] _firstChunks = Array.Empty<int>();
-    readonly Dictionary<int, int> _chunksByDevice = new();
+    int[] _firstChunks = Array.Empty<int>(), _rowBases = Array.Empty<int>();
+    readonly Dictionary<int, int> _chunksByDevice = new(), _rowsByDevice = new();
+    // Per device, for a rule with work per row: each reduction's values per row of the step's tensors (kept between steps).
+    readonly Dictionary<int, TorchSharp.torch.Tensor> _perRow = new();
     readonly Dictionary<int, TorchSharp.torch.Tensor> _partials = new();
 
     void RunPhase(GradientFactor factor, int phase)
@@ -178,9 +199,12 @@ internal sealed class FusedCudaBackend(CudaKernel kernel, HostStage? host = null
             {
                 var partials = _partials[first.Parameter.device_index];
                 int capacity = (int)(partials.NumberOfElements / Math.Max(plan.Reductions.Length, 1));
+                var rows = plan.RowWise && _perRow.TryGetValue(first.Parameter.device_index, out var perRow)
+                    ? (_rowBases.AsMemory(start, end - start), TensorAddress.Of(perRow), (int)(perRow.NumberOfElements / Math.Max(plan.Reductions.Length, 1)))
+                    : default((ReadOnlyMemory<int>, IntPtr, int));
                 _launcher!.Launch(items[start..end], first.Scalars, scale, phase, _firstChunks.AsSpan(start, end - start), TensorAddress.Of(partials), capacity,
                     plan.Matrices.Length > 0 ? _matrices.Pointers(start, end - start) : default,
-                    _onHost ? _hostCombined.ScalarsOn(first.Parameter.device_index) : IntPtr.Zero);
+                    _onHost ? _hostCombined.ScalarsOn(first.Parameter.device_index) : IntPtr.Zero, rows);
             }
             else _launcher!.Launch(items[start..end], first.Scalars, scale);
             start = end;

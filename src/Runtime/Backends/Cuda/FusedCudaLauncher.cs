@@ -24,8 +24,8 @@ internal sealed unsafe class FusedCudaLauncher
     IntPtr _function;
     int _device = -1;
     int _blocks, _tensors, _slot = -1;
-    IntPtr _gradientScale, _partials, _tensorScalars;
-    int _capacity;
+    IntPtr _gradientScale, _partials, _tensorScalars, _perRow;
+    int _capacity, _stepRows;
 
     FusedCudaLauncher(CudaApi api, CudaKernel kernel)
     {
@@ -114,7 +114,7 @@ internal sealed unsafe class FusedCudaLauncher
     /// every gradient is multiplied by the float32 at <paramref name="gradientScale"/> on that device, if not null.
     /// </summary>
     public void Launch(ReadOnlySpan<UpdateItem> items, ReadOnlySpan<float> scalars, IntPtr gradientScale = default) =>
-        Launch(items, scalars, gradientScale, 1, default, IntPtr.Zero, 0, default, IntPtr.Zero);
+        Launch(items, scalars, gradientScale, 1, default, IntPtr.Zero, 0, default, IntPtr.Zero, default);
 
     /// <summary>
     /// Runs phase <paramref name="phase"/> of a rule with reductions over <paramref name="items"/> (as
@@ -123,13 +123,18 @@ internal sealed unsafe class FusedCudaLauncher
     /// <paramref name="capacity"/> chunks per reduction. Item i's runtime matrices (of a rule with matrix calls) are at
     /// <paramref name="matrices"/>[i * calls + j]. Where the host combines the reductions, each item's scalars are read
     /// from its first chunk's place in the device buffer at <paramref name="tensorScalars"/> instead of <paramref name="scalars"/>.
+    /// A kernel row by row takes each item's rows from <paramref name="rows"/>.RowBases[i] on in the buffer of values per
+    /// row, which holds <paramref name="rows"/>.StepRows rows per reduction.
     /// </summary>
     public void Launch(ReadOnlySpan<UpdateItem> items, ReadOnlySpan<float> scalars, IntPtr gradientScale, int phase,
-        ReadOnlySpan<int> firstChunks, IntPtr partials, int capacity, ReadOnlySpan<IntPtr> matrices, IntPtr tensorScalars)
+        ReadOnlySpan<int> firstChunks, IntPtr partials, int capacity, ReadOnlySpan<IntPtr> matrices, IntPtr tensorScalars,
+        (ReadOnlyMemory<int> RowBases, IntPtr PerRow, int StepRows) rows)
     {
         if (items.Length == 0) return;
         _gradientScale = gradientScale;
         (_partials, _capacity, _tensorScalars) = (partials, capacity, tensorScalars);
+        (_perRow, _stepRows) = (rows.PerRow, rows.StepRows);
+        var rowBases = rows.RowBases.Span;
         Prepare(items[0].Parameter.device_index, KindOf(items[0]), FusedCudaBackend.QuantizedMask(items[0]), phase);
         scalars.CopyTo(_scalars);
         _blocks = _tensors = 0;
@@ -139,7 +144,7 @@ internal sealed unsafe class FusedCudaLauncher
             ref readonly var item = ref items[index];
             long n = item.Parameter.NumberOfElements;
             if (n == 0) continue;
-            long chunks = (n + MultiTensorLayout.ChunkElements - 1) / MultiTensorLayout.ChunkElements;
+            long chunks = MultiTensorLayout.ChunksOf(item.Parameter, n, _layout.RowWise);
             for (long c = 0; c < chunks; c++)
             {
                 if (_blocks == _layout.MaxBlocks) Flush();
@@ -151,6 +156,13 @@ internal sealed unsafe class FusedCudaLauncher
                     for (int j = 0; j < _layout.Matrices; j++) WritePointer(2 + _layout.States + j, _slot, matrices[index * _layout.Matrices + j]);
                     if (_layout.Reductions is not null)
                         BinaryPrimitives.WriteInt32LittleEndian(_meta.AsSpan(_layout.FirstOffset + 4 * _slot), firstChunks[index]);
+                    if (_layout.RowWise)
+                    {
+                        long columns = n / item.Parameter.size(0);
+                        BinaryPrimitives.WriteInt32LittleEndian(_meta.AsSpan(_layout.ColumnsOffset + 4 * _slot), (int)columns);
+                        BinaryPrimitives.WriteInt32LittleEndian(_meta.AsSpan(_layout.RowsPerChunkOffset + 4 * _slot), MultiTensorLayout.RowsPerChunk(columns));
+                        BinaryPrimitives.WriteInt32LittleEndian(_meta.AsSpan(_layout.RowBaseOffset + 4 * _slot), rowBases[index]);
+                    }
                 }
                 BinaryPrimitives.WriteInt32LittleEndian(_meta.AsSpan(_layout.ChunkOffset + 4 * _blocks), (int)c);
                 _meta[_layout.TensorOffset + _blocks] = (byte)_slot;
@@ -190,16 +202,18 @@ internal sealed unsafe class FusedCudaLauncher
             fixed (byte* meta = _meta)
             fixed (float* scalars = _scalars)
             {
-                IntPtr gradientScale = _gradientScale, partials = _partials, tensorScalars = _tensorScalars;
-                int capacity = _capacity;
-                // The one-pass kernel takes the first five; a phased kernel all six.
-                void** args = stackalloc void*[6];
+                IntPtr gradientScale = _gradientScale, partials = _partials, tensorScalars = _tensorScalars, perRow = _perRow;
+                int capacity = _capacity, stepRows = _stepRows;
+                // The one-pass kernel takes the first five; a phased kernel six; a kernel row by row all eight.
+                void** args = stackalloc void*[8];
                 args[0] = meta;
                 args[1] = scalars;
                 args[2] = &gradientScale;
                 args[3] = &partials;
                 args[4] = &capacity;
                 args[5] = &tensorScalars;
+                args[6] = &perRow;
+                args[7] = &stepRows;
                 _api.Check(_api.cuLaunchKernel(_function, (uint)_blocks, 1, 1, MultiTensorLayout.Threads, 1, 1, 0, IntPtr.Zero, args, null),
                     "launching the fused update");
             }

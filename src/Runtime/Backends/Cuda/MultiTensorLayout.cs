@@ -37,15 +37,20 @@ internal sealed class MultiTensorLayout
         MaxBlocks = largeParameters ? 4096 : 320;
         Reductions = kernel.Reductions;
         // A phased kernel also takes the partials buffer, its capacity (padded to 8 bytes) and the buffer of each tensor's
-        // scalars, and each tensor's first chunk in the partials.
-        int fixedBytes = MaxBlocks * 4 + MaxBlocks + 4 * ScalarSlots + 16 + (Reductions is null ? 0 : 24);
-        int perTensor = 8 * (Depth + 1) + (Reductions is null ? 0 : 4);
+        // scalars, and each tensor's first chunk in the partials; a kernel row by row the buffer of values per row and its
+        // rows (padded), and each tensor's columns, rows per chunk and first row in that buffer.
+        RowWise = Reductions is { RowWise: true };
+        int fixedBytes = MaxBlocks * 4 + MaxBlocks + 4 * ScalarSlots + 16 + (Reductions is null ? 0 : 24) + (RowWise ? 16 : 0);
+        int perTensor = 8 * (Depth + 1) + (Reductions is null ? 0 : 4) + (RowWise ? 12 : 0);
         MaxTensors = Math.Min(largeParameters ? 255 : 110, (parameterBytes - fixedBytes) / perTensor);
         if (MaxTensors < 1)
             throw new InvalidOperationException($"{kernel.Name}: {States} states and {kernel.ScalarCount} scalars do not fit a CUDA launch's parameters.");
         NumelOffset = 8 * Depth * MaxTensors;
         FirstOffset = NumelOffset + 8 * MaxTensors;
-        ChunkOffset = FirstOffset + (Reductions is null ? 0 : 4 * MaxTensors);
+        ColumnsOffset = FirstOffset + (Reductions is null ? 0 : 4 * MaxTensors);
+        RowsPerChunkOffset = ColumnsOffset + (RowWise ? 4 * MaxTensors : 0);
+        RowBaseOffset = RowsPerChunkOffset + (RowWise ? 4 * MaxTensors : 0);
+        ChunkOffset = RowBaseOffset + (RowWise ? 4 * MaxTensors : 0);
         TensorOffset = ChunkOffset + 4 * MaxBlocks;
         MetaBytes = (TensorOffset + MaxBlocks + 7) / 8 * 8;
         int phases = Reductions?.Phases ?? 1;
@@ -53,6 +58,29 @@ internal sealed class MultiTensorLayout
         foreach (var kind in Enum.GetValues<ParamKind>())
             for (int phase = 1; phase <= phases; phase++)
                 _sources[Kinds * (phase - 1) + (int)kind] = Reductions is null ? Compose(kernel, kind) : ComposePhase(kernel, kind, phase);
+    }
+
+    /// <summary>Whether the kernel runs row by row (<c>Kernels/multi_tensor_rows.cu</c>): a rule with work per row.</summary>
+    public bool RowWise { get; }
+
+    /// <summary>Where each tensor's row length, rows per chunk and first row in the step's values per row lie in the metadata of a kernel row by row.</summary>
+    public int ColumnsOffset { get; }
+    public int RowsPerChunkOffset { get; }
+    public int RowBaseOffset { get; }
+
+    /// <summary>
+    /// The rows a block takes of a matrix view whose rows hold <paramref name="columns"/> elements, in a kernel row by
+    /// row: about <see cref="ChunkElements"/> elements, one row at least.
+    /// </summary>
+    public static int RowsPerChunk(long columns) => (int)Math.Max(1, ChunkElements / Math.Max(columns, 1));
+
+    /// <summary>The chunks of parameter <paramref name="p"/> (of <paramref name="n"/> elements) in a kernel laid out so: whole rows, or <see cref="ChunkElements"/> each.</summary>
+    public static int ChunksOf(TorchSharp.torch.Tensor p, long n, bool rowWise)
+    {
+        if (!rowWise || n == 0) return (int)((n + ChunkElements - 1) / ChunkElements);
+        long rows = p.size(0);
+        int perChunk = RowsPerChunk(n / rows);
+        return (int)((rows + perChunk - 1) / perChunk);
     }
 
     static readonly int Kinds = Enum.GetValues<ParamKind>().Length;
@@ -129,8 +157,14 @@ internal sealed class MultiTensorLayout
         values["REDUCTION_OPS"] = Cases(r => (int)r.Op);
         values["REDUCTION_LEVELS"] = Cases(r => r.Level);
         values["MATRICES"] = Text(plan.Matrices.Length);
-        values["HOST_RESULTS"] = CombinesOnHost(plan) ? "1" : "0";
         values["MATRIX_LEVELS"] = string.Join(" ", plan.Matrices.Select((m, j) => $"case {Text(j)}: return {Text(m.Level)};"));
+        if (RowWise)
+        {
+            values["REDUCTION_PER_ROW"] = Cases(r => r.Scope == ReductionScope.Row ? 1 : 0);
+            values["ROW_STATES"] = string.Join(" ", plan.StateShapes.Select((shape, k) => $"case {Text(k)}: return {(shape == Core.StateShape.Rows ? 1 : 0)};"));
+            return KernelSources.Fill("multi_tensor_rows.cu", values);
+        }
+        values["HOST_RESULTS"] = CombinesOnHost(plan) ? "1" : "0";
         return KernelSources.Fill("multi_tensor_phases.cu", values);
     }
 
