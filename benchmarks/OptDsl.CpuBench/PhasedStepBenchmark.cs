@@ -22,20 +22,19 @@ namespace OptDsl.CpuBench;
 /// SGD-SaI 20 (its norms and deviations are taken at the first step only: p, g, buffer read, p, buffer written after).
 /// </summary>
 [SimpleJob(RunStrategy.Throughput, launchCount: 1, warmupCount: 5, iterationCount: 15)]
-public class PhasedStepBenchmark
+public class PhasedStepBenchmark : RuleStepBenchmark
 {
     [Params("Lamb", "Lars", "CautiousAdamW", "CautiousLion", "DoG", "Prodigy", "MomentumSam", "StableSpam", "SgdSai")]
     public string Rule { get; set; } = "Lamb";
 
-    DeclaredOptimizer _fused = null!, _portable = null!;
-    Tensor _source = null!, _target = null!;
+    protected override string RuleName => Rule;
 
-    static int BytesPerElement(string rule) => rule switch
+    protected override int BytesPerElement(string rule) => rule switch
     {
         "Lamb" => 44, "CautiousAdamW" => 36, "DoG" => 24, "Prodigy" => 52, "MomentumSam" => 32, "StableSpam" => 36, "SgdSai" => 20, _ => 28,
     };
 
-    static DeclaredOptimizer Create(string rule, Parameter[] ps) => rule switch
+    protected override DeclaredOptimizer Create(string rule, Parameter[] ps) => rule switch
     {
         "Lamb" => new OptDsl.Optimizers.Lamb(ps, lr: 1e-3),
         "Lars" => new OptDsl.Optimizers.Lars(ps, lr: 1e-2),
@@ -48,26 +47,4 @@ public class PhasedStepBenchmark
         "SgdSai" => new OptDsl.Optimizers.SgdSai(ps),
         _ => throw new ArgumentException(rule),
     };
-
-    [GlobalSetup]
-    public void Setup()
-    {
-        torch.manual_seed(0);
-        _fused = Create(Rule, AdamWStepBenchmark.Parameters());
-        _fused.Backend = UpdateBackend.Fused;
-        _portable = Create(Rule, AdamWStepBenchmark.Parameters());
-        _portable.Backend = UpdateBackend.Portable;
-        long floats = AdamWStepBenchmark.Elements * BytesPerElement(Rule) / 8;
-        _source = torch.randn(floats);
-        _target = torch.empty(floats);
-    }
-
-    [Benchmark(Baseline = true, Description = "copy floor (the phases' bytes)")]
-    public void CopyFloor() => _target.copy_(_source);
-
-    [Benchmark(Description = "fused CPU phases")]
-    public void FusedCpu() => _fused.step();
-
-    [Benchmark(Description = "portable")]
-    public void Portable() => _portable.step();
 }

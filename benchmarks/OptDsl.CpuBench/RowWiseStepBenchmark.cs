@@ -18,43 +18,20 @@ namespace OptDsl.CpuBench;
 /// buffer written). State kept per row or column is a row's or column's worth: left out of the floor.
 /// </summary>
 [SimpleJob(RunStrategy.Throughput, launchCount: 1, warmupCount: 5, iterationCount: 15)]
-public class RowWiseStepBenchmark
+public class RowWiseStepBenchmark : RuleStepBenchmark
 {
     [Params("AdamMini", "Adafactor", "ScionBias")]
     public string Rule { get; set; } = "AdamMini";
 
-    DeclaredOptimizer _fused = null!, _portable = null!;
-    Tensor _source = null!, _target = null!;
+    protected override string RuleName => Rule;
 
-    static int BytesPerElement(string rule) => rule == "ScionBias" ? 28 : 24;
+    protected override int BytesPerElement(string rule) => rule == "ScionBias" ? 28 : 24;
 
-    static DeclaredOptimizer Create(string rule, Parameter[] ps) => rule switch
+    protected override DeclaredOptimizer Create(string rule, Parameter[] ps) => rule switch
     {
         "AdamMini" => new OptDsl.Optimizers.AdamMini(ps),
         "Adafactor" => new OptDsl.Optimizers.Adafactor(ps),
         "ScionBias" => new OptDsl.Optimizers.ScionBias(ps),
         _ => throw new ArgumentException(rule),
     };
-
-    [GlobalSetup]
-    public void Setup()
-    {
-        torch.manual_seed(0);
-        _fused = Create(Rule, AdamWStepBenchmark.Parameters());
-        _fused.Backend = UpdateBackend.Fused;
-        _portable = Create(Rule, AdamWStepBenchmark.Parameters());
-        _portable.Backend = UpdateBackend.Portable;
-        long floats = AdamWStepBenchmark.Elements * BytesPerElement(Rule) / 8;
-        _source = torch.randn(floats);
-        _target = torch.empty(floats);
-    }
-
-    [Benchmark(Baseline = true, Description = "copy floor (the phases' bytes)")]
-    public void CopyFloor() => _target.copy_(_source);
-
-    [Benchmark(Description = "fused CPU, row by row")]
-    public void FusedCpu() => _fused.step();
-
-    [Benchmark(Description = "portable")]
-    public void Portable() => _portable.step();
 }

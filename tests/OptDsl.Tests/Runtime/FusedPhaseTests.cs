@@ -107,29 +107,13 @@ public class FusedPhaseTests
         var initial = new[] { torch.randn(100_003), torch.randn(4099), torch.randn(70_000) };
         var grads = Enumerable.Range(0, 4).Select(_ => initial.Select(t => torch.randn(t.shape)).ToArray()).ToArray();
 
-        Tensor[] Run(bool together)
-        {
-            var ps = initial.Select(t => new Parameter(t.clone())).ToArray();
-            var optimizers = together ? new[] { Create(name, ps) } : ps.Select(p => Create(name, new[] { p })).ToArray();
-            foreach (var o in optimizers) o.Backend = UpdateBackend.Fused;
-            foreach (var step in grads)
-            {
-                for (int k = 0; k < ps.Length; k++) ps[k].grad = step[k].clone();
-                foreach (var o in optimizers) o.step();
-            }
-            foreach (var o in optimizers) o.Dispose();
-            return ps.Select(p => p.detach().clone()).ToArray();
-        }
-
-        var first = Run(together: true);
-        var second = Run(together: true);
-        var apart = AcrossTensors.Contains(name) ? null : Run(together: false);
+        var first = Determinism.Run(ps => Create(name, ps), initial, grads, together: true);
+        var second = Determinism.Run(ps => Create(name, ps), initial, grads, together: true);
+        var apart = AcrossTensors.Contains(name) ? null : Determinism.Run(ps => Create(name, ps), initial, grads, together: false);
         for (int k = 0; k < first.Length; k++)
         {
-            Assert.True(Bits(first[k]).SequenceEqual(Bits(second[k])), $"{name}: tensor {k} differs between two runs");
-            if (apart is not null) Assert.True(Bits(first[k]).SequenceEqual(Bits(apart[k])), $"{name}: tensor {k} differs when stepped alone");
+            Assert.True(Determinism.Bits(first[k]).SequenceEqual(Determinism.Bits(second[k])), $"{name}: tensor {k} differs between two runs");
+            if (apart is not null) Assert.True(Determinism.Bits(first[k]).SequenceEqual(Determinism.Bits(apart[k])), $"{name}: tensor {k} differs when stepped alone");
         }
     }
-
-    static int[] Bits(Tensor t) => t.data<float>().ToArray().Select(BitConverter.SingleToInt32Bits).ToArray();
 }

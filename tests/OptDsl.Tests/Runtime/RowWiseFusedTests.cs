@@ -59,26 +59,9 @@ public class RowWiseFusedTests
     public void Row_by_row_agrees_with_the_portable_path(string name)
     {
         using var kept = KeptScalars.Rent();
-        torch.manual_seed(11);
         var shapes = ShapesFor(name);
-        var initial = shapes.Select(s => torch.randn(s)).ToArray();
-        var fused = initial.Select(t => new Parameter(t.clone())).ToArray();
-        var portable = initial.Select(t => new Parameter(t.clone())).ToArray();
-        using var a = Create(name, fused);
-        using var b = Create(name, portable);
-        a.Backend = UpdateBackend.Fused;
-        b.Backend = UpdateBackend.Portable;
-        for (int step = 1; step <= 12; step++)
-        {
-            for (int k = 0; k < shapes.Length; k++)
-            {
-                var g = torch.randn(shapes[k]).mul(kept[TestData.GradScale(step)]);
-                fused[k].grad = g;
-                portable[k].grad = g.clone();
-            }
-            a.step();
-            b.step();
-        }
+        using var runs = Runs.Step(name, seed: 11, shapes);
+        var (fused, portable, a, b) = (runs.Fused, runs.Portable, runs.OnFused, runs.OnPortable);
         Assert.DoesNotContain("portable", a.FusedStatus);
         long total = 0, beyond = 0;
         double worst = 0;
@@ -104,6 +87,53 @@ public class RowWiseFusedTests
     }
 
     /// <summary>
+    /// The rule stepped 12 times from the same tensors and gradients (scaled as TestData scales them) on the fused path,
+    /// on the portable path, and on the portable path in float64.
+    /// </summary>
+    sealed class Runs : IDisposable
+    {
+        public Parameter[] Fused = null!, Portable = null!, Exact = null!;
+        public DeclaredOptimizer OnFused = null!, OnPortable = null!, InFloat64 = null!;
+
+        public static Runs Step(string name, int seed, long[][] shapes)
+        {
+            using var kept = KeptScalars.Rent();
+            torch.manual_seed(seed);
+            var initial = shapes.Select(s => torch.randn(s)).ToArray();
+            var runs = new Runs
+            {
+                Fused = initial.Select(t => new Parameter(t.clone())).ToArray(),
+                Portable = initial.Select(t => new Parameter(t.clone())).ToArray(),
+                Exact = initial.Select(t => new Parameter(t.to(ScalarType.Float64))).ToArray(),
+            };
+            (runs.OnFused, runs.OnPortable, runs.InFloat64) = (Create(name, runs.Fused), Create(name, runs.Portable), Create(name, runs.Exact));
+            runs.OnFused.Backend = UpdateBackend.Fused;
+            runs.OnPortable.Backend = UpdateBackend.Portable;
+            for (int step = 1; step <= 12; step++)
+            {
+                for (int k = 0; k < shapes.Length; k++)
+                {
+                    var g = torch.randn(shapes[k]).mul(kept[TestData.GradScale(step)]);
+                    runs.Fused[k].grad = g;
+                    runs.Portable[k].grad = g.clone();
+                    runs.Exact[k].grad = g.to(ScalarType.Float64);
+                }
+                runs.OnFused.step();
+                runs.OnPortable.step();
+                runs.InFloat64.step();
+            }
+            return runs;
+        }
+
+        public void Dispose()
+        {
+            OnFused.Dispose();
+            OnPortable.Dispose();
+            InFloat64.Dispose();
+        }
+    }
+
+    /// <summary>
     /// Both paths against the same rule in float64 (the portable path over float64 tensors) after 12 steps: the row
     /// loop must be as accurate as the portable path — within 3x its error, plus a few float32 ulps. (Before the lanes
     /// were folded into a double every 512 elements, a row of 40,000 elements summing one value per row drifted to
@@ -114,30 +144,9 @@ public class RowWiseFusedTests
     public void Row_by_row_is_as_accurate_as_the_portable_path(string name)
     {
         using var kept = KeptScalars.Rent();
-        torch.manual_seed(17);
         var shapes = ShapesFor(name);
-        var initial = shapes.Select(s => torch.randn(s)).ToArray();
-        var fused = initial.Select(t => new Parameter(t.clone())).ToArray();
-        var portable = initial.Select(t => new Parameter(t.clone())).ToArray();
-        var exact = initial.Select(t => new Parameter(t.to(ScalarType.Float64))).ToArray();
-        using var a = Create(name, fused);
-        using var b = Create(name, portable);
-        using var c = Create(name, exact);
-        a.Backend = UpdateBackend.Fused;
-        b.Backend = UpdateBackend.Portable;
-        for (int step = 1; step <= 12; step++)
-        {
-            for (int k = 0; k < shapes.Length; k++)
-            {
-                var g = torch.randn(shapes[k]).mul(kept[TestData.GradScale(step)]);
-                fused[k].grad = g;
-                portable[k].grad = g.clone();
-                exact[k].grad = g.to(ScalarType.Float64);
-            }
-            a.step();
-            b.step();
-            c.step();
-        }
+        using var runs = Runs.Step(name, seed: 17, shapes);
+        var (fused, portable, exact) = (runs.Fused, runs.Portable, runs.Exact);
         for (int k = 0; k < shapes.Length; k++)
         {
             double Error(Tensor x) => ((x.to(ScalarType.Float64) - exact[k]).abs() / exact[k].abs().clamp_min(kept[1.0])).nan_to_num(0, 0, 0).max().item<double>();
@@ -158,27 +167,13 @@ public class RowWiseFusedTests
         var initial = new[] { torch.randn(300, 257), torch.randn(40, 1000), torch.randn(7, 13) };
         var grads = Enumerable.Range(0, 4).Select(_ => initial.Select(t => torch.randn(t.shape)).ToArray()).ToArray();
 
-        Tensor[] Run(bool together)
-        {
-            var ps = initial.Select(t => new Parameter(t.clone())).ToArray();
-            var optimizers = together ? new[] { Create(name, ps) } : ps.Select(p => Create(name, new[] { p })).ToArray();
-            foreach (var o in optimizers) o.Backend = UpdateBackend.Fused;
-            foreach (var step in grads)
-            {
-                for (int k = 0; k < ps.Length; k++) ps[k].grad = step[k].clone();
-                foreach (var o in optimizers) o.step();
-            }
-            foreach (var o in optimizers) o.Dispose();
-            return ps.Select(p => p.detach().clone()).ToArray();
-        }
-
-        var first = Run(together: true);
-        var second = Run(together: true);
-        var apart = Run(together: false);
+        var first = Determinism.Run(ps => Create(name, ps), initial, grads, together: true);
+        var second = Determinism.Run(ps => Create(name, ps), initial, grads, together: true);
+        var apart = Determinism.Run(ps => Create(name, ps), initial, grads, together: false);
         for (int k = 0; k < first.Length; k++)
         {
-            Assert.True(Bits(first[k]).SequenceEqual(Bits(second[k])), $"{name}: tensor {k} differs between two runs");
-            Assert.True(Bits(first[k]).SequenceEqual(Bits(apart[k])), $"{name}: tensor {k} differs when stepped alone");
+            Assert.True(Determinism.Bits(first[k]).SequenceEqual(Determinism.Bits(second[k])), $"{name}: tensor {k} differs between two runs");
+            Assert.True(Determinism.Bits(first[k]).SequenceEqual(Determinism.Bits(apart[k])), $"{name}: tensor {k} differs when stepped alone");
         }
     }
 
@@ -216,6 +211,4 @@ public class RowWiseFusedTests
         Assert.Equal(new long[] { 1, 6 }, state.Column.shape);
         Assert.Equal(new long[] { 5, 1 }, state.RowMomentum!.shape);
     }
-
-    static int[] Bits(Tensor t) => t.data<float>().ToArray().Select(BitConverter.SingleToInt32Bits).ToArray();
 }
