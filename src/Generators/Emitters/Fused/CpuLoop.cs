@@ -38,11 +38,11 @@ static class CpuLoop
     /// reduction's result from <c>r</c> and stores the parameter and state.
     /// </summary>
     public static void WriteUpdateCpu(CodeWriter w, OptimizerModel model, IReadOnlyList<LocalModel> registers, CodeWriter vectorBody, CodeWriter scalarBody,
-        IReadOnlyList<Slot> slots, PhaseView phase)
+        IReadOnlyList<Slot> slots, PhaseView phase, CodeWriter? scalarRowPrologue = null, CodeWriter? vectorRowPrologue = null)
     {
         if (phase.Plan.RowWise)
         {
-            CpuRowLoop.Write(w, model, registers, vectorBody, scalarBody, slots, phase);
+            CpuRowLoop.Write(w, model, registers, vectorBody, scalarBody, slots, phase, scalarRowPrologue!, vectorRowPrologue!);
             return;
         }
         var states = model.States;

@@ -20,7 +20,7 @@ static class CpuRowLoop
     const string Cast = "global::System.Runtime.InteropServices.MemoryMarshal.Cast<float, " + FloatVector + ">";
 
     public static void Write(CodeWriter w, OptimizerModel model, IReadOnlyList<LocalModel> registers, CodeWriter vectorBody, CodeWriter scalarBody,
-        IReadOnlyList<Slot> slots, PhaseView phase)
+        IReadOnlyList<Slot> slots, PhaseView phase, CodeWriter scalarPrologue, CodeWriter vectorPrologue)
     {
         var states = model.States;
         bool store = phase.IsLast;
@@ -84,7 +84,7 @@ static class CpuRowLoop
             && loaded.All(i => states[i].Shape == StateShapeModel.Rows)
             && !phase.Plan.Sums.Any(r => r.Scope == ReductionScope.Column && phase.Knows(r) && needs.Reads(r)))
         {
-            WriteOnceARow(w, states, registers, scalarBody, phase, accumulated, loaded);
+            WriteOnceARow(w, states, registers, scalarBody, scalarPrologue, phase, accumulated, loaded);
             return;
         }
         foreach (var r in accumulated.Where(r => !r.PerRowOrColumn)) DeclareAccumulators(w, r);
@@ -123,6 +123,9 @@ static class CpuRowLoop
             w.Line($"var {CpuVectorTarget.MatrixVectors(m)} = {Cast}({CpuVectorTarget.MatrixSpan(m)});");
         }
         var columnResults = phase.Plan.Sums.Where(r => r.Scope == ReductionScope.Column && phase.Knows(r)).ToList();
+        // What is the same along the row, once (RowValues): the scalar tail's, then the lanes'.
+        w.Append(scalarPrologue);
+        w.Append(vectorPrologue);
 
         // Lanes add in float for a block of vectors at most, then into a double: a long row of one repeated value (a
         // value per row, broadcast) would otherwise drift by its length times the rounding.
@@ -228,7 +231,7 @@ static class CpuRowLoop
     /// row's value times the columns; a maximum or minimum as it is), as the pass over every element would.
     /// </summary>
     static void WriteOnceARow(CodeWriter w, IReadOnlyList<StateModel> states, IReadOnlyList<LocalModel> registers, CodeWriter scalarBody,
-        PhaseView phase, IReadOnlyList<PlannedReduction> accumulated, IReadOnlyList<int> loaded)
+        CodeWriter scalarPrologue, PhaseView phase, IReadOnlyList<PlannedReduction> accumulated, IReadOnlyList<int> loaded)
     {
         foreach (var r in accumulated)
         {
@@ -237,9 +240,14 @@ static class CpuRowLoop
         }
         w.Open("for (int row = 0, rows = chunk.Rows; row < rows; row++) // no element is read: once per row");
         w.Line("int at = chunk.Row + row; // the row in the tensor");
-        foreach (int i in loaded) w.Line($"var {ElementNames.State(states[i].Name)} = {Guard(states[i], i)}stRows{i}[at]{(states[i].OnlyIf is null ? "" : " : 0f")};");
+        foreach (int i in loaded)
+        {
+            w.Line($"float stRow{i} = {Guard(states[i], i)}stRows{i}[at]{(states[i].OnlyIf is null ? "" : " : 0f")};");
+            w.Line($"var {ElementNames.State(states[i].Name)} = stRow{i};");
+        }
         foreach (var r in phase.Plan.Sums.Where(r => r.Scope == ReductionScope.Row && phase.Knows(r)))
             w.Line($"float {PhaseView.Result(r)} = {PerRow(r)}[at];");
+        w.Append(scalarPrologue);
         foreach (var local in registers)
             w.Line($"{(local.Type == ValueKind.Boolean ? "bool" : "float")} {ElementNames.Local(local.Name)} = {(local.Type == ValueKind.Boolean ? "false" : "0f")};");
         w.Append(scalarBody);

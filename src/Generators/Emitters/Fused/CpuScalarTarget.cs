@@ -7,6 +7,31 @@ namespace OptDsl.Generators.Emitters.Fused;
 /// <summary>The scalar C# target of the fused CPU backend: the element body for a chunk's tail, one float at a time.</summary>
 sealed class CpuScalarTarget(IElementValues values, PhaseView phase) : ScalarTarget(values, phase)
 {
+    /// <summary>Where the phase runs row by row: what is the same along a row, computed once a row.</summary>
+    public RowValues? Rows { get; init; }
+
+    public override string Expression(Expr e) =>
+        Rows is { } rows && e.Type != ValueKind.Boolean && rows.Worth(e) ? rows.Scalar(e) : base.Expression(e);
+
+    public override void Assign(CodeWriter w, string? mask, string name, Expr value, ValueKind type, string comment)
+    {
+        if (Rows is { } rows && type != ValueKind.Boolean && rows.Hoists(value, mask))
+        {
+            var scalar = rows.Scalar(value);
+            w.Line($"{name} = {scalar};{comment}");
+            rows.Assigned(name, scalar);
+            return;
+        }
+        base.Assign(w, mask, name, value, type, comment);
+        Rows?.Assigned(name, null);
+    }
+
+    public override void AssignSlot(CodeWriter w, string? mask, string name, Slot slot)
+    {
+        base.AssignSlot(w, mask, name, slot);
+        Rows?.Assigned(name, null);
+    }
+
     protected override string Spelling(Intrinsic intrinsic) => intrinsic.CpuScalar!;
 
     protected override string Literal(double value) => FloatLiteral(value);

@@ -21,8 +21,12 @@ sealed class CpuVectorTarget(IElementValues values, PhaseView phase) : ElementTa
 
     public override string Expression(Expr e) => Vector(e).Code;
 
+    /// <summary>Where the phase runs row by row: what is the same along a row, computed once a row.</summary>
+    public RowValues? Rows { get; init; }
+
     VectorCode Vector(Expr e)
     {
+        if (Rows is { } rows && e.Type != ValueKind.Boolean && rows.Worth(e)) return new($"new {FloatVector}({rows.Scalar(e)})", VectorKind.Floats);
         if (e is Constant constant)
             return constant.Type == ValueKind.Boolean
                 ? new(constant.Value != 0 ? "true" : "false", VectorKind.Uniform)
@@ -143,10 +147,24 @@ sealed class CpuVectorTarget(IElementValues values, PhaseView phase) : ElementTa
         }
     }
 
-    public override void Assign(CodeWriter w, string? mask, string name, Expr value, ValueKind type, string comment) =>
+    public override void Assign(CodeWriter w, string? mask, string name, Expr value, ValueKind type, string comment)
+    {
+        if (Rows is { } rows && type != ValueKind.Boolean && rows.Hoists(value, mask))
+        {
+            var scalar = rows.Scalar(value);
+            w.Line($"{name} = new {FloatVector}({scalar});{comment}");
+            rows.Assigned(name, scalar);
+            return;
+        }
         Set(w, mask, name, Vector(value), type, comment);
+        Rows?.Assigned(name, null);
+    }
 
-    public override void AssignSlot(CodeWriter w, string? mask, string name, Slot slot) => Set(w, mask, name, Read(slot), slot.Type, "");
+    public override void AssignSlot(CodeWriter w, string? mask, string name, Slot slot)
+    {
+        Set(w, mask, name, Read(slot), slot.Type, "");
+        Rows?.Assigned(name, null);
+    }
 
     void Set(CodeWriter w, string? mask, string name, VectorCode value, ValueKind type, string comment)
     {

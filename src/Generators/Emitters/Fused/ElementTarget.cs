@@ -14,6 +14,9 @@ interface IElementValues
 
     /// <summary>A variable name of the element code not taken by any other (a vector target's lane mask).</summary>
     string NewVariable(string preferred);
+
+    /// <summary>Whether the statement being written stands inside a condition (host or per element).</summary>
+    bool InBranch { get; }
 }
 
 /// <summary>

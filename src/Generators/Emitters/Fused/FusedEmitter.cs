@@ -50,11 +50,18 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
         _reductionOf = _plan.Sums.ToDictionary(r => r.Call, r => r, ByReference<Call>.Instance);
         // The CPU targets leave out of a phase what only later phases need (PhaseNeeds); nvrtc drops dead code and
         // unused loads itself, so the CUDA text stays whole.
+        // Run row by row, the CPU targets compute what is the same along a row once a row (RowValues).
+        var rowStates = model.States.Select((st, i) => (st, i)).Where(x => x.st.Shape == StateShapeModel.Rows)
+            .Select(x => (ElementNames.State(x.st.Name), $"stRow{x.i}")).ToList();
+        RowValues? Rows(PhaseView phase) => _plan.RowWise ? new RowValues(this, phase, rowStates) : null;
         Targets = Enumerable.Range(1, _plan.Phases).SelectMany(k =>
         {
             var whole = new PhaseView(k, _plan, PhaseNeeds.All);
             var trimmed = new PhaseView(k, _plan, PhaseNeeds.Of(model.Update, _plan, k));
-            return new ElementTarget[] { new CudaTarget(this, whole), new CpuScalarTarget(this, trimmed), new CpuVectorTarget(this, trimmed) };
+            return new ElementTarget[]
+            {
+                new CudaTarget(this, whole), new CpuScalarTarget(this, trimmed) { Rows = Rows(trimmed) }, new CpuVectorTarget(this, trimmed) { Rows = Rows(trimmed) },
+            };
         }).ToArray();
     }
 
@@ -110,7 +117,8 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
         foreach (var phase in cpuPhases)
         {
             int first = TargetsPerPhase * (phase.Number - 1);
-            CpuLoop.WriteUpdateCpu(w, Declaration, locals, root[first + 2], root[first + 1], _slots, phase);
+            CpuLoop.WriteUpdateCpu(w, Declaration, locals, root[first + 2], root[first + 1], _slots, phase,
+                ((CpuScalarTarget)Targets[first + 1]).Rows?.Prologue, ((CpuVectorTarget)Targets[first + 2]).Rows?.Prologue);
         }
     }
 
@@ -198,8 +206,14 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
             if (!r.IsMatrix && !_guards.ContainsKey(r.Index)) _guards[r.Index] = conditions;
     }
 
+    /// <summary>How many conditions (host or per element) the walk stands inside.</summary>
+    int _branches;
+
+    bool IElementValues.InBranch => _branches > 0;
+
     protected override string HostCondition(If i)
     {
+        _branches++;
         var condition = Variables.Take("condition");
         HostCode.Line($"bool {condition} = {Host(i.Condition)};");
         var slot = NewSlot(ValueKind.Boolean, i.Condition is Reference r ? r.Name : "condition");
@@ -250,6 +264,7 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
 
     protected override void EndHostIf(If i, string condition, FusedPath then, FusedPath otherwise)
     {
+        _branches--;
         var slot = _hostConditions.Pop();
         _arms.Pop();
         if (!then.Host.IsEmpty || !otherwise.Host.IsEmpty) HostCode.If($"if ({condition})", then.Host, otherwise.Host);
@@ -263,6 +278,7 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
 
     protected override (FusedPath Then, FusedPath Otherwise, string Condition) ForkPerElement(If i)
     {
+        _branches++;
         var forks = new PerElementFork[Targets.Length];
         RecordMatrixArguments(i.Condition);
         RecordGuards(i.Condition);
@@ -287,6 +303,7 @@ sealed class FusedEmitter : RuleWalker<FusedPath>, IElementValues
 
     protected override void EndPerElementIf(If i, string condition, FusedPath then, FusedPath otherwise)
     {
+        _branches--;
         var forks = _forks.Pop();
         for (int t = 0; t < Targets.Length; t++)
             if (Targets[t].Phase.Needs.Runs(i)) Targets[t].EndPerElement(Path.Element[t], forks[t], then.Element[t], otherwise.Element[t]);
