@@ -15,21 +15,19 @@ sealed class CpuScalarTarget(IElementValues values, PhaseView phase) : ScalarTar
 
     public override void Assign(CodeWriter w, string? mask, string name, Expr value, ValueKind type, string comment)
     {
-        if (Rows is { } rows && type != ValueKind.Boolean && rows.Hoists(value, mask))
+        if (Rows?.Hoist(name, value, type, mask) is { } scalar)
         {
-            var scalar = rows.Scalar(value);
             w.Line($"{name} = {scalar};{comment}");
-            rows.Assigned(name, scalar);
             return;
         }
         base.Assign(w, mask, name, value, type, comment);
-        Rows?.Assigned(name, null);
+        Rows?.Varies(name);
     }
 
     public override void AssignSlot(CodeWriter w, string? mask, string name, Slot slot)
     {
         base.AssignSlot(w, mask, name, slot);
-        Rows?.Assigned(name, null);
+        Rows?.Varies(name);
     }
 
     protected override string Spelling(Intrinsic intrinsic) => intrinsic.CpuScalar!;

@@ -149,21 +149,19 @@ sealed class CpuVectorTarget(IElementValues values, PhaseView phase) : ElementTa
 
     public override void Assign(CodeWriter w, string? mask, string name, Expr value, ValueKind type, string comment)
     {
-        if (Rows is { } rows && type != ValueKind.Boolean && rows.Hoists(value, mask))
+        if (Rows?.Hoist(name, value, type, mask) is { } scalar)
         {
-            var scalar = rows.Scalar(value);
             w.Line($"{name} = new {FloatVector}({scalar});{comment}");
-            rows.Assigned(name, scalar);
             return;
         }
         Set(w, mask, name, Vector(value), type, comment);
-        Rows?.Assigned(name, null);
+        Rows?.Varies(name);
     }
 
     public override void AssignSlot(CodeWriter w, string? mask, string name, Slot slot)
     {
         Set(w, mask, name, Read(slot), slot.Type, "");
-        Rows?.Assigned(name, null);
+        Rows?.Varies(name);
     }
 
     void Set(CodeWriter w, string? mask, string name, VectorCode value, ValueKind type, string comment)

@@ -36,8 +36,18 @@ sealed class RowValues
     /// <summary>Whether <paramref name="e"/> is the same along a row, and not a plain read (worth computing once a row).</summary>
     public bool Worth(Expr e) => e is not (Constant or Reference) && e.Varying && Invariant(e);
 
-    /// <summary>Whether an assignment of <paramref name="value"/> to a register may take the prologue's value: outside any branch and the same along a row.</summary>
-    public bool Hoists(Expr value, string? mask) => mask is null && !_values.InBranch && value.Varying && Invariant(value);
+    /// <summary>
+    /// The prologue's variable an assignment of <paramref name="value"/> to <paramref name="register"/> takes, where it
+    /// stands outside any branch and the value is the same along a row (a number, not a condition); else null (the
+    /// target writes the assignment per element, then calls <see cref="Varies"/>).
+    /// </summary>
+    public string? Hoist(string register, Expr value, ValueKind type, string? mask)
+    {
+        if (mask is not null || _values.InBranch || type == ValueKind.Boolean || !value.Varying || !Invariant(value)) return null;
+        var scalar = Scalar(value);
+        _scalarOf[register] = scalar;
+        return scalar;
+    }
 
     /// <summary>The prologue's scalar variable holding <paramref name="e"/> (computed once a row, reused while valid).</summary>
     public string Scalar(Expr e)
@@ -50,13 +60,8 @@ sealed class RowValues
         return name;
     }
 
-    /// <summary>A register now holds <paramref name="scalar"/>'s value (the same along the row), or, with null, one that may differ per element.</summary>
-    public void Assigned(string register, string? scalar)
-    {
-        // Prologue values that read the register's old value stay valid: they are variables of their own.
-        if (scalar is null) _scalarOf.Remove(register);
-        else _scalarOf[register] = scalar;
-    }
+    /// <summary>A register now holds a value that may differ per element (prologue values that read its old value stay valid: they are variables of their own).</summary>
+    public void Varies(string register) => _scalarOf.Remove(register);
 
     bool Invariant(Expr e)
     {
