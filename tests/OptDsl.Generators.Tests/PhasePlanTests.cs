@@ -4,8 +4,8 @@ using Xunit;
 namespace OptDsl.Generators.Tests;
 
 /// <summary>
-/// How the generator phases rules whose scalar state takes values from reductions, and the variance's two reductions:
-/// what the generated code says, and why a rule it cannot phase runs on the portable path.
+/// How the generator phases rules whose scalar state takes values from reductions, the variance's two reductions, and
+/// work per row or column: what the generated code says, and why a rule it cannot phase runs on the portable path.
 /// </summary>
 public class PhasePlanTests
 {
@@ -26,9 +26,9 @@ public class PhasePlanTests
         }
         """;
 
-    static string Generated(string body)
+    static string Generated(string body, string? members = null)
     {
-        var run = GeneratorHarness.Generate(Declaration(body));
+        var run = GeneratorHarness.Generate(members is null ? Declaration(body) : Declaration(body, members));
         Assert.Empty(run.CompilerDiagnostics().Where(d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error));
         return run.Generated("Probe.Rule.g.cs");
     }
@@ -71,5 +71,43 @@ public class PhasePlanTests
         // Slot 0 holds t == 1: the norm wants it true; slot 1 (lr > 0.5, in its else arm) true and slot 0 false.
         Assert.Contains("ReductionOp.Norm) { When = new[] { 1 } }", code);
         Assert.Contains("ReductionOp.Max) { When = new[] { -1, 2 } }", code);
+    }
+
+    const string RowState = "[State] float m;\n    [State(Shape = StateShape.Rows)] float v;";
+    const string ColumnState = "[State] float m;\n    [State(Shape = StateShape.Columns)] float c;";
+
+    [Fact]
+    public void Work_per_row_runs_row_by_row_on_the_cpu_and_on_cuda()
+    {
+        var code = Generated("v = 0.9f * v + 0.1f * Matrix.RowMean(g * g); p -= lr * g / (MathF.Sqrt(v) + 1e-8f) / Reduce.Mean(v);", RowState);
+        Assert.Contains("new global::OptDsl.Runtime.Backends.ReductionSpec(1, global::OptDsl.Runtime.Backends.ReductionOp.Mean, global::OptDsl.Runtime.Backends.ReductionScope.Row)", code);
+        // The mean of the values per row counts them per element, as the portable path: a reduction over the tensor.
+        Assert.Contains("new global::OptDsl.Runtime.Backends.ReductionSpec(2, global::OptDsl.Runtime.Backends.ReductionOp.Mean)", code);
+        Assert.Contains("StateShapes = new global::OptDsl.Runtime.Core.StateShape[] { global::OptDsl.Runtime.Core.StateShape.Elements, global::OptDsl.Runtime.Core.StateShape.Rows }", code);
+        Assert.Contains("optdsl_phase1", code);                 // a CUDA body
+        Assert.Contains("for (int row = 0, rows = chunk.Rows; row < rows; row++)", code);
+        // What is the same along a row, once a row: v's new value and its square root.
+        Assert.Contains("st_v = new global::System.Numerics.Vector<float>(rowValue", code);
+    }
+
+    [Fact]
+    public void Work_per_column_runs_on_the_cpu_and_says_why_not_on_cuda()
+    {
+        var code = Generated("c = 0.9f * c + 0.1f * Matrix.ColumnMean(g * g); p -= lr * g / (MathF.Sqrt(c) + 1e-8f);", ColumnState);
+        Assert.Contains("ReductionScope.Column", code);
+        Assert.Contains("No CUDA code: column work (state per column, Matrix.Column*) is fused on the CPU only so far.", code);
+        Assert.DoesNotContain("optdsl_phase1", code);
+        Assert.Contains("chunk.ColumnPartials(0)", code);
+        Assert.Contains("if (at == 0) stColumnVectors1[i] = st_c;", code);
+    }
+
+    // (State per row given a value that differs along the row is refused before this: OPT0027.)
+    [Theory]
+    [InlineData("v = 0.5f * v; p -= lr * v * g;", "state kept per row or column with no reduction has no fused form yet")]
+    public void State_per_row_that_the_row_loop_cannot_run_says_why(string body, string why)
+    {
+        var run = GeneratorHarness.Generate(Declaration(body, RowState));
+        var code = run.Generated("Probe.Rule.g.cs");
+        Assert.Contains($"and {why}; the portable path runs it", code);
     }
 }

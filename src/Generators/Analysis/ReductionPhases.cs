@@ -112,6 +112,7 @@ public static class ReductionPhases
                         int level = System.Math.Max(Level(a.Value, perElement), conditionLevel);
                         var shape = ShapeOf(a.Value) | conditionShape;
                         if (a.Target.Kind == VarKind.Local) _shapes[a.Target.Name] = shape;
+                        // (OPT0027 refuses such a declaration first; the plan does not rely on it.)
                         if (a.Target.Kind == VarKind.State && stateShapes.TryGetValue(a.Target.Name, out var kept) && kept != StateShapeModel.Elements
                             && (shape & ~(kept == StateShapeModel.Rows ? Shape.Row : Shape.Column)) != 0)
                             Block($"state '{a.Target.Name}' is kept per {(kept == StateShapeModel.Rows ? "row" : "column")} and takes a value that differs along it");
