@@ -106,8 +106,6 @@ public class PhasePlanTests
     [InlineData("v = 0.5f * v; p -= lr * v * g;", "state kept per row or column with no reduction has no fused form yet")]
     public void State_per_row_that_the_row_loop_cannot_run_says_why(string body, string why)
     {
-        var run = GeneratorHarness.Generate(Declaration(body, RowState));
-        var code = run.Generated("Probe.Rule.g.cs");
-        Assert.Contains($"and {why}; the portable path runs it", code);
+        Assert.Contains($"and {why}; the portable path runs it", Generated(body, RowState));
     }
 }

@@ -64,9 +64,6 @@ public sealed record PhasePlan(int Phases, EquatableArray<PlannedReduction> Redu
         : RowWise && (HostReadsResults || CrossesTensors) ? "row work in a rule whose reductions the host combines is fused on the CPU only so far"
         : null;
 
-    /// <summary>The reductions with one result per row or column.</summary>
-    public IEnumerable<PlannedReduction> PerRowOrColumn => Reductions.Where(r => r.PerRowOrColumn);
-
     /// <summary>An elementwise rule: one pass, nothing to reduce.</summary>
     public static readonly PhasePlan Elementwise = new(1, EquatableArray<PlannedReduction>.Empty, null);
 

@@ -50,9 +50,10 @@ public class RowWiseFusedTests
     }
 
     /// <summary>
-    /// Fused against portable over 12 steps (gradients scaled down at steps 7-9, as TestData scales them). Both round in float32, in other orders — a row's sum in lanes and then the tail,
-    /// torch's pairwise — so they agree to a few ulps a step; 1e-4 relative bounds that widely, as for the other phased
-    /// rules. NaN (a standard deviation over one row) must be at the same elements on both.
+    /// Fused against portable over 12 steps (gradients scaled down at steps 7-9, as TestData scales them). Both round in
+    /// float32, in other orders — a row's sum in lanes folded into a double, torch's pairwise — so they agree to a few
+    /// ulps a step; 1e-4 relative bounds that widely, as for the other phased rules. NaN (a standard deviation over one
+    /// row) must be at the same elements on both.
     /// </summary>
     [Theory]
     [MemberData(nameof(RowWise))]

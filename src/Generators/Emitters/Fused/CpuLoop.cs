@@ -13,7 +13,8 @@ static class CpuLoop
 {
     const string FloatVector = CpuVectorTarget.FloatVector;
     const string MaskVector = CpuVectorTarget.MaskVector;
-    const string Cast = "global::System.Runtime.InteropServices.MemoryMarshal.Cast<float, " + FloatVector + ">";
+    /// <summary>A span of floats as whole vectors.</summary>
+    internal const string Cast = "global::System.Runtime.InteropServices.MemoryMarshal.Cast<float, " + FloatVector + ">";
 
     /// <summary>
     /// <c>UpdateCpuPhase</c> of a rule with reductions: runs the method of the phase asked for (see
@@ -178,7 +179,7 @@ static class CpuLoop
     };
 
     // Only state with an OnlyIf may be missing (its span empty); the rule reads and writes it only where its flag holds.
-    static string Guard(StateModel state, int i) => state.OnlyIf is null ? "" : $"has{i} ? ";
+    internal static string Guard(StateModel state, int i) => state.OnlyIf is null ? "" : $"has{i} ? ";
 
-    static string Store(StateModel state, int i) => state.OnlyIf is null ? "" : $"if (has{i}) ";
+    internal static string Store(StateModel state, int i) => state.OnlyIf is null ? "" : $"if (has{i}) ";
 }

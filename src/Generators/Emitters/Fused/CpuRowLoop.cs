@@ -17,7 +17,7 @@ static class CpuRowLoop
 {
     const string FloatVector = CpuVectorTarget.FloatVector;
     const string MaskVector = CpuVectorTarget.MaskVector;
-    const string Cast = "global::System.Runtime.InteropServices.MemoryMarshal.Cast<float, " + FloatVector + ">";
+    const string Cast = CpuLoop.Cast;
 
     public static void Write(CodeWriter w, OptimizerModel model, IReadOnlyList<LocalModel> registers, CodeWriter vectorBody, CodeWriter scalarBody,
         IReadOnlyList<Slot> slots, PhaseView phase, CodeWriter scalarPrologue, CodeWriter vectorPrologue)
@@ -101,7 +101,7 @@ static class CpuRowLoop
             {
                 case StateShapeModel.Rows:
                     if (!loaded.Contains(i) && !store) break;
-                    w.Line($"float stRow{i} = {Guard(states[i], i)}stRows{i}[at]{(states[i].OnlyIf is null ? "" : " : 0f")};");
+                    w.Line($"float stRow{i} = {CpuLoop.Guard(states[i], i)}stRows{i}[at]{(states[i].OnlyIf is null ? "" : " : 0f")};");
                     w.Line($"var stRowVector{i} = new {FloatVector}(stRow{i});");
                     if (store) w.Line($"float stRowOut{i} = stRow{i};");
                     break;
@@ -144,8 +144,8 @@ static class CpuRowLoop
             w.Line(states[i].Shape switch
             {
                 StateShapeModel.Rows => $"var {name} = stRowVector{i};",
-                StateShapeModel.Columns => $"var {name} = {Guard(states[i], i)}stBeforeVectors{i}[i]{(states[i].OnlyIf is null ? "" : " : default")};",
-                _ => $"var {name} = {Guard(states[i], i)}stVectors{i}[i]{(states[i].OnlyIf is null ? "" : " : default")};",
+                StateShapeModel.Columns => $"var {name} = {CpuLoop.Guard(states[i], i)}stBeforeVectors{i}[i]{(states[i].OnlyIf is null ? "" : " : default")};",
+                _ => $"var {name} = {CpuLoop.Guard(states[i], i)}stVectors{i}[i]{(states[i].OnlyIf is null ? "" : " : default")};",
             });
         }
         foreach (var r in columnResults) w.Line($"var {CpuVectorTarget.ResultOf(r)} = {PerColumnVectors(r)}[i];");
@@ -162,7 +162,7 @@ static class CpuRowLoop
                 {
                     StateShapeModel.Rows => $"stRowOut{i} = {name}[0];",
                     StateShapeModel.Columns => $"if (at == 0{(states[i].OnlyIf is null ? "" : $" && has{i}")}) stColumnVectors{i}[i] = {name};",
-                    _ => $"{Store(states[i], i)}stVectors{i}[i] = {name};",
+                    _ => $"{CpuLoop.Store(states[i], i)}stVectors{i}[i] = {name};",
                 });
             }
         }
@@ -186,8 +186,8 @@ static class CpuRowLoop
             w.Line(states[i].Shape switch
             {
                 StateShapeModel.Rows => $"var {name} = stRow{i};",
-                StateShapeModel.Columns => $"var {name} = {Guard(states[i], i)}stBefore{i}[i]{(states[i].OnlyIf is null ? "" : " : 0f")};",
-                _ => $"var {name} = {Guard(states[i], i)}stSpan{i}[i]{(states[i].OnlyIf is null ? "" : " : 0f")};",
+                StateShapeModel.Columns => $"var {name} = {CpuLoop.Guard(states[i], i)}stBefore{i}[i]{(states[i].OnlyIf is null ? "" : " : 0f")};",
+                _ => $"var {name} = {CpuLoop.Guard(states[i], i)}stSpan{i}[i]{(states[i].OnlyIf is null ? "" : " : 0f")};",
             });
         }
         foreach (var r in columnResults) w.Line($"float {PhaseView.Result(r)} = {PerColumn(r)}[i];");
@@ -204,14 +204,14 @@ static class CpuRowLoop
                 {
                     StateShapeModel.Rows => $"stRowOut{i} = {name};",
                     StateShapeModel.Columns => $"if (at == 0{(states[i].OnlyIf is null ? "" : $" && has{i}")}) stColumns{i}[i] = {name};",
-                    _ => $"{Store(states[i], i)}stSpan{i}[i] = {name};",
+                    _ => $"{CpuLoop.Store(states[i], i)}stSpan{i}[i] = {name};",
                 });
             }
         }
         w.Close();
         if (store)
             for (int i = 0; i < states.Count; i++)
-                if (states[i].Shape == StateShapeModel.Rows) w.Line($"{Store(states[i], i)}stRows{i}[at] = stRowOut{i}; // the row's value, the same in every lane");
+                if (states[i].Shape == StateShapeModel.Rows) w.Line($"{CpuLoop.Store(states[i], i)}stRows{i}[at] = stRowOut{i}; // the row's value, the same in every lane");
         // The tail after the lanes' blocks, in double; a row's reduction is whole in its chunk.
         foreach (var r in folded)
         {
@@ -242,7 +242,7 @@ static class CpuRowLoop
         w.Line("int at = chunk.Row + row; // the row in the tensor");
         foreach (int i in loaded)
         {
-            w.Line($"float stRow{i} = {Guard(states[i], i)}stRows{i}[at]{(states[i].OnlyIf is null ? "" : " : 0f")};");
+            w.Line($"float stRow{i} = {CpuLoop.Guard(states[i], i)}stRows{i}[at]{(states[i].OnlyIf is null ? "" : " : 0f")};");
             w.Line($"var {ElementNames.State(states[i].Name)} = stRow{i};");
         }
         foreach (var r in phase.Plan.Sums.Where(r => r.Scope == ReductionScope.Row && phase.Knows(r)))
@@ -302,7 +302,4 @@ static class CpuRowLoop
 
     static string PerColumnVectors(PlannedReduction r) => "perColumnVectors" + r.Index;
 
-    static string Guard(StateModel state, int i) => state.OnlyIf is null ? "" : $"has{i} ? ";
-
-    static string Store(StateModel state, int i) => state.OnlyIf is null ? "" : $"if (has{i}) ";
 }
