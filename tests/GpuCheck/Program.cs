@@ -81,12 +81,13 @@ void RowsSection()
     foreach (var name in OptDsl.GpuCheck.RowsCheck.Names)
         foreach (var (dtype, limit) in new[] { (ScalarType.Float32, 1e-4), (ScalarType.BFloat16, 2.0 / 256) })
         {
-            var (portable, beyond, cpu, repeated, batched, status) = OptDsl.GpuCheck.RowsCheck.Check(name, dtype, steps: 8, limit);
-            // As section 14: a few ulps a step apart, the row sums in another order; elements beyond the limit rarer than 1 in 10,000
-            // (the shapes hold 40.9M elements); the fused CPU path within 1e-4 in float32 — 1e-2 for the rules that
-            // orthogonalise, which CUDA does in bfloat16 (both of its paths) and the CPU in float32.
-            double cpuLimit = name is "NorMuon" or "Swan" ? 1e-2 : 1e-4;
-            bool ok = beyond <= 4_000 && (dtype != ScalarType.Float32 || cpu <= cpuLimit) && repeated && batched
+            var (portable, beyond, elements, cpu, repeated, batched, status) = OptDsl.GpuCheck.RowsCheck.Check(name, dtype, steps: 8, limit);
+            // As section 14: a few ulps a step apart, the row sums in another order; elements beyond the limit rarer than
+            // 1 in 10,000; the fused CPU path within 1e-4 in float32. The rules that orthogonalise do it in bfloat16 on
+            // CUDA (both of its paths) and in float32 on the CPU: 8 steps of lr 0.02 moving by bf16's relative rounding
+            // (2^-8) of a unit-scale update is 6e-4 (NorMuon measured 1.2e-3 on an H200): 4e-3 bounds it.
+            double cpuLimit = name is "NorMuon" or "Swan" ? 4e-3 : 1e-4;
+            bool ok = beyond * 10_000 <= elements && (dtype != ScalarType.Float32 || cpu <= cpuLimit) && repeated && batched
                       && status.Contains("phases") && !status.Contains("portable");
             if (!ok) failures++;
             Console.WriteLine($"{name,-24} {dtype,-9} {portable,25:E2} {beyond,7} {cpu,13:E2} {repeated,5} {batched,9} {(ok ? "" : "FAIL " + status)}");

@@ -35,10 +35,10 @@ public static class RowsCheck
     /// <summary>
     /// Fused CUDA against portable CUDA and against the fused CPU path after <paramref name="steps"/> steps, in
     /// <paramref name="dtype"/>: the largest difference relative to max(1, |p|) of each, elements beyond
-    /// <paramref name="limit"/> from the portable path, whether two CUDA runs and a run with one optimizer per tensor
+    /// <paramref name="limit"/> from the portable path (and of how many), whether two CUDA runs and a run with one optimizer per tensor
     /// gave the same bits, and CUDA's status.
     /// </summary>
-    public static (double Portable, long Beyond, double Cpu, bool Repeated, bool Batched, string Status) Check(string name, ScalarType dtype, int steps, double limit)
+    public static (double Portable, long Beyond, long Elements, double Cpu, bool Repeated, bool Batched, string Status) Check(string name, ScalarType dtype, int steps, double limit)
     {
         torch.manual_seed(41);
         var shapes = ShapesFor(name);
@@ -79,7 +79,7 @@ public static class RowsCheck
         var toPortable = Relative(fused, portable);
         static bool Same(Tensor a, Tensor b) =>
             a.data<float>().ToArray().Select(BitConverter.SingleToInt32Bits).SequenceEqual(b.data<float>().ToArray().Select(BitConverter.SingleToInt32Bits));
-        return (toPortable.max().item<float>(), toPortable.gt(bound).sum().item<long>(), cpu is null ? 0 : Relative(fused, cpu).max().item<float>(),
+        return (toPortable.max().item<float>(), toPortable.gt(bound).sum().item<long>(), fused.NumberOfElements, cpu is null ? 0 : Relative(fused, cpu).max().item<float>(),
             Same(fused, again), Same(fused, apart), status);
     }
 }
