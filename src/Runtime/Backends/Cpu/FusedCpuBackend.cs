@@ -39,11 +39,11 @@ internal sealed class FusedCpuBackend : IUpdateBackend
 
     /// <inheritdoc/>
     /// <remarks>8-bit state is expanded per chunk into float32 scratch and packed back after the update (<see cref="CpuBlockCodec"/>).</remarks>
-    /// <remarks>A rule with work per row or column takes parameters of one dimension or more, not empty, with float32 state (<see cref="FusedCpuRunner.AcceptsRows"/>).</remarks>
+    /// <remarks>A rule with work per row or column takes parameters of one dimension or more, not empty, with float32 state (<see cref="RowView.Accepts"/>).</remarks>
     public bool Accepts(in UpdateItem item) =>
         FusedCpuRunner.Accepts(item.Parameter) && FusedCpuRunner.Accepts(item.Gradient)
         && Array.TrueForAll(item.States, s => s is null || FusedCpuRunner.Accepts(s))
-        && (_plan is not { RowWise: true } || (FusedCpuRunner.AcceptsRows(item.Parameter) && item.Quantized is not { Any: true }));
+        && (_plan is not { RowWise: true } || (RowView.Accepts(item.Parameter) && item.Quantized is not { Any: true }));
 
     /// <inheritdoc/>
     public string? Prepare(in UpdateItem item)

@@ -55,15 +55,6 @@ internal sealed unsafe class FusedCpuRunner
     readonly ReductionPlan? _rowPlan;
     readonly CpuRows _rows = new();
 
-    /// <summary>The most columns a row may have on the fused CPU path (a chunk of whole rows is one span of ints).</summary>
-    public const int MaxColumns = 1 << 24;
-
-    /// <summary>
-    /// Whether a rule with work per row or column can take this parameter: a matrix view (one dimension or more), not
-    /// empty, with rows of at most <see cref="MaxColumns"/> elements.
-    /// </summary>
-    public static bool AcceptsRows(Tensor p) =>
-        p.dim() > 0 && p.NumberOfElements > 0 && p.NumberOfElements / p.size(0) <= MaxColumns && p.size(0) <= int.MaxValue;
 
     /// <summary>Whether the CPU update can take this tensor: float32 and contiguous on the CPU.</summary>
     public static bool Accepts(Tensor t) => t.device_type == DeviceType.CPU && t.dtype == ScalarType.Float32 && t.is_contiguous();

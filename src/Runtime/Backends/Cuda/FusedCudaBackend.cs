@@ -43,7 +43,7 @@ internal sealed class FusedCudaBackend(CudaKernel kernel, HostStage? host = null
         && FusedCudaLauncher.Accepts(item.Parameter) && FusedCudaLauncher.Accepts(item.Gradient)
         && (item.Compensation is null || FusedCudaLauncher.Accepts(item.Compensation))
         && Array.TrueForAll(item.States, s => s is null || FusedCudaLauncher.AcceptsState(s))
-        && (kernel.Reductions is not { RowWise: true } || Cpu.FusedCpuRunner.AcceptsRows(item.Parameter));
+        && (kernel.Reductions is not { RowWise: true } || RowView.Accepts(item.Parameter));
 
     /// <inheritdoc/>
     /// <remarks>Prepares the kernel once per device and type a step.</remarks>
